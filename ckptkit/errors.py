@@ -1,0 +1,36 @@
+"""The errors ckptkit raises: one clear sentence each, all under `CheckpointError`."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointNotFoundError",
+    "CorruptCheckpointError",
+    "InvalidStepsError",
+    "ShapeMismatchError",
+    "UnbuiltModelError",
+]
+
+
+class CheckpointError(Exception):
+    """Base class of every error ckptkit raises about checkpoints and training."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """No checkpoint exists at the given path or in the given folder."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint file is damaged: cut short, or its bytes fail TensorFlow's checksum."""
+
+
+class ShapeMismatchError(CheckpointError, ValueError):
+    """A stored value's shape differs from the shape of the live variable it would fill."""
+
+
+class UnbuiltModelError(CheckpointError):
+    """A Keras model or optimizer has not created its variables yet, so a restore would load nothing."""
+
+
+class InvalidStepsError(CheckpointError, ValueError):
+    """A step count that is negative or not a whole number."""

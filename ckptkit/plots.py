@@ -1,0 +1,81 @@
+"""Loss curves with save markers, restore arrows and branches; bar charts of a diff."""
+
+from __future__ import annotations
+
+from ckptkit.diff import Diff
+from ckptkit.history import History
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+__all__ = ["plot_diff", "plot_history"]
+
+
+def plot_history(
+    history: History, title: str = "Loss", log: bool = True, ax: plt.Axes | None = None
+) -> Figure:
+    """Draw each run's loss in its own colour, saves as triangles, restores as arrows back in time."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+    else:
+        fig = ax.figure
+    colours = {}
+    for i, run in enumerate(history.runs.values()):
+        colours[run.name] = f"C{i}"
+        steps, losses = list(run.steps), list(run.losses)
+        if run.parent is not None and run.start_step is not None and steps:
+            start = history.loss_at(run.start_step, run.parent)
+            if start is not None:  # join the branch to the point it grew from
+                steps, losses = [run.start_step, *steps], [start, *losses]
+        if steps:
+            style = "--" if run.parent is not None else "-"  # dashed: a branch may retrace its parent
+            ax.plot(steps, losses, style, color=colours[run.name], label=run.name, lw=1.6)
+    saves = history.saves()
+    if saves:
+        ax.scatter(
+            [e.step for e in saves],
+            [e.loss for e in saves],
+            marker="v",
+            s=70,
+            color=[colours[e.run] for e in saves],
+            edgecolor="black",
+            zorder=3,
+            label="save",
+        )
+    for event in (e for e in history.events if e.kind == "restore"):
+        source = history.runs[event.run]
+        if not source.steps or event.loss is None:
+            continue
+        ax.annotate(
+            "restore",
+            xy=(event.step, event.loss),
+            xytext=(source.steps[-1], source.losses[-1]),
+            arrowprops={"arrowstyle": "->", "color": "black", "connectionstyle": "arc3,rad=0.3"},
+            fontsize=8,
+        )
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)  # returned, not shown twice: the notebook displays what the cell returns
+    return fig
+
+
+def plot_diff(d: Diff, title: str | None = None) -> Figure:
+    """Horizontal bars of each variable's max absolute change; only-in-one-side rows are labelled."""
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(d.rows) + 1.2))
+    names = [r.name for r in d.rows]
+    values = [r.max_abs or 0.0 for r in d.rows]
+    ax.barh(names, values, color=["C1" if r.status == "changed" else "C7" for r in d.rows])
+    for y, r in enumerate(d.rows):
+        if r.status not in ("changed", "unchanged"):
+            ax.text(0, y, f" {r.status}", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("max |change|")
+    ax.set_title(title or d.summary())
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

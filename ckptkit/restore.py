@@ -1,0 +1,134 @@
+"""Checked restore: refuse what would silently load nothing, report what matched, roll back on failure."""
+
+from __future__ import annotations
+
+from ckptkit.env import import_tensorflow
+from ckptkit.errors import ShapeMismatchError, UnbuiltModelError
+from ckptkit.snapshot import (
+    DAMAGE,
+    GRAPH_KEY,
+    VALUE_SUFFIX,
+    damaged,
+    live_variables,
+    read_checkpoint,
+    resolve_checkpoint,
+)
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+tf = import_tensorflow()
+
+__all__ = ["RestoreReport", "restore_checked"]
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """What a restore filled, what the checkpoint held that nothing took, and what it lacked."""
+
+    path: str
+    matched: tuple[str, ...]
+    only_in_checkpoint: tuple[str, ...]
+    only_in_objects: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        """True when every stored value found a variable and every variable got a value."""
+        return not self.only_in_checkpoint and not self.only_in_objects
+
+    def __repr__(self) -> str:
+        """A short readable report, one section per list."""
+        lines = [f"restored {os.path.basename(self.path)}: {len(self.matched)} values matched"]
+        for title, names in (
+            ("in the checkpoint, not in the objects", self.only_in_checkpoint),
+            ("in the objects, not in the checkpoint", self.only_in_objects),
+        ):
+            lines.append(f"{len(names)} {title}" + (":" if names else ""))
+            lines.extend(f"  {n}" for n in names)
+        return "\n".join(lines)
+
+
+def _unbuilt(root: object) -> list[tuple[str, object]]:
+    """Keras layers and optimizers reachable from `root` that have no variables yet, with their paths."""
+    import keras
+
+    view = tf.train.TrackableView(root)
+    found, seen, queue = [], {id(root)}, [("", root)]
+    while queue:
+        prefix, obj = queue.pop(0)
+        for name, child in view.children(obj).items():
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            path = f"{prefix}{name}"
+            if isinstance(child, keras.Layer | keras.optimizers.Optimizer) and not child.built:
+                found.append((path, child))  # its sublayers are built with it: no need to go deeper
+            else:
+                queue.append((f"{path}/", child))
+    return found
+
+
+def _unbuilt_message(path: str, obj: object) -> str:
+    import keras
+
+    kind = type(obj).__name__
+    if isinstance(obj, keras.optimizers.Optimizer):
+        fix = f"call {path}.build(model.trainable_variables) before restoring"
+    else:
+        fix = f"call {path} once on a batch (e.g. {path}(inputs[:1])) before restoring"
+    return (
+        f"{path!r} ({kind}) is not built, so restore would silently load nothing into it "
+        f"(Keras 3 creates variables at the first call): {fix}"
+    )
+
+
+def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str]) -> RestoreReport:
+    """Restore `path` (a prefix or a folder) into `checkpoint`, or raise before changing anything."""
+    prefix = resolve_checkpoint(path)
+    reader = read_checkpoint(prefix)
+    stored_shapes = reader.get_variable_to_shape_map()
+    stored = {k[: -len(VALUE_SUFFIX)] for k in stored_shapes if k.endswith(VALUE_SUFFIX)}
+
+    live = dict(live_variables(checkpoint))
+    for name, obj in _unbuilt(checkpoint):
+        if any(key.startswith(name + "/") for key in stored - set(live)):
+            raise UnbuiltModelError(_unbuilt_message(name, obj))
+
+    # Match by the object graph, as restore() will, so renamed or shared variables line up too.
+    matched = {}
+    try:
+        view = tf.train.CheckpointView(prefix)
+    except DAMAGE as err:
+        raise damaged(prefix, err) from None
+    nodes = view._object_graph_proto.nodes  # CheckpointView has no public node list
+    for node_id, obj in view.match(checkpoint).items():
+        for attribute in nodes[node_id].attributes:
+            if attribute.checkpoint_key.endswith(VALUE_SUFFIX) and hasattr(obj, "shape"):
+                matched[attribute.checkpoint_key[: -len(VALUE_SUFFIX)]] = obj
+    for key, var in matched.items():
+        want, have = tuple(stored_shapes[key + VALUE_SUFFIX]), tuple(var.shape)
+        if want != have:
+            raise ShapeMismatchError(
+                f"{key!r} is stored with shape {want} but the live variable has shape {have}: "
+                "build the model with the same layer sizes as the one that was saved"
+            )
+
+    targets = {id(v): v for v in matched.values()}
+    before = {key: np.array(v) for key, v in targets.items()}
+    try:
+        status = checkpoint.restore(prefix)
+        status.expect_partial()  # what did not match is reported below instead of logged later
+    except DAMAGE as err:
+        for key, value in before.items():  # put back what was assigned before the failure
+            targets[key].assign(value)
+        raise damaged(prefix, err, " (live variables left unchanged)") from None
+
+    matched_ids = {id(v) for v in matched.values()}
+    return RestoreReport(
+        path=prefix,
+        matched=tuple(sorted(matched)),
+        only_in_checkpoint=tuple(sorted(k for k in stored if k not in matched and k != GRAPH_KEY)),
+        only_in_objects=tuple(sorted(p for p, v in live.items() if id(v) not in matched_ids)),
+    )

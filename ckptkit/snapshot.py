@@ -1,0 +1,128 @@
+"""Variable values, as plain NumPy arrays keyed like checkpoint keys, from live objects or a checkpoint."""
+
+from __future__ import annotations
+
+from ckptkit.env import import_tensorflow
+from ckptkit.errors import CheckpointNotFoundError, CorruptCheckpointError
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+tf = import_tensorflow()
+
+__all__ = [
+    "DAMAGE",
+    "VALUE_SUFFIX",
+    "damaged",
+    "live_variables",
+    "read_checkpoint",
+    "resolve_checkpoint",
+    "snapshot",
+]
+
+VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def _is_variable(obj: object) -> bool:
+    import keras  # imported here: keras comes with tensorflow, already loaded
+
+    return isinstance(obj, tf.Variable | keras.Variable)
+
+
+def live_variables(root: object) -> Iterator[tuple[str, object]]:
+    """Yield `(path, variable)` for each variable reachable from `root`, shortest path first, once each."""
+    if isinstance(root, tf.train.Checkpoint):
+        root.save_counter  # noqa: B018 (reading it creates the counter that save() and restore() create)
+    # Breadth-first over the same children TensorFlow saves, so each path is the key a save writes.
+    view = tf.train.TrackableView(root)
+    seen = {id(root)}
+    queue: list[tuple[str, object]] = [("", root)]
+    while queue:
+        prefix, obj = queue.pop(0)
+        for name, child in view.children(obj).items():
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            path = f"{prefix}{name}"
+            if _is_variable(child):
+                yield path, child
+            else:
+                queue.append((f"{path}/", child))
+
+
+def resolve_checkpoint(path: str | os.PathLike[str]) -> str:
+    """Return the checkpoint prefix for `path`: the prefix itself, or a folder's latest checkpoint."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest is None:
+            files = sorted(p.name for p in Path(path).iterdir())
+            shown = ", ".join(files[:8]) + (", ..." if len(files) > 8 else "") or "nothing"
+            raise CheckpointNotFoundError(
+                f"no checkpoint in folder {path!r} (it holds: {shown}): "
+                "save one first, or pass a checkpoint prefix such as 'folder/ckpt-1'"
+            )
+        return latest
+    if os.path.exists(path + ".index"):
+        return path
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(folder):
+        near = sorted(p.name[: -len(".index")] for p in Path(folder).glob("*.index"))
+        hint = f"checkpoints there: {', '.join(near)}" if near else "it holds no checkpoint"
+    else:
+        hint = "that folder does not exist"
+    raise CheckpointNotFoundError(
+        f"no checkpoint at {path!r} ({hint}): pass a prefix with its number, such as 'ckpt-1', or a folder"
+    )
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tf.train.CheckpointReader:
+    """Open a checkpoint for reading, turning TensorFlow's low-level errors into ckptkit's."""
+    prefix = resolve_checkpoint(path)
+    try:
+        return tf.train.load_checkpoint(prefix)
+    except DAMAGE as err:
+        raise damaged(prefix, err) from None
+
+
+# What TensorFlow raises on a file cut short or failing its checksum (IndexError: "Read less bytes").
+DAMAGE = (tf.errors.DataLossError, tf.errors.OutOfRangeError, tf.errors.InvalidArgumentError, IndexError)
+
+
+def damaged(prefix: str, err: BaseException, what: str = "") -> CorruptCheckpointError:
+    """Build the one-line error for a damaged checkpoint from TensorFlow's error."""
+    text = (getattr(err, "message", None) or str(err)).strip()
+    reason = text.splitlines()[0] if text else type(err).__name__
+    return CorruptCheckpointError(
+        f"checkpoint {prefix!r} is damaged{what} ({reason}): restore an older checkpoint"
+    )
+
+
+def _key_name(key: str) -> str:
+    return key[: -len(VALUE_SUFFIX)] if key.endswith(VALUE_SUFFIX) else key
+
+
+def _from_checkpoint(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    reader = read_checkpoint(path)
+    values = {}
+    for key in sorted(reader.get_variable_to_shape_map()):
+        if key == GRAPH_KEY:
+            continue
+        try:
+            values[_key_name(key)] = np.asarray(reader.get_tensor(key))
+        except DAMAGE as err:
+            raise damaged(os.fspath(path), err, f": value {_key_name(key)!r} cannot be read") from None
+    return values
+
+
+def snapshot(source: object) -> dict[str, np.ndarray]:
+    """Copy every value of `source` (a checkpoint path, a trackable object, or a name->variable map)."""
+    if isinstance(source, str | os.PathLike):
+        return _from_checkpoint(source)
+    if isinstance(source, Mapping):
+        return {str(k): np.array(v) for k, v in source.items()}
+    return {path: np.array(var) for path, var in live_variables(source)}

@@ -1,0 +1,32 @@
+"""Small builders shared by the tests: trained Keras and linear checkpoints in a temporary folder."""
+
+from __future__ import annotations
+
+import ckptkit
+from ckptkit.models import MyModel, regression_data
+
+from pathlib import Path
+
+import tensorflow as tf
+
+
+def built_keras(hidden: int = 16) -> tuple[MyModel, tf.keras.optimizers.Optimizer, tf.train.Checkpoint]:
+    """A built model, a built Adam, and a checkpoint over both plus a step counter."""
+    model, optimizer = MyModel(hidden), tf.keras.optimizers.Adam(0.01)
+    inputs, _ = regression_data()
+    model(inputs[:1])
+    optimizer.build(model.trainable_variables)
+    return model, optimizer, tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(0))
+
+
+def saved_keras(folder: Path, steps: int = 3) -> tuple[str, tf.train.Checkpoint]:
+    """Train a Keras model a few steps, save it in `folder`, and return the path and the checkpoint."""
+    model, optimizer, ckpt = built_keras()
+    inputs, targets = regression_data()
+    ckptkit.fit(model, model.trainable_variables, optimizer, inputs, targets, steps, step=ckpt.step)
+    return ckpt.save(str(folder / "ckpt")), ckpt
+
+
+def data_file(prefix: str) -> Path:
+    """The single data shard of a checkpoint."""
+    return Path(prefix + ".data-00000-of-00001")

@@ -1,0 +1,59 @@
+import ckptkit
+from ckptkit.diff import diff
+from ckptkit.history import History
+from ckptkit.models import MyModel, linear_data, regression_data
+from ckptkit.plots import plot_diff, plot_history
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+
+def test_workspace_is_emptied_each_time(tmp_path):
+    folder = ckptkit.workspace("nb", root=tmp_path)
+    (folder / "old.txt").write_text("left by a past run")
+    again = ckptkit.workspace("nb", root=tmp_path)
+    assert again == folder and list(again.iterdir()) == []
+
+
+def test_seeding_repeats_random_values():
+    ckptkit.seed_everything(3)
+    first = tf.random.normal([4]).numpy()
+    ckptkit.seed_everything(3)
+    assert np.array_equal(first, tf.random.normal([4]).numpy())
+
+
+def test_import_prints_nothing_on_stderr():
+    code = "import ckptkit; tf = ckptkit.import_tensorflow(); print(float(tf.constant(2.0) * 2))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == "4.0"
+    assert done.stderr == ""
+
+
+def test_models_and_data_have_the_seed_shapes():
+    inputs, targets = linear_data()
+    assert np.array_equal(targets.numpy(), 2 * inputs.numpy())
+    x, y = regression_data(n=8, features=32)
+    model = MyModel()
+    assert model(x).shape == (8, 1) and y.shape == (8, 1)
+    assert [v.shape for v in model.trainable_variables] == [(32, 16), (16,), (16, 1), (1,)]
+
+
+def test_plots_draw_runs_saves_and_restores():
+    h = History()
+    for step in range(1, 6):
+        h.record(step, 1.0 / step)
+    h.mark_save("c-1", 3)
+    h.mark_restore("c-1", 3)
+    h.record(4, 0.3)
+    fig = plot_history(h)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["run 1", "run 2"]
+    assert ax.get_lines()[1].get_xdata().tolist() == [3, 4]  # the branch starts at the restored step
+    assert any(t.get_text() == "restore" for t in ax.texts)
+    d = diff({"a": np.ones(2), "b": np.zeros(1)}, {"a": np.zeros(2)})
+    assert len(plot_diff(d).axes[0].patches) == 2

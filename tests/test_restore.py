@@ -1,0 +1,88 @@
+import ckptkit
+from ckptkit.models import MyModel, regression_data
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import built_keras, data_file, saved_keras
+
+
+def _values(ckpt):
+    return ckptkit.snapshot(ckpt)
+
+
+def test_restore_fills_a_fresh_built_model_and_reports(tmp_path):
+    path, trained = saved_keras(tmp_path)
+    _, _, fresh = built_keras()
+    report = ckptkit.restore_checked(fresh, path)
+    assert report.complete and len(report.matched) == 16
+    assert ckptkit.diff(_values(trained), _values(fresh)).identical
+    assert "16 values matched" in repr(report)
+
+
+def test_partial_restore_lists_what_was_left(tmp_path):
+    path, _ = saved_keras(tmp_path)
+    model, _, _ = built_keras()
+    report = ckptkit.restore_checked(tf.train.Checkpoint(model=model), tmp_path)
+    assert len(report.matched) == 5  # the model's four, and save_counter
+    assert "optimizer/_variables/2" in report.only_in_checkpoint and "step" in report.only_in_checkpoint
+    extra = tf.train.Checkpoint(model=model, extra=tf.Variable(1.0))
+    assert ckptkit.restore_checked(extra, path).only_in_objects == ("extra",)
+
+
+def test_unbuilt_model_is_refused_before_anything_changes(tmp_path):
+    path, _ = saved_keras(tmp_path)
+    model, optimizer = MyModel(), tf.keras.optimizers.Adam(0.01)
+    step = tf.Variable(42)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    with pytest.raises(ckptkit.UnbuiltModelError, match=r"'model' \(MyModel\) is not built.*call model once"):
+        ckptkit.restore_checked(ckpt, path)
+    assert int(step) == 42 and not model.built
+    model(regression_data()[0][:1])
+    with pytest.raises(ckptkit.UnbuiltModelError, match=r"optimizer.build\(model.trainable_variables\)"):
+        ckptkit.restore_checked(ckpt, path)
+    assert int(step) == 42
+
+
+def test_shape_mismatch_names_variable_and_shapes(tmp_path):
+    path, _ = saved_keras(tmp_path)
+    _, _, ckpt = built_keras(hidden=8)
+    before = _values(ckpt)
+    with pytest.raises(ckptkit.ShapeMismatchError, match=r"'model/dense1/_kernel'.*\(32, 16\).*\(32, 8\)"):
+        ckptkit.restore_checked(ckpt, path)
+    assert ckptkit.diff(before, _values(ckpt)).identical
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_damaged_data_is_detected_and_live_values_stay(tmp_path, damage):
+    path, _ = saved_keras(tmp_path)
+    data = data_file(path)
+    raw = bytearray(data.read_bytes())
+    if damage == "flip":
+        raw[len(raw) // 2] ^= 0xFF
+    else:
+        raw = raw[: len(raw) // 2]
+    data.write_bytes(bytes(raw))
+    _, _, ckpt = built_keras()
+    before = _values(ckpt)
+    with pytest.raises(ckptkit.CorruptCheckpointError, match="damaged") as info:
+        ckptkit.restore_checked(ckpt, path)
+    assert os.path.basename(path) in str(info.value) and "\n" not in str(info.value)
+    assert ckptkit.diff(before, _values(ckpt)).identical
+
+
+def test_missing_path_is_a_clear_error(tmp_path):
+    _, _, ckpt = built_keras()
+    with pytest.raises(ckptkit.CheckpointNotFoundError, match="no checkpoint in folder"):
+        ckptkit.restore_checked(ckpt, tmp_path)
+
+
+def test_linear_variables_restore(tmp_path):
+    w, b = tf.Variable([[3.0]]), tf.Variable([1.0])
+    path = tf.train.Checkpoint(model_variables=(w, b)).save(str(tmp_path / "lin"))
+    w2, b2 = tf.Variable([[0.0]]), tf.Variable([0.0])
+    report = ckptkit.restore_checked(tf.train.Checkpoint(model_variables=(w2, b2)), path)
+    assert np.array_equal(w2.numpy(), [[3.0]]) and report.complete

@@ -1,0 +1,64 @@
+import ckptkit
+from ckptkit.snapshot import live_variables, resolve_checkpoint, snapshot
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import built_keras, saved_keras
+
+
+def test_live_keys_equal_the_keys_a_save_writes(tmp_path):
+    path, ckpt = saved_keras(tmp_path)
+    stored = snapshot(path)
+    live = snapshot(ckpt)
+    assert set(stored) == set(live)
+    assert "model/dense1/_kernel" in live and "optimizer/_variables/2" in live
+    assert ckptkit.diff(stored, live).identical
+
+
+def test_each_variable_once_under_its_shortest_path():
+    model, _, ckpt = built_keras()
+    paths = [p for p, _ in live_variables(ckpt)]
+    assert len(paths) == len(set(paths))
+    assert not any(p.startswith("optimizer/_trainable_variables") for p in paths)
+    assert len([p for p in paths if p.startswith("model/")]) == len(model.variables)
+
+
+def test_mapping_and_path_sources(tmp_path):
+    w = tf.Variable([1.0, 2.0])
+    assert snapshot({"w": w})["w"].tolist() == [1.0, 2.0]
+    prefix = tf.train.Checkpoint(w=w).save(str(tmp_path / "c"))
+    assert snapshot(tmp_path)["w"].tolist() == [1.0, 2.0]  # a folder means its latest checkpoint
+    assert resolve_checkpoint(tmp_path) == prefix
+
+
+def test_values_are_copies(tmp_path):
+    w = tf.Variable([1.0])
+    snap = snapshot({"w": w})
+    w.assign([5.0])
+    assert snap["w"].tolist() == [1.0]
+
+
+@pytest.mark.parametrize("make", ["empty_folder", "missing_prefix", "missing_folder"])
+def test_missing_checkpoints_name_what_is_there(tmp_path, make):
+    tf.train.Checkpoint(w=tf.Variable(1.0)).save(str(tmp_path / "real" / "ckpt"))
+    (tmp_path / "empty").mkdir()
+    target = {
+        "empty_folder": tmp_path / "empty",
+        "missing_prefix": tmp_path / "real" / "ckpt-7",
+        "missing_folder": tmp_path / "nowhere" / "ckpt-1",
+    }[make]
+    with pytest.raises(ckptkit.CheckpointNotFoundError) as info:
+        snapshot(target)
+    message = str(info.value)
+    assert "\n" not in message and str(target) in message
+    assert {"empty_folder": "holds: nothing", "missing_prefix": "ckpt-1", "missing_folder": "does not exist"}[
+        make
+    ] in message
+
+
+def test_numeric_values_round_trip(tmp_path):
+    ints = tf.Variable(np.arange(6, dtype=np.int64).reshape(2, 3))
+    path = tf.train.Checkpoint(ints=ints).save(str(tmp_path / "c"))
+    assert snapshot(path)["ints"].dtype == np.int64
