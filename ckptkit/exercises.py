@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ckptkit.env import import_tensorflow
 from ckptkit.errors import CheckpointError
+from ckptkit.restore import restore_checked
 from ckptkit.snapshot import live_variables, snapshot
 
 import os
@@ -14,7 +15,15 @@ import numpy as np
 
 tf = import_tensorflow()
 
-__all__ = ["Feedback", "check_checkpoint", "check_restored", "check_save_schedule"]
+__all__ = [
+    "Feedback",
+    "check_checkpoint",
+    "check_ready_to_restore",
+    "check_restored",
+    "check_resumed",
+    "check_save_schedule",
+    "check_velocity_key",
+]
 
 
 @dataclass(frozen=True)
@@ -110,3 +119,57 @@ def check_restored(w: object, b: object, path: str | os.PathLike[str]) -> Feedba
                 "tf.train.Checkpoint(model_variables=(w, b)).restore(path)",
             )
     return Feedback(True, "right: both new variables hold the checkpoint's values")
+
+
+def check_ready_to_restore(ckpt: tf.train.Checkpoint, path: str | os.PathLike[str]) -> Feedback:
+    """Restore `path` into `ckpt` with every check on, and say whether every value found its variable."""
+    try:
+        report = restore_checked(ckpt, path)
+    except CheckpointError as err:
+        return Feedback(False, str(err))
+    if report.only_in_checkpoint:
+        return Feedback(
+            False, f"these stored values found no variable: {', '.join(report.only_in_checkpoint)}"
+        )
+    return Feedback(True, f"right: all {len(report.matched)} stored values were restored")
+
+
+def check_velocity_key(
+    answer: object, model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer
+) -> Feedback:
+    """Check `answer` is the checkpoint key of Adam's second moment (velocity) for `model.dense2.kernel`."""
+    index = next(i for i, v in enumerate(model.trainable_variables) if v is model.dense2.kernel)
+    slot = 2 + 2 * index + 1  # iterations, learning_rate, then (momentum, velocity) per variable
+    if not optimizer.variables[slot].path.endswith("_velocity"):
+        raise RuntimeError("this Keras version orders Adam's slots differently: update the exercise")
+    wanted = f"optimizer/_variables/{slot}"
+    if answer == wanted:
+        return Feedback(True, f"right: {wanted} ({optimizer.variables[slot].path})")
+    if answer == f"optimizer/_variables/{slot - 1}":
+        return Feedback(False, "that is the first moment (momentum); the velocity comes right after it")
+    return Feedback(
+        False,
+        f"{answer!r} is not it: count iterations and learning_rate (0, 1), then two slots per trainable "
+        f"variable in order; dense2's kernel is trainable variable {index}",
+    )
+
+
+def check_resumed(losses: list[float], reference: list[float]) -> Feedback:
+    """Check that a resumed run's `losses` equal, bit for bit, those of the run that was never stopped."""
+    losses = [float(x) for x in losses]
+    if not losses:
+        return Feedback(
+            False, "no losses yet: restore the checkpoint, then train and collect each step's loss"
+        )
+    if len(losses) != len(reference):
+        return Feedback(
+            False, f"{len(losses)} losses, but the uninterrupted run has {len(reference)} to compare"
+        )
+    for i, (got, want) in enumerate(zip(losses, reference, strict=True)):
+        if got != want:
+            return Feedback(
+                False,
+                f"step {i + 1} after the restore has loss {got:.6g}, the uninterrupted run {want:.6g}: "
+                "restore the optimizer too, built before restore",
+            )
+    return Feedback(True, f"right: all {len(losses)} losses equal the uninterrupted run's, bit for bit")

@@ -34,14 +34,20 @@ def mse(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
 
 def train_step(
     predict: Callable[[tf.Tensor], tf.Tensor],
-    variables: Sequence[tf.Variable],
+    variables: Sequence[tf.Variable] | None,
     optimizer: tf.keras.optimizers.Optimizer,
     inputs: tf.Tensor,
     targets: tf.Tensor,
 ) -> float:
-    """Take one gradient step on the mean squared error and return the loss before it."""
+    """Take one gradient step on the mean squared error and return the loss before it.
+
+    With `variables=None`, `predict` is a Keras model and its trainable variables are used, read
+    after the forward pass because an unbuilt model creates them at its first call.
+    """
     with tf.GradientTape() as tape:
         loss = mse(predict(inputs), targets)
+    if variables is None:
+        variables = predict.trainable_variables
     value = float(loss)
     if not math.isfinite(value):  # checked before the update, so the variables stay finite
         raise DivergedError(
@@ -55,7 +61,7 @@ def train_step(
 
 def fit(
     predict: Callable[[tf.Tensor], tf.Tensor],
-    variables: Sequence[tf.Variable],
+    variables: Sequence[tf.Variable] | None,
     optimizer: tf.keras.optimizers.Optimizer,
     inputs: tf.Tensor,
     targets: tf.Tensor,

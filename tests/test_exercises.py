@@ -2,6 +2,8 @@ from ckptkit.exercises import check_checkpoint, check_restored, check_save_sched
 
 import tensorflow as tf
 
+from helpers import built_keras, saved_keras
+
 
 def _objects():
     return tf.Variable([[1.0]]), tf.Variable([0.5]), tf.keras.optimizers.SGD(0.01)
@@ -51,3 +53,39 @@ def test_restored(tmp_path):
     assert check_restored(w2, b2, path)
     assert "shape" in check_restored(tf.Variable([0.0, 1.0]), b2, path).message
     assert "no checkpoint" in check_restored(w2, b2, tmp_path / "missing").message
+
+
+def test_ready_to_restore(tmp_path):
+    from ckptkit.exercises import check_ready_to_restore
+    from ckptkit.models import MyModel, regression_data
+
+    path, _ = saved_keras(tmp_path)
+    model, opt = MyModel(), tf.keras.optimizers.Adam(0.01)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=opt, step=tf.Variable(0))
+    unbuilt = check_ready_to_restore(ckpt, path)
+    assert not unbuilt and "is not built" in unbuilt.message
+    model(regression_data()[0][:1])
+    opt.build(model.trainable_variables)
+    assert check_ready_to_restore(ckpt, path)
+    partial = check_ready_to_restore(tf.train.Checkpoint(model=model), path)
+    assert not partial and "optimizer/_iterations" in partial.message
+
+
+def test_velocity_key():
+    from ckptkit.exercises import check_velocity_key
+
+    model, opt, _ = built_keras()
+    assert check_velocity_key("optimizer/_variables/7", model, opt)
+    assert "first moment" in check_velocity_key("optimizer/_variables/6", model, opt).message
+    assert "trainable variable 2" in check_velocity_key("optimizer/_variables/2", model, opt).message
+
+
+def test_resumed():
+    from ckptkit.exercises import check_resumed
+
+    reference = [0.5, 0.25, 0.125]
+    assert check_resumed(list(reference), reference)
+    assert "no losses yet" in check_resumed([], reference).message
+    assert "3 to compare" in check_resumed([0.5], reference).message
+    off = check_resumed([0.5, 0.25000001, 0.125], reference)
+    assert not off and "step 2 after the restore" in off.message
