@@ -15,7 +15,7 @@ from ckptkit.errors import (
 )
 from ckptkit.history import History
 from ckptkit.restore import RestoreReport, restore_checked
-from ckptkit.snapshot import resolve_checkpoint, snapshot
+from ckptkit.snapshot import compare, resolve_checkpoint, snapshot
 from ckptkit.training import DivergedError, fit, train_step
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "RestoreReport",
     "ShapeMismatchError",
     "UnbuiltModelError",
+    "compare",
     "diff",
     "fit",
     "import_tensorflow",

@@ -17,7 +17,10 @@ tf = import_tensorflow()
 
 __all__ = [
     "Feedback",
+    "check_backbone_restored",
     "check_checkpoint",
+    "check_frozen",
+    "check_own_folder",
     "check_ready_to_restore",
     "check_restored",
     "check_resumed",
@@ -173,3 +176,45 @@ def check_resumed(losses: list[float], reference: list[float]) -> Feedback:
                 "restore the optimizer too, built before restore",
             )
     return Feedback(True, f"right: all {len(losses)} losses equal the uninterrupted run's, bit for bit")
+
+
+def check_own_folder(
+    manager: tf.train.CheckpointManager, others: list[tf.train.CheckpointManager]
+) -> Feedback:
+    """Check that `manager` writes to a folder no other manager in `others` uses."""
+    mine = os.path.abspath(manager.directory)
+    for other in others:
+        if other is not manager and os.path.abspath(other.directory) == mine:
+            return Feedback(
+                False,
+                f"{manager.directory} is already another stage's folder: one state file per folder means "
+                "the two managers would overwrite each other's 'latest' and delete each other's files",
+            )
+    return Feedback(True, f"right: {manager.directory} belongs to this stage alone")
+
+
+def check_backbone_restored(model: tf.keras.Model, path: str | os.PathLike[str]) -> Feedback:
+    """Check that `model.dense1` holds the checkpoint's backbone while the head keeps its own values."""
+    if not model.built:
+        return Feedback(False, "the model is not built: call it once on a batch before restoring into it")
+    stored = snapshot(path)
+    for name, var in (("_kernel", model.dense1.kernel), ("bias", model.dense1.bias)):
+        if not np.array_equal(var.numpy(), stored[f"model/dense1/{name}"]):
+            return Feedback(
+                False,
+                f"dense1's {name.strip('_')} differs from the checkpoint: restore through "
+                "tf.train.Checkpoint(model=tf.train.Checkpoint(dense1=model.dense1))",
+            )
+    return Feedback(True, "right: the backbone holds the pretrained values and the head is new")
+
+
+def check_frozen(model: tf.keras.Model) -> Feedback:
+    """Check that the backbone `dense1` is frozen and the head still trains."""
+    if not model.built:
+        return Feedback(False, "the model is not built yet: call it once on a batch first (exercise 2)")
+    trainable = {id(v) for v in model.trainable_variables}
+    if any(id(v) in trainable for v in model.dense1.variables):
+        return Feedback(False, "dense1's variables are still trainable: set model.dense1.trainable = False")
+    if not trainable:
+        return Feedback(False, "nothing is trainable any more: freeze only dense1, not the whole model")
+    return Feedback(True, f"right: only the head trains ({len(trainable)} variables)")

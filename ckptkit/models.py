@@ -6,7 +6,14 @@ from ckptkit.env import import_tensorflow
 
 tf = import_tensorflow()
 
-__all__ = ["MyModel", "linear_data", "linear_model", "linear_variables", "regression_data"]
+__all__ = [
+    "FinetuneModel",
+    "MyModel",
+    "linear_data",
+    "linear_model",
+    "linear_variables",
+    "regression_data",
+]
 
 
 def linear_variables(seed: int = 0) -> tuple[tf.Variable, tf.Variable]:
@@ -39,6 +46,21 @@ class MyModel(tf.keras.Model):
     def call(self, x: tf.Tensor) -> tf.Tensor:
         """Run both layers."""
         return self.dense2(self.dense1(x))
+
+
+class FinetuneModel(tf.keras.Model):
+    """`MyModel`'s backbone `dense1` under a new, deeper head: Dense(8, relu) then Dense(1)."""
+
+    def __init__(self, hidden: int = 16) -> None:
+        """Create the backbone (named as in `MyModel`, so its checkpoint path matches) and the head."""
+        super().__init__()
+        self.dense1 = tf.keras.layers.Dense(hidden, activation="relu")
+        self.head1 = tf.keras.layers.Dense(8, activation="relu")
+        self.head2 = tf.keras.layers.Dense(1)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        """Run the backbone, then the head."""
+        return self.head2(self.head1(self.dense1(x)))
 
 
 def regression_data(n: int = 32, features: int = 32, seed: int = 0) -> tuple[tf.Tensor, tf.Tensor]:

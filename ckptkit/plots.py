@@ -5,6 +5,8 @@ from __future__ import annotations
 from ckptkit.diff import Diff
 from ckptkit.history import History
 
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
@@ -12,9 +14,17 @@ __all__ = ["plot_diff", "plot_history"]
 
 
 def plot_history(
-    history: History, title: str = "Loss", log: bool = True, ax: plt.Axes | None = None
+    history: History,
+    title: str = "Loss",
+    log: bool = True,
+    ax: plt.Axes | None = None,
+    boundaries: Mapping[str, int] | None = None,
 ) -> Figure:
-    """Draw each run's loss in its own colour, saves as triangles, restores as arrows back in time."""
+    """Draw each run's loss in its own colour, saves as triangles, restores as arrows back in time.
+
+    A run started from a checkpoint gets an arrow from that save; `boundaries` maps a label to a
+    step where a dotted vertical line marks, say, the start of a new stage.
+    """
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 3.6))
     else:
@@ -53,12 +63,31 @@ def plot_history(
             arrowprops={"arrowstyle": "->", "color": "black", "connectionstyle": "arc3,rad=0.3"},
             fontsize=8,
         )
+    restored = {e.path for e in history.events if e.kind == "restore"}
+    for run in history.runs.values():
+        if run.start_checkpoint in restored or not run.steps or run.start_step is None:
+            continue  # restores already have their arrow
+        start = history.loss_at(run.start_step, run.parent) if run.parent else None
+        if start is None:
+            continue
+        name = run.start_checkpoint.rsplit("/", 1)[-1] if run.start_checkpoint else "branch"
+        ax.annotate(
+            f"from {name}",
+            xy=(run.steps[0], run.losses[0]),
+            xytext=(run.start_step, start),
+            arrowprops={"arrowstyle": "->", "color": colours[run.name], "connectionstyle": "arc3,rad=0"},
+            fontsize=8,
+            color=colours[run.name],
+        )
+    for label, step in (boundaries or {}).items():
+        ax.axvline(step, color="grey", ls=":", lw=1)
+        ax.text(step, 1.0, f" {label}", transform=ax.get_xaxis_transform(), va="top", fontsize=8)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     plt.close(fig)  # returned, not shown twice: the notebook displays what the cell returns
     return fig

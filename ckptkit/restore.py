@@ -103,16 +103,28 @@ def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str
     except DAMAGE as err:
         raise damaged(prefix, err) from None
     nodes = view._object_graph_proto.nodes  # CheckpointView has no public node list
-    for node_id, obj in view.match(checkpoint).items():
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # match() logs mismatched slots at length; the checks below explain them
+    try:
+        found = view.match(checkpoint)
+    finally:
+        logger.setLevel(level)
+    for node_id, obj in found.items():
         for attribute in nodes[node_id].attributes:
             if attribute.checkpoint_key.endswith(VALUE_SUFFIX) and hasattr(obj, "shape"):
                 matched[attribute.checkpoint_key[: -len(VALUE_SUFFIX)]] = obj
     for key, var in matched.items():
         want, have = tuple(stored_shapes[key + VALUE_SUFFIX]), tuple(var.shape)
         if want != have:
+            fix = (
+                "optimizer slots are stored by position, so build the optimizer over the same trainable "
+                "variables, in the same order, as when it was saved, or start a fresh optimizer"
+                if "/_variables/" in key
+                else "build the model with the same layer sizes as the one that was saved"
+            )
             raise ShapeMismatchError(
-                f"{key!r} is stored with shape {want} but the live variable has shape {have}: "
-                "build the model with the same layer sizes as the one that was saved"
+                f"{key!r} is stored with shape {want} but the live variable has shape {have}: {fix}"
             )
 
     targets = {id(v): v for v in matched.values()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ckptkit.diff import Diff, diff
 from ckptkit.env import import_tensorflow
 from ckptkit.errors import CheckpointNotFoundError, CorruptCheckpointError
 
@@ -16,6 +17,7 @@ tf = import_tensorflow()
 __all__ = [
     "DAMAGE",
     "VALUE_SUFFIX",
+    "compare",
     "damaged",
     "live_variables",
     "read_checkpoint",
@@ -126,3 +128,22 @@ def snapshot(source: object) -> dict[str, np.ndarray]:
     if isinstance(source, Mapping):
         return {str(k): np.array(v) for k, v in source.items()}
     return {path: np.array(var) for path, var in live_variables(source)}
+
+
+def _label(source: object) -> str:
+    if isinstance(source, str | os.PathLike):
+        return os.path.basename(os.fspath(source).rstrip("/")) or os.fspath(source)
+    return "live"
+
+
+def compare(
+    a: object, b: object, only: str = "", label_a: str | None = None, label_b: str | None = None
+) -> Diff:
+    """Diff two checkpoints, or a checkpoint and live objects, keeping the keys that start with `only`."""
+    snap_a, snap_b = snapshot(a), snapshot(b)
+    return diff(
+        {k: v for k, v in snap_a.items() if k.startswith(only)},
+        {k: v for k, v in snap_b.items() if k.startswith(only)},
+        label_a or _label(a),
+        label_b or _label(b),
+    )

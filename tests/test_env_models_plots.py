@@ -57,3 +57,25 @@ def test_plots_draw_runs_saves_and_restores():
     assert any(t.get_text() == "restore" for t in ax.texts)
     d = diff({"a": np.ones(2), "b": np.zeros(1)}, {"a": np.zeros(2)})
     assert len(plot_diff(d).axes[0].patches) == 2
+
+
+def test_lineage_arrow_and_stage_boundary():
+    h = History("pretrain")
+    for step in range(1, 4):
+        h.record(step, 1.0 / step)
+    h.mark_save("pre/pretrain-3", 3)
+    h.branch("finetune", checkpoint="pre/pretrain-3")
+    h.record(4, 0.9)
+    ax = plot_history(h, boundaries={"fine-tune": 3}).axes[0]
+    assert any(t.get_text() == "from pretrain-3" for t in ax.texts)
+    assert any(t.get_text() == " fine-tune" for t in ax.texts)
+
+
+def test_finetune_model_shares_the_backbone_path():
+    from ckptkit.models import FinetuneModel
+    from ckptkit.snapshot import live_variables
+
+    model = FinetuneModel()
+    model(regression_data(n=2)[0])
+    paths = [p for p, _ in live_variables(model)]
+    assert paths[:2] == ["dense1/_kernel", "dense1/bias"]

@@ -89,3 +89,33 @@ def test_resumed():
     assert "3 to compare" in check_resumed([0.5], reference).message
     off = check_resumed([0.5, 0.25000001, 0.125], reference)
     assert not off and "step 2 after the restore" in off.message
+
+
+def test_own_folder(tmp_path):
+    from ckptkit.exercises import check_own_folder
+
+    ckpt = tf.train.Checkpoint(v=tf.Variable(1.0))
+    a = tf.train.CheckpointManager(ckpt, tmp_path / "a", max_to_keep=1)
+    b = tf.train.CheckpointManager(ckpt, tmp_path / "a", max_to_keep=1)
+    c = tf.train.CheckpointManager(ckpt, tmp_path / "c", max_to_keep=1)
+    assert not check_own_folder(b, [a])
+    assert check_own_folder(c, [a, b])
+
+
+def test_backbone_and_frozen(tmp_path):
+    from ckptkit.exercises import check_backbone_restored, check_frozen
+    from ckptkit.models import FinetuneModel, regression_data
+
+    path, _ = saved_keras(tmp_path)
+    model = FinetuneModel()
+    assert "not built" in check_backbone_restored(model, path).message
+    assert "not built" in check_frozen(model).message
+    model(regression_data()[0][:1])
+    assert "differs from the checkpoint" in check_backbone_restored(model, path).message
+    tf.train.Checkpoint(model=tf.train.Checkpoint(dense1=model.dense1)).restore(path).expect_partial()
+    assert check_backbone_restored(model, path)
+    assert "still trainable" in check_frozen(model).message
+    model.dense1.trainable = False
+    assert check_frozen(model)
+    model.trainable = False
+    assert "nothing is trainable" in check_frozen(model).message

@@ -86,3 +86,19 @@ def test_linear_variables_restore(tmp_path):
     w2, b2 = tf.Variable([[0.0]]), tf.Variable([0.0])
     report = ckptkit.restore_checked(tf.train.Checkpoint(model_variables=(w2, b2)), path)
     assert np.array_equal(w2.numpy(), [[3.0]]) and report.complete
+
+
+def test_optimizer_slot_mismatch_explains_positions(tmp_path):
+    from ckptkit.models import FinetuneModel
+
+    model = FinetuneModel()
+    model(regression_data()[0][:1])
+    model.dense1.trainable = False
+    frozen_opt = tf.keras.optimizers.Adam(0.01)
+    frozen_opt.build(model.trainable_variables)
+    path = tf.train.Checkpoint(model=model, optimizer=frozen_opt).save(str(tmp_path / "frozen"))
+    model.dense1.trainable = True
+    full_opt = tf.keras.optimizers.Adam(0.01)
+    full_opt.build(model.trainable_variables)
+    with pytest.raises(ckptkit.ShapeMismatchError, match="stored by position"):
+        ckptkit.restore_checked(tf.train.Checkpoint(model=model, optimizer=full_opt), path)

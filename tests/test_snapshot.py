@@ -62,3 +62,16 @@ def test_numeric_values_round_trip(tmp_path):
     ints = tf.Variable(np.arange(6, dtype=np.int64).reshape(2, 3))
     path = tf.train.Checkpoint(ints=ints).save(str(tmp_path / "c"))
     assert snapshot(path)["ints"].dtype == np.int64
+
+
+def test_compare_checkpoint_with_live_and_filter(tmp_path):
+    path, ckpt = saved_keras(tmp_path)
+    same = ckptkit.compare(path, ckpt, only="model/")
+    assert same.identical and len(same.rows) == 4
+    assert same.label_a == "ckpt-1" and same.label_b == "live"
+    ckpt.model.dense1.bias.assign_add(tf.ones_like(ckpt.model.dense1.bias))
+    moved = ckptkit.compare(path, ckpt, only="model/dense1")
+    assert moved.names("changed") == ["model/dense1/bias"]
+    assert moved["model/dense1/bias"].max_abs == pytest.approx(1.0)
+    frozen = ckptkit.compare({"a": np.zeros(2)}, {"a": np.zeros(2)}, label_a="x", label_b="y")
+    assert frozen.identical and frozen.summary().startswith("x vs y")
