@@ -12,6 +12,7 @@ from ckptkit.snapshot import (
     live_variables,
     read_checkpoint,
     resolve_checkpoint,
+    walk,
 )
 
 import os
@@ -54,20 +55,10 @@ def _unbuilt(root: object) -> list[tuple[str, object]]:
     """Keras layers and optimizers reachable from `root` that have no variables yet, with their paths."""
     import keras
 
-    view = tf.train.TrackableView(root)
-    found, seen, queue = [], {id(root)}, [("", root)]
-    while queue:
-        prefix, obj = queue.pop(0)
-        for name, child in view.children(obj).items():
-            if id(child) in seen:
-                continue
-            seen.add(id(child))
-            path = f"{prefix}{name}"
-            if isinstance(child, keras.Layer | keras.optimizers.Optimizer) and not child.built:
-                found.append((path, child))  # its sublayers are built with it: no need to go deeper
-            else:
-                queue.append((f"{path}/", child))
-    return found
+    def unbuilt(obj: object) -> bool:  # its sublayers are built with it: no need to go deeper
+        return isinstance(obj, keras.Layer | keras.optimizers.Optimizer) and not obj.built
+
+    return list(walk(root, unbuilt))
 
 
 def _unbuilt_message(path: str, obj: object) -> str:

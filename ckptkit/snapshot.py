@@ -7,7 +7,7 @@ from ckptkit.env import import_tensorflow
 from ckptkit.errors import CheckpointNotFoundError, CorruptCheckpointError
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ __all__ = [
     "read_checkpoint",
     "resolve_checkpoint",
     "snapshot",
+    "walk",
 ]
 
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -35,11 +36,12 @@ def _is_variable(obj: object) -> bool:
     return isinstance(obj, tf.Variable | keras.Variable)
 
 
-def live_variables(root: object) -> Iterator[tuple[str, object]]:
-    """Yield `(path, variable)` for each variable reachable from `root`, shortest path first, once each."""
-    if isinstance(root, tf.train.Checkpoint):
-        root.save_counter  # noqa: B018 (reading it creates the counter that save() and restore() create)
-    # Breadth-first over the same children TensorFlow saves, so each path is the key a save writes.
+def walk(root: object, leaf: Callable[[object], bool]) -> Iterator[tuple[str, object]]:
+    """Yield `(path, object)` for each object reachable from `root` that `leaf` accepts, once each.
+
+    Breadth-first over the children TensorFlow saves, so each path is the key a save would write;
+    the walk does not go below an accepted object.
+    """
     view = tf.train.TrackableView(root)
     seen = {id(root)}
     queue: list[tuple[str, object]] = [("", root)]
@@ -50,10 +52,17 @@ def live_variables(root: object) -> Iterator[tuple[str, object]]:
                 continue
             seen.add(id(child))
             path = f"{prefix}{name}"
-            if _is_variable(child):
+            if leaf(child):
                 yield path, child
             else:
                 queue.append((f"{path}/", child))
+
+
+def live_variables(root: object) -> Iterator[tuple[str, object]]:
+    """Yield `(path, variable)` for each variable reachable from `root`, shortest path first, once each."""
+    if isinstance(root, tf.train.Checkpoint):
+        root.save_counter  # noqa: B018 (reading it creates the counter that save() and restore() create)
+    return walk(root, _is_variable)
 
 
 def resolve_checkpoint(path: str | os.PathLike[str]) -> str:
