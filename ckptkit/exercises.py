@@ -18,6 +18,7 @@ tf = import_tensorflow()
 __all__ = [
     "Feedback",
     "check_backbone_restored",
+    "check_branches",
     "check_checkpoint",
     "check_frozen",
     "check_own_folder",
@@ -218,3 +219,15 @@ def check_frozen(model: tf.keras.Model) -> Feedback:
     if not trainable:
         return Feedback(False, "nothing is trainable any more: freeze only dense1, not the whole model")
     return Feedback(True, f"right: only the head trains ({len(trainable)} variables)")
+
+
+def check_branches(history: object, wanted: int = 2) -> Feedback:
+    """Check that a loss history holds at least `wanted` runs with training in them."""
+    runs = [r for r in history.runs.values() if r.steps]
+    if len(runs) >= wanted:
+        return Feedback(True, f"right: {len(runs)} branches with training: {', '.join(r.name for r in runs)}")
+    return Feedback(
+        False,
+        f"{len(runs)} branch(es) with training so far: save, train on, restore the earlier checkpoint, "
+        "then train again to start a new branch",
+    )

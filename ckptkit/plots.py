@@ -7,7 +7,7 @@ from ckptkit.history import History
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 __all__ = ["plot_diff", "plot_history"]
@@ -17,7 +17,7 @@ def plot_history(
     history: History,
     title: str = "Loss",
     log: bool = True,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     boundaries: Mapping[str, int] | None = None,
 ) -> Figure:
     """Draw each run's loss in its own colour, saves as triangles, restores as arrows back in time.
@@ -26,7 +26,10 @@ def plot_history(
     step where a dotted vertical line marks, say, the start of a new stage.
     """
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 3.6))
+        # A bare Figure, not pyplot's: no global figure registry, and quick enough for a click.
+        fig = Figure(figsize=(7, 3.6))
+        ax = fig.add_subplot()
+        fig.subplots_adjust(left=0.1, right=0.97, bottom=0.14, top=0.9)
     else:
         fig = ax.figure
     colours = {}
@@ -87,15 +90,15 @@ def plot_history(
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
-    ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)  # returned, not shown twice: the notebook displays what the cell returns
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
     return fig
 
 
 def plot_diff(d: Diff, title: str | None = None) -> Figure:
     """Horizontal bars of each variable's max absolute change; only-in-one-side rows are labelled."""
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(d.rows) + 1.2))
+    fig = Figure(figsize=(7, 0.35 * len(d.rows) + 1.2))
+    ax = fig.add_subplot()
     names = [r.name for r in d.rows]
     values = [r.max_abs or 0.0 for r in d.rows]
     ax.barh(names, values, color=["C1" if r.status == "changed" else "C7" for r in d.rows])
@@ -106,5 +109,4 @@ def plot_diff(d: Diff, title: str | None = None) -> Figure:
     ax.set_xlabel("max |change|")
     ax.set_title(title or d.summary())
     fig.tight_layout()
-    plt.close(fig)
     return fig

@@ -1,0 +1,180 @@
+"""`CheckpointLab`: a plain-Python controller over a model, its optimizer, checkpoints and loss history."""
+
+from __future__ import annotations
+
+from ckptkit.diff import Diff
+from ckptkit.env import import_tensorflow, seed_everything, workspace
+from ckptkit.errors import CheckpointNotFoundError
+from ckptkit.history import History
+from ckptkit.models import MyModel, linear_data, linear_model, linear_variables, regression_data
+from ckptkit.restore import RestoreReport, restore_checked
+from ckptkit.snapshot import compare, live_variables, snapshot
+from ckptkit.training import check_steps, fit
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+tf = import_tensorflow()
+
+__all__ = ["LIVE", "CheckpointLab", "VariableRow"]
+
+LIVE = "live"
+
+
+@dataclass(frozen=True)
+class VariableRow:
+    """One line of the variables table: name, shape, a value or norm, change since the last save."""
+
+    name: str
+    shape: tuple[int, ...]
+    value: str
+    change: str
+
+
+class CheckpointLab:
+    """Own a model, optimizer, data, `tf.train.Checkpoint`, `CheckpointManager` and `History`."""
+
+    def __init__(
+        self,
+        predict: Callable[[tf.Tensor], tf.Tensor],
+        variables: Sequence[tf.Variable] | None,
+        optimizer: tf.keras.optimizers.Optimizer,
+        data: tuple[tf.Tensor, tf.Tensor],
+        objects: Mapping[str, object],
+        workdir: str | os.PathLike[str],
+        max_to_keep: int = 10,
+    ) -> None:
+        """Track `objects` (e.g. `{"model": model}`), the optimizer and a step counter under `workdir`."""
+        self.predict, self.variables, self.optimizer = predict, variables, optimizer
+        self.inputs, self.targets = data
+        self.step = tf.Variable(0, dtype=tf.int64)
+        self.checkpoint = tf.train.Checkpoint(step=self.step, optimizer=optimizer, **objects)
+        self.workdir = Path(workdir)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self.workdir, max_to_keep=max_to_keep, checkpoint_name="ckpt"
+        )
+        self.history = History()
+        self._last_saved: dict[str, np.ndarray] | None = None
+
+    @classmethod
+    def linear(cls, seed: int = 0, workdir: str | os.PathLike[str] = "workspace/lab-linear") -> CheckpointLab:
+        """The seed's linear model `x @ w + b` with SGD, in an emptied `workdir`."""
+        seed_everything(seed)
+        w, b = linear_variables(seed)
+        return cls(
+            lambda x: linear_model(x, w, b),
+            [w, b],
+            tf.keras.optimizers.SGD(learning_rate=0.02),
+            linear_data(),
+            {"model_variables": (w, b)},
+            _fresh(workdir),
+        )
+
+    @classmethod
+    def keras(cls, seed: int = 0, workdir: str | os.PathLike[str] = "workspace/lab-keras") -> CheckpointLab:
+        """The seed's Keras `MyModel` with Adam, built before any restore, in an emptied `workdir`."""
+        seed_everything(seed)
+        model, optimizer = MyModel(), tf.keras.optimizers.Adam(learning_rate=0.01)
+        return cls.from_keras(model, optimizer, regression_data(seed=seed), _fresh(workdir))
+
+    @classmethod
+    def from_keras(
+        cls,
+        model: tf.keras.Model,
+        optimizer: tf.keras.optimizers.Optimizer,
+        data: tuple[tf.Tensor, tf.Tensor],
+        workdir: str | os.PathLike[str],
+    ) -> CheckpointLab:
+        """A lab over your own Keras model, optimizer and `(inputs, targets)`; builds both first."""
+        model(data[0][:1])  # Keras 3: variables must exist before a restore can fill them
+        optimizer.build(model.trainable_variables)
+        return cls(model, None, optimizer, data, {"model": model}, workdir)
+
+    def train(self, steps: int, on_step: Callable[[int, float], None] | None = None) -> float:
+        """Train `steps` steps and return the last loss (the current loss when `steps` is 0)."""
+        steps = check_steps(steps)
+        losses = fit(
+            self.predict,
+            self.variables,
+            self.optimizer,
+            self.inputs,
+            self.targets,
+            steps,
+            step=self.step,
+            history=self.history,
+            on_step=on_step,
+        )
+        return losses[-1] if losses else self.loss()
+
+    def loss(self) -> float:
+        """The current loss on the lab's data, without training."""
+        return float(tf.reduce_mean(tf.square(self.predict(self.inputs) - self.targets)))
+
+    def save(self) -> str:
+        """Save a checkpoint numbered by step and return its path."""
+        path = self.manager.save(checkpoint_number=self.step)
+        self.history.mark_save(path, int(self.step))
+        self._last_saved = snapshot(self.checkpoint)
+        return path
+
+    def checkpoints(self) -> list[str]:
+        """Paths of the saved checkpoints still on disk, newest first."""
+        return [p for p in reversed(self.manager.checkpoints) if os.path.exists(p + ".index")]
+
+    def restore(self, path: str) -> RestoreReport:
+        """Restore `path` with every check on; later training becomes a new branch of the history."""
+        report = restore_checked(self.checkpoint, _on_disk(path))
+        self.history.mark_restore(report.path, int(self.step))
+        self._last_saved = snapshot(self.checkpoint)
+        return report
+
+    def compare(self, a: str, b: str) -> Diff:
+        """Per-variable diff of `a` and `b`, each a checkpoint path or "live"."""
+        sources = [self.checkpoint if side == LIVE else _on_disk(side) for side in (a, b)]
+        return compare(*sources, label_a=_name(a), label_b=_name(b))
+
+    def loss_of(self, path: str) -> float | None:
+        """The loss recorded when `path` was saved."""
+        saves = [e for e in self.history.saves() if e.path == path]
+        return saves[-1].loss if saves else None
+
+    def variable_rows(self) -> list[VariableRow]:
+        """Each model variable: shape, values (small) or norm (large), max change since the last save."""
+        rows = []
+        for name, var in live_variables(self.checkpoint):
+            if name.startswith(("optimizer/", "save_counter", "step")):
+                continue
+            value = np.asarray(var)
+            shown = (
+                "[" + ", ".join(f"{v:.4g}" for v in value.ravel()) + "]"
+                if value.size <= 3
+                else f"norm {np.linalg.norm(value):.4g}"
+            )
+            if self._last_saved is None or name not in self._last_saved:
+                change = "not saved yet"
+            else:
+                change = f"{np.max(np.abs(value - self._last_saved[name])):.4g}"
+            rows.append(VariableRow(name, tuple(value.shape), shown, change))
+        return rows
+
+
+def _fresh(workdir: str | os.PathLike[str]) -> Path:
+    folder = Path(workdir)
+    return workspace(folder.name, folder.parent)
+
+
+def _on_disk(path: str) -> str:
+    """`path` itself, or a clear error when its files were deleted behind the lab's back."""
+    if not os.path.exists(str(path) + ".index"):
+        raise CheckpointNotFoundError(
+            f"checkpoint {os.path.basename(str(path))} is gone from disk: pick another one, or save again"
+        )
+    return str(path)
+
+
+def _name(side: str) -> str:
+    return side if side == LIVE else os.path.basename(side)

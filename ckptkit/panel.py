@@ -1,0 +1,173 @@
+"""`CheckpointPanel`: ipywidgets controls over a `CheckpointLab`; every action answers in the status line."""
+
+from __future__ import annotations
+
+from ckptkit.errors import CheckpointError
+from ckptkit.lab import LIVE, CheckpointLab
+from ckptkit.plots import plot_history
+
+import html
+import io
+import os
+from collections.abc import Callable
+
+import ipywidgets as widgets
+
+__all__ = ["CheckpointPanel"]
+
+
+class CheckpointPanel:
+    """Train, Save, Restore and Compare buttons, a loss plot, a variables table and a status line."""
+
+    def __init__(self, lab: CheckpointLab, title: str = "Checkpoint lab") -> None:
+        """Build the widgets over `lab` and draw its current state."""
+        self.lab = lab
+        self.title = title
+        self.steps = widgets.IntSlider(value=10, min=1, max=200, description="steps")
+        self.train_button = widgets.Button(description="Train", icon="play")
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout={"width": "120px"})
+        self.save_button = widgets.Button(description="Save", icon="save")
+        self.restore_choice = widgets.Dropdown(description="checkpoint", options=[])
+        self.restore_button = widgets.Button(description="Restore", icon="undo")
+        self.compare_a = widgets.Dropdown(description="A", options=[LIVE])
+        self.compare_b = widgets.Dropdown(description="B", options=[LIVE])
+        self.compare_button = widgets.Button(description="Compare", icon="exchange")
+        self.plot = widgets.Image(format="png", layout={"width": "620px"})
+        self.branches = widgets.HTML()
+        self.table = widgets.HTML()
+        self.status = widgets.HTML()
+        self.train_button.on_click(lambda _: self._act(self._train))
+        self.save_button.on_click(lambda _: self._act(self._save))
+        self.restore_button.on_click(lambda _: self._act(self._restore))
+        self.compare_button.on_click(lambda _: self._act(self._compare))
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML(f"<b>{html.escape(title)}</b>"),
+                widgets.HBox([self.steps, self.train_button, self.progress, self.save_button]),
+                widgets.HBox([self.restore_choice, self.restore_button]),
+                widgets.HBox([self.compare_a, self.compare_b, self.compare_button]),
+                self.plot,
+                self.branches,
+                self.table,
+                self.status,
+            ]
+        )
+        self.table_text = ""
+        self._showing_diff = False
+        self._refresh(plot=True)
+        self._say("ready: train, then save")
+
+    # Every action runs through here, so a wrong click becomes a status line, never a traceback.
+    def _act(self, action: Callable[[], str]) -> None:
+        self._showing_diff = False
+        before = self._drawn_state()
+        try:
+            message = action()
+        except CheckpointError as err:
+            message = f"⚠ {err}"
+        except Exception as err:
+            message = f"⚠ unexpected {type(err).__name__}: {err}"
+        # Drawing the plot is most of a click's cost: redraw only when the history changed.
+        self._refresh(plot=self._drawn_state() != before)
+        self._say(message)
+
+    def _drawn_state(self) -> tuple:
+        h = self.lab.history
+        return len(h.events), tuple((name, len(run.steps)) for name, run in h.runs.items())
+
+    def _train(self) -> str:
+        total = self.steps.value
+        self.progress.max, self.progress.value = total, 0
+
+        def tick(step: int, loss: float) -> None:
+            self.progress.value += 1
+
+        loss = self.lab.train(total, on_step=tick)
+        return f"trained {total} steps: step {int(self.lab.step)}, loss {loss:.4g}"
+
+    def _save(self) -> str:
+        path = self.lab.save()
+        return f"saved {os.path.basename(path)} at step {int(self.lab.step)}"
+
+    def _restore(self) -> str:
+        path = self.restore_choice.value
+        if not path:
+            return "⚠ nothing to restore yet: click Save first"
+        report = self.lab.restore(path)
+        branch = self.lab.history.current
+        return (
+            f"restored {os.path.basename(path)}: step {int(self.lab.step)}, "
+            f"{len(report.matched)} values; training continues on {branch!r}"
+        )
+
+    def _compare(self) -> str:
+        a, b = self.compare_a.value, self.compare_b.value
+        if a == b:
+            return f"⚠ A and B are both {self._label(a)}: pick two different ones"
+        d = self.lab.compare(a, b)
+        self._set_table(repr(d))
+        self._showing_diff = True
+        return d.summary()
+
+    def _label(self, path: str) -> str:
+        if path == LIVE:
+            return LIVE
+        loss = self.lab.loss_of(path)
+        step = path.rsplit("-", 1)[-1]
+        return f"{os.path.basename(path)} · step {step}" + (f" · loss {loss:.4g}" if loss is not None else "")
+
+    def _refresh(self, plot: bool) -> None:
+        saved = self.lab.checkpoints()
+        labelled = [(self._label(p), p) for p in saved]
+        _choose(self.restore_choice, labelled)
+        _choose(self.compare_a, [(LIVE, LIVE), *labelled])
+        _choose(self.compare_b, [(LIVE, LIVE), *labelled], avoid=self.compare_a.value)
+        runs = [r for r in self.lab.history.runs.values() if r.steps]
+        self.branches.value = "branches: " + ", ".join(html.escape(r.name) for r in runs)
+        if not self._showing_diff:
+            self._show_variables()
+        if plot:
+            self._draw()
+
+    def _show_variables(self) -> None:
+        rows = self.lab.variable_rows()
+        width = max(len(r.name) for r in rows)
+        lines = [f"{'variable':<{width}}  {'shape':<9}  {'value':<24}  change since save"]
+        lines += [f"{r.name:<{width}}  {r.shape!s:<9}  {r.value:<24}  {r.change}" for r in rows]
+        self._set_table("\n".join(lines))
+
+    def _set_table(self, text: str) -> None:
+        self.table_text = text
+        self.table.value = f"<pre>{html.escape(text)}</pre>"
+
+    def _draw(self) -> None:
+        fig = plot_history(self.lab.history, title=self.title)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=72)
+        self.plot.value = buffer.getvalue()
+
+    def _say(self, message: str) -> None:
+        self.status.value = html.escape(message)
+
+    @property
+    def status_text(self) -> str:
+        """The status line as plain text."""
+        return html.unescape(self.status.value)
+
+    def _repr_mimebundle_(self, **kwargs: object) -> dict:
+        """Display the widgets; the plain-text fallback stays the same from run to run."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = f"CheckpointPanel({self.title!r})"
+        return bundle
+
+
+def _choose(dropdown: widgets.Dropdown, options: list[tuple[str, str]], avoid: str | None = None) -> None:
+    """Set a dropdown's options, keeping its choice if it is still there, else the first (not `avoid`)."""
+    keep = dropdown.value
+    if [o[1] for o in dropdown.options] != [o[1] for o in options] or dropdown.options != tuple(options):
+        dropdown.options = options
+    values = [value for _, value in options]
+    if keep in values and keep != avoid:
+        dropdown.value = keep
+    elif values:
+        dropdown.value = next((v for v in values if v != avoid), values[0])

@@ -1,0 +1,129 @@
+"""A real browser: JupyterLab on 127.0.0.1, Debian's Chromium driven by Playwright, the panel clicked."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CKPTKIT_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "artifacts"
+# Chromium's own network chatter is refused on a closed machine; these flags keep it quiet.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab_server(tmp_path):
+    """A JupyterLab server on 127.0.0.1 with a token, serving a copy of the playground notebook."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
+    shutil.copy(ROOT / "notebooks" / "08_playground.ipynb", tmp_path)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / ".config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime"),
+        "MPLBACKEND": "Agg",
+    }
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 (closed below, after the server stops)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            "--ServerApp.allow_root=True",  # CI runs as root
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={tmp_path}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if time.time() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("JupyterLab did not start: " + (tmp_path / "server.log").read_text()[-2000:])
+            time.sleep(0.5)
+    yield base, token
+    server.terminate()
+    server.wait(timeout=20)
+    log.close()
+
+
+def test_playground_panel_in_jupyterlab(lab_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token = lab_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/lab/tree/08_playground.ipynb?token={token}")
+        page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+        # The last cell's check prints once every cell before it has run.
+        expect(page.get_by_text("branch(es) with training so far")).to_be_visible(timeout=120_000)
+        status = page.locator(".widget-html-content").filter(has_text="restored ckpt-15")
+        expect(status).to_be_visible()
+        before = status.inner_text()
+
+        buttons = page.locator(".jupyter-widgets.widget-button")
+        buttons.filter(has_text="Save").click()
+        saved = page.locator(".widget-html-content").filter(has_text="saved ckpt-")
+        expect(saved).to_be_visible(timeout=20_000)
+        assert saved.inner_text() != before
+
+        buttons.filter(has_text="Train").click()
+        expect(page.locator(".widget-html-content").filter(has_text="trained 50 steps")).to_be_visible(
+            timeout=30_000
+        )
+        image = page.locator(".jupyter-widgets img").first
+        drawn = image.get_attribute("src")
+        buttons.filter(has_text="Restore").click()
+        expect(
+            page.locator(".widget-html-content").filter(has_text="training continues on 'run 4'")
+        ).to_be_visible(timeout=20_000)
+        buttons.filter(has_text="Train").click()
+        expect(
+            page.locator(".widget-html-content").filter(has_text="branches: run 1, run 2, run 3, run 4")
+        ).to_be_visible(timeout=30_000)
+        assert image.get_attribute("src") != drawn  # the plot now shows the new branch
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-playground.png"), full_page=False)
+        browser.close()

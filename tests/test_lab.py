@@ -1,0 +1,71 @@
+import ckptkit
+from ckptkit.lab import LIVE, CheckpointLab
+
+import os
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(params=["linear", "keras"])
+def lab(request, tmp_path):
+    return getattr(CheckpointLab, request.param)(seed=0, workdir=tmp_path / "lab")
+
+
+def test_train_save_restore_compare(lab):
+    first = lab.train(5)
+    assert int(lab.step) == 5 and np.isfinite(first)
+    a = lab.save()
+    lab.train(5)
+    b = lab.save()
+    assert lab.checkpoints() == [b, a]  # newest first
+    assert os.path.basename(a) == "ckpt-5"  # numbered by step
+    assert not lab.compare(a, LIVE).identical
+    report = lab.restore(a)
+    assert report.complete and int(lab.step) == 5
+    assert lab.compare(a, LIVE).identical
+    lab.train(5)
+    # deterministic training: the branch retraces the original run up to save_counter
+    assert lab.compare(b, LIVE).names("changed") == ["save_counter"]
+
+
+def test_restore_starts_a_branch_at_the_restored_step(lab):
+    lab.train(4)
+    path = lab.save()
+    lab.train(4)
+    lab.restore(path)
+    lab.train(2)
+    branch = lab.history.run
+    assert (branch.parent, branch.start_step, branch.steps) == ("run 1", 4, [5, 6])
+
+
+def test_wrong_actions_raise_clear_errors(lab):
+    with pytest.raises(ckptkit.InvalidStepsError):
+        lab.train(-1)
+    path = lab.save()
+    os.remove(path + ".index")
+    assert lab.checkpoints() == []
+    with pytest.raises(ckptkit.CheckpointNotFoundError, match="gone from disk"):
+        lab.restore(path)
+    with pytest.raises(ckptkit.CheckpointNotFoundError, match="gone from disk"):
+        lab.compare(path, LIVE)
+
+
+def test_variable_rows_show_change_since_save(lab):
+    assert {r.change for r in lab.variable_rows()} == {"not saved yet"}
+    lab.save()
+    assert {r.change for r in lab.variable_rows()} == {"0"}
+    lab.train(3)
+    assert all(float(r.change) > 0 for r in lab.variable_rows())
+
+
+def test_own_keras_model_is_built_for_restore(tmp_path):
+    from ckptkit.models import regression_data
+
+    import tensorflow as tf
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(4), tf.keras.layers.Dense(1)])
+    lab = CheckpointLab.from_keras(model, tf.keras.optimizers.SGD(0.01), regression_data(n=8), tmp_path)
+    path = lab.save()
+    lab.train(2)
+    assert lab.restore(path).complete and int(lab.step) == 0
