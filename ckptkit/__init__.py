@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # env first: it sets TensorFlow's log level before anything imports TensorFlow.
-from ckptkit.env import import_tensorflow, seed_everything, setup, workspace  # isort: skip
+from ckptkit.env import captured_tf_logs, import_tensorflow, seed_everything, setup, workspace  # isort: skip
 from ckptkit.diff import Diff, diff
 from ckptkit.errors import (
     CheckpointError,
@@ -29,6 +29,7 @@ __all__ = [
     "RestoreReport",
     "ShapeMismatchError",
     "UnbuiltModelError",
+    "captured_tf_logs",
     "compare",
     "diff",
     "fit",

@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # machine to the next; committed notebook outputs must match on any machine.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-__all__ = ["WORKSPACE", "import_tensorflow", "seed_everything", "setup", "workspace"]
+__all__ = ["WORKSPACE", "captured_tf_logs", "import_tensorflow", "seed_everything", "setup", "workspace"]
 
 WORKSPACE = Path("workspace")
 
@@ -47,6 +47,26 @@ def import_tensorflow():  # returns the tensorflow module itself
 
         tf.config.list_logical_devices()
     return tf
+
+
+@contextmanager
+def captured_tf_logs() -> Iterator[list[str]]:
+    """Collect what TensorFlow's Python logger says inside the block, instead of printing it."""
+    import logging
+
+    logger = import_tensorflow().get_logger()
+    lines: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    saved, logger.handlers = logger.handlers, [_Collect()]
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield lines
+    finally:
+        logger.handlers, logger.propagate = saved, propagate
 
 
 def seed_everything(seed: int = 0) -> None:

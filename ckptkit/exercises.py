@@ -8,7 +8,7 @@ from ckptkit.restore import restore_checked
 from ckptkit.snapshot import live_variables, snapshot
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +21,15 @@ __all__ = [
     "check_branches",
     "check_checkpoint",
     "check_frozen",
+    "check_matches_checkpoint",
     "check_own_folder",
+    "check_read_value",
     "check_ready_to_restore",
     "check_restored",
     "check_resumed",
     "check_save_schedule",
+    "check_status_method",
+    "check_stored_key",
     "check_velocity_key",
 ]
 
@@ -231,3 +235,62 @@ def check_branches(history: object, wanted: int = 2) -> Feedback:
         f"{len(runs)} branch(es) with training so far: save, train on, restore the earlier checkpoint, "
         "then train again to start a new branch",
     )
+
+
+def check_stored_key(answer: object, path: str | os.PathLike[str], object_path: str) -> Feedback:
+    """Check `answer` is the key under which the checkpoint stores the variable at `object_path`."""
+    keys = {k for k, _ in tf.train.list_variables(os.fspath(path))}
+    wanted = object_path + "/.ATTRIBUTES/VARIABLE_VALUE"
+    if object_path in keys:  # a name-based (TF1) checkpoint: the key is the variable's name
+        wanted = object_path
+    if wanted not in keys:
+        raise ValueError(f"{path} stores nothing at {object_path}: update the exercise")
+    if answer in (wanted, object_path):
+        return Feedback(True, f"right: {wanted}")
+    if answer in keys or f"{answer}/.ATTRIBUTES/VARIABLE_VALUE" in keys:
+        return Feedback(False, f"{answer!r} is stored, but it is another value: follow the attribute names")
+    return Feedback(
+        False, f"{answer!r} is not a key of this checkpoint: list them with tf.train.list_variables"
+    )
+
+
+STATUS_METHODS = {
+    "assert_consumed": "it also fails on the head and optimizer values you chose to leave in the file",
+    "expect_partial": "it silences the warnings but checks nothing: a backbone that got no value would pass",
+    "assert_existing_objects_matched": "",
+}
+
+
+def check_status_method(answer: object) -> Feedback:
+    """Check the status method that fails if a built object got nothing, yet accepts unused file values."""
+    if answer == "assert_existing_objects_matched":
+        return Feedback(True, "right: every object you built must match; extra values in the file are fine")
+    if answer in STATUS_METHODS:
+        return Feedback(False, f"not {answer}: {STATUS_METHODS[answer]}")
+    return Feedback(False, f"{answer!r} is not a status method: pick one of {', '.join(STATUS_METHODS)}")
+
+
+def check_read_value(value: object, path: str | os.PathLike[str], key: str) -> Feedback:
+    """Check that `value` equals the value stored under `key`, read with no model."""
+    stored = tf.train.load_variable(os.fspath(path), key)
+    if value is None:
+        return Feedback(False, "no value yet: tf.train.load_variable(path, key) reads one without a model")
+    if np.shape(value) == np.shape(stored) and np.array_equal(np.asarray(value), stored):
+        return Feedback(True, f"right: {key} = {_short(stored)}")
+    return Feedback(False, f"{_short(np.asarray(value))} is not what {key} stores: read that exact key")
+
+
+def check_matches_checkpoint(variables: Mapping[str, object], path: str | os.PathLike[str]) -> Feedback:
+    """Check that each variable in `variables` (key -> variable) holds the value stored under that key."""
+    stored = snapshot(path)
+    for key, var in variables.items():
+        if key not in stored:
+            return Feedback(
+                False, f"the checkpoint has no key {key!r}: its keys are {', '.join(sorted(stored))}"
+            )
+        have = np.asarray(var)
+        if have.shape != stored[key].shape or not np.array_equal(have, stored[key]):
+            return Feedback(
+                False, f"{key}: yours is {_short(have)}, the checkpoint stores {_short(stored[key])}"
+            )
+    return Feedback(True, f"right: {', '.join(variables)} hold the checkpoint's values")

@@ -7,6 +7,7 @@ from ckptkit.env import import_tensorflow
 from ckptkit.errors import CheckpointNotFoundError, CorruptCheckpointError
 
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def live_variables(root: object) -> Iterator[tuple[str, object]]:
 
 def resolve_checkpoint(path: str | os.PathLike[str]) -> str:
     """Return the checkpoint prefix for `path`: the prefix itself, or a folder's latest checkpoint."""
-    path = os.fspath(path)
+    # A checkpoint's own file names the checkpoint too: strip ".index" or ".data-00000-of-00001".
+    path = re.sub(r"\.(index|data-\d{5}-of-\d{5})$", "", os.fspath(path))
     if os.path.isdir(path):
         latest = tf.train.latest_checkpoint(path)
         if latest is None:
@@ -100,8 +102,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tf.train.CheckpointReader:
         raise damaged(prefix, err) from None
 
 
-# What TensorFlow raises on a file cut short or failing its checksum (IndexError: "Read less bytes").
-DAMAGE = (tf.errors.DataLossError, tf.errors.OutOfRangeError, tf.errors.InvalidArgumentError, IndexError)
+# What TensorFlow raises on a file cut short or failing its checksum: DataLossError, OutOfRangeError,
+# a plain OpError ("Checksum does not match"), or IndexError ("Read less bytes than requested").
+DAMAGE = (tf.errors.OpError, IndexError)
 
 
 def damaged(prefix: str, err: BaseException, what: str = "") -> CorruptCheckpointError:

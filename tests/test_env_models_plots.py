@@ -79,3 +79,11 @@ def test_finetune_model_shares_the_backbone_path():
     model(regression_data(n=2)[0])
     paths = [p for p, _ in live_variables(model)]
     assert paths[:2] == ["dense1/_kernel", "dense1/bias"]
+
+
+def test_captured_tf_logs_collect_instead_of_printing(capsys):
+    with ckptkit.captured_tf_logs() as logs:
+        tf.get_logger().warning("something %s", "odd")
+    assert logs == ["something odd"]
+    tf.get_logger().info("not captured any more")
+    assert "something odd" not in capsys.readouterr().err

@@ -119,3 +119,37 @@ def test_backbone_and_frozen(tmp_path):
     assert check_frozen(model)
     model.trainable = False
     assert "nothing is trainable" in check_frozen(model).message
+
+
+def test_stored_key_status_method_read_value(tmp_path):
+    from ckptkit.exercises import check_read_value, check_status_method, check_stored_key
+
+    path, _ = saved_keras(tmp_path)
+    assert check_stored_key("model/dense2/bias/.ATTRIBUTES/VARIABLE_VALUE", path, "model/dense2/bias")
+    assert "another value" in check_stored_key("model/dense1/bias", path, "model/dense2/bias").message
+    assert "not a key" in check_stored_key("dense2/bias", path, "model/dense2/bias").message
+    assert check_status_method("assert_existing_objects_matched")
+    assert "checks nothing" in check_status_method("expect_partial").message
+    assert "not a status method" in check_status_method("restore").message
+    key = "step/.ATTRIBUTES/VARIABLE_VALUE"
+    assert check_read_value(tf.train.load_variable(path, key), path, key)
+    assert "no value yet" in check_read_value(None, path, key).message
+    assert not check_read_value(99, path, key)
+
+
+def test_matches_checkpoint_and_branches(tmp_path):
+    from ckptkit.exercises import check_branches, check_matches_checkpoint
+    from ckptkit.history import History
+
+    w = tf.Variable([1.0, 2.0])
+    path = tf.train.Checkpoint(w=w).save(str(tmp_path / "c"))
+    assert check_matches_checkpoint({"w": w}, path)
+    assert "yours is [0, 0]" in check_matches_checkpoint({"w": tf.Variable([0.0, 0.0])}, path).message
+    assert "has no key 'v'" in check_matches_checkpoint({"v": w}, path).message
+    h = History()
+    h.record(1, 1.0)
+    assert not check_branches(h, wanted=2)
+    h.mark_save("c", 1)
+    h.mark_restore("c", 1)
+    h.record(2, 0.5)
+    assert check_branches(h, wanted=2)

@@ -75,3 +75,9 @@ def test_compare_checkpoint_with_live_and_filter(tmp_path):
     assert moved["model/dense1/bias"].max_abs == pytest.approx(1.0)
     frozen = ckptkit.compare({"a": np.zeros(2)}, {"a": np.zeros(2)}, label_a="x", label_b="y")
     assert frozen.identical and frozen.summary().startswith("x vs y")
+
+
+def test_a_checkpoint_file_names_its_checkpoint(tmp_path):
+    prefix = tf.train.Checkpoint(w=tf.Variable(1.0)).save(str(tmp_path / "c"))
+    assert resolve_checkpoint(prefix + ".index") == prefix
+    assert resolve_checkpoint(prefix + ".data-00000-of-00001") == prefix

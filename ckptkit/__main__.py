@@ -1,0 +1,74 @@
+"""`python -m ckptkit inspect|diff|ls`: read, compare and list checkpoints without a model."""
+
+from __future__ import annotations
+
+from ckptkit.errors import CheckpointError
+from ckptkit.inspect import inspect_checkpoint, list_folder
+from ckptkit.snapshot import compare
+
+import argparse
+import json
+import sys
+
+__all__ = ["main"]
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    inventory = inspect_checkpoint(args.path)
+    print(json.dumps(inventory.to_dict(), indent=2) if args.json else inventory.text())
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    d = compare(args.a, args.b)
+    if args.json:
+        rows = [
+            {"name": r.name, "status": r.status, "max_abs": r.max_abs, "mean_abs": r.mean_abs} for r in d.rows
+        ]
+        print(json.dumps({"a": args.a, "b": args.b, "identical": d.identical, "values": rows}, indent=2))
+    else:
+        print(repr(d))
+    return 0 if d.identical else 1
+
+
+def _ls(args: argparse.Namespace) -> int:
+    rows = list_folder(args.folder)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r["checkpoint"]) for r in rows)
+    print(f"{'checkpoint':<{width}}  {'save_counter':>12}  {'step':>6}  note")
+    for r in rows:
+        note = "missing on disk" if r.get("missing") else ("" if r["listed"] else "not in the state file")
+        counter, step = r.get("save_counter", "-"), r.get("step", "-")
+        print(f"{r['checkpoint']:<{width}}  {counter!s:>12}  {step!s:>6}  {note}".rstrip())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line: exit 0 on success (diff: identical), 1 when diff differs, 2 on error."""
+    parser = argparse.ArgumentParser(prog="python -m ckptkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("inspect", help="every stored value with shape, dtype, size; the object tree")
+    p.add_argument("path", help="a checkpoint prefix (e.g. ckpts/ckpt-3) or a folder (its latest)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_inspect)
+    p = sub.add_parser("diff", help="compare two checkpoints value by value")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_diff)
+    p = sub.add_parser("ls", help="the checkpoints in a folder, newest first")
+    p.add_argument("folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_ls)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CheckpointError as err:
+        print(f"ckptkit {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
