@@ -1,4 +1,4 @@
-"""`python -m ckptkit inspect|diff|ls`: read, compare and list checkpoints without a model."""
+"""`python -m ckptkit inspect|diff|ls|train`: read, compare and list checkpoints; train with exact resume."""
 
 from __future__ import annotations
 
@@ -45,6 +45,24 @@ def _ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from ckptkit.trainer import INGREDIENTS, train  # imported here: only this command needs it
+
+    drop = tuple(name for name in INGREDIENTS if getattr(args, f"no_save_{name}"))
+    result = train(
+        args.model,
+        args.steps,
+        args.save_every,
+        args.seed,
+        args.workdir,
+        drop=drop,
+        kill_at_step=args.kill_at_step,
+        kill_during_save=args.kill_during_save,
+    )
+    print(f"final-weights-sha256: {result.sha256}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line: exit 0 on success (diff: identical), 1 when diff differs, 2 on error."""
     parser = argparse.ArgumentParser(prog="python -m ckptkit", description=__doc__)
@@ -62,10 +80,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_ls)
+    p = sub.add_parser(
+        "train", help="train with everything exact resumption needs; resume if DIR has a checkpoint"
+    )
+    p.add_argument("--model", choices=["linear", "keras"], default="keras")
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--save-every", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workdir", required=True)
+    for name in ("iterator", "rng", "optimizer", "layer_seeds"):
+        flag = name.replace("_", "-")
+        p.add_argument(
+            f"--no-save-{flag}", action="store_true", help=f"leave the {flag} out of the checkpoint"
+        )
+    p.add_argument("--kill-at-step", type=int, help="SIGKILL this process after that step (a crash)")
+    p.add_argument("--kill-during-save", type=int, help="SIGKILL this process inside the save at that step")
+    p.set_defaults(run=_train)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except CheckpointError as err:
+    except (CheckpointError, ValueError) as err:
         print(f"ckptkit {args.command}: {err}", file=sys.stderr)
         return 2
 

@@ -26,8 +26,10 @@ __all__ = [
     "check_read_value",
     "check_ready_to_restore",
     "check_restored",
+    "check_resumable",
     "check_resumed",
     "check_save_schedule",
+    "check_seed_states",
     "check_status_method",
     "check_stored_key",
     "check_velocity_key",
@@ -294,3 +296,32 @@ def check_matches_checkpoint(variables: Mapping[str, object], path: str | os.Pat
                 False, f"{key}: yours is {_short(have)}, the checkpoint stores {_short(stored[key])}"
             )
     return Feedback(True, f"right: {', '.join(variables)} hold the checkpoint's values")
+
+
+def check_resumable(ckpt: object, optimizer: object, iterator: object, generator: object) -> Feedback:
+    """Check that `ckpt` tracks a step, the optimizer, the data iterator and the random generator."""
+    if not isinstance(ckpt, tf.train.Checkpoint):
+        return Feedback(False, f"this is a {type(ckpt).__name__}, not a tf.train.Checkpoint")
+    tracked = _tracked(ckpt)
+    if not any(isinstance(getattr(ckpt, n, None), tf.Variable) for n in ("step", "epoch", "iteration")):
+        return Feedback(False, "no step counter: add step=tf.Variable(0), or the run restarts its count")
+    for name, obj, why in (
+        ("optimizer", optimizer, "its moments and update count"),
+        ("iterator", iterator, "the position in the data, shuffle buffer included"),
+        ("generator", generator, "the random stream's state"),
+    ):
+        if id(obj) not in tracked:
+            return Feedback(False, f"the {name} is not tracked: add {name}={name} to save {why}")
+    return Feedback(True, "right: step, optimizer, data iterator and random generator are all saved")
+
+
+def check_seed_states(chosen: object, model: tf.keras.Model) -> Feedback:
+    """Check that `chosen` is exactly the list of the model's Dropout seed-generator states."""
+    wanted = [v for v in model.variables if "seed_generator_state" in v.path]
+    got = list(chosen) if isinstance(chosen, list | tuple) else []
+    if {id(v) for v in got} == {id(v) for v in wanted} and len(got) == len(wanted):
+        return Feedback(True, f"right: {len(wanted)} seed state(s), which Checkpoint(model=...) leaves out")
+    trainable = {id(v) for v in model.trainable_variables}
+    if any(id(v) in trainable for v in got):
+        return Feedback(False, "the trainable weights are saved with the model already: pick the seed states")
+    return Feedback(False, "look in model.variables for the paths containing 'seed_generator_state'")

@@ -23,7 +23,7 @@ class StoredValue:
     key: str
     shape: tuple[int, ...]
     dtype: str
-    nbytes: int
+    nbytes: int | None  # None for variants (a tf.data iterator's state): TensorFlow reports no size
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Inventory:
     @property
     def total_bytes(self) -> int:
         """Bytes of all stored values (the object graph excluded)."""
-        return sum(v.nbytes for v in self.values)
+        return sum(v.nbytes or 0 for v in self.values)
 
     def paths_to(self, key: str) -> list[str]:
         """Every object path that reaches the value stored under `key`."""
@@ -61,7 +61,8 @@ class Inventory:
         lines = [f"{self.path}: {kind}, {len(self.values)} values", ""]
         lines.append(f"{'key':<{width}}  {'shape':<12}  {'dtype':<8}  {'bytes':>10}")
         for v in self.values:
-            lines.append(f"{v.key:<{width}}  {v.shape!s:<12}  {v.dtype:<8}  {v.nbytes:>10,}")
+            size = "?" if v.nbytes is None else f"{v.nbytes:,}"
+            lines.append(f"{v.key:<{width}}  {v.shape!s:<12}  {v.dtype:<8}  {size:>10}")
         lines.append(f"{'total':<{width}}  {'':<12}  {'':<8}  {self.total_bytes:>10,}")
         if self.tree:
             lines += ["", self.tree_text()]
@@ -80,7 +81,12 @@ class Inventory:
         return self.text()
 
 
-def _nbytes(reader: tf.train.CheckpointReader, key: str, shape: list[int], dtype: tf.DType) -> int:
+def _nbytes(
+    reader: tf.train.CheckpointReader, prefix: str, key: str, shape: list[int], dtype: tf.DType
+) -> int | None:
+    if dtype == tf.variant:  # NumPy cannot hold it: read it as a tensor, so its checksum is still checked
+        tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=[key], shape_and_slices=[""], dtypes=[tf.variant])
+        return None
     # Reading every value makes TensorFlow check each one's checksum: damage is found here.
     value = np.asarray(reader.get_tensor(key))
     if value.dtype.kind in "OSU":  # strings: their bytes, not the array of pointers
@@ -121,7 +127,7 @@ def inspect_checkpoint(path: str | os.PathLike[str]) -> Inventory:
                         key,
                         tuple(shapes[key]),
                         dtypes[key].name,
-                        _nbytes(reader, key, shapes[key], dtypes[key]),
+                        _nbytes(reader, prefix, key, shapes[key], dtypes[key]),
                     )
                 )
         tree = _tree(reader.get_tensor(GRAPH_KEY)) if GRAPH_KEY in shapes else []

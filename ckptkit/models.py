@@ -7,6 +7,7 @@ from ckptkit.env import import_tensorflow
 tf = import_tensorflow()
 
 __all__ = [
+    "DropoutModel",
     "FinetuneModel",
     "MyModel",
     "linear_data",
@@ -61,6 +62,21 @@ class FinetuneModel(tf.keras.Model):
     def call(self, x: tf.Tensor) -> tf.Tensor:
         """Run the backbone, then the head."""
         return self.head2(self.head1(self.dense1(x)))
+
+
+class DropoutModel(tf.keras.Model):
+    """`MyModel` with a Dropout layer between the two Dense layers, as real models have."""
+
+    def __init__(self, hidden: int = 16, rate: float = 0.2, seed: int = 0) -> None:
+        """Create the layers; Dropout draws its masks from a Keras `SeedGenerator`."""
+        super().__init__()
+        self.dense1 = tf.keras.layers.Dense(hidden, activation="relu")
+        self.dropout = tf.keras.layers.Dropout(rate, seed=seed)
+        self.dense2 = tf.keras.layers.Dense(1)
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Run the layers; dropout is active only when training."""
+        return self.dense2(self.dropout(self.dense1(x), training=training))
 
 
 def regression_data(n: int = 32, features: int = 32, seed: int = 0) -> tuple[tf.Tensor, tf.Tensor]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ckptkit.env import import_tensorflow
-from ckptkit.errors import ShapeMismatchError, UnbuiltModelError
+from ckptkit.errors import CheckpointError, ShapeMismatchError, UnbuiltModelError
 from ckptkit.snapshot import (
     DAMAGE,
     GRAPH_KEY,
@@ -22,7 +22,7 @@ import numpy as np
 
 tf = import_tensorflow()
 
-__all__ = ["RestoreReport", "restore_checked"]
+__all__ = ["RestoreReport", "restore_checked", "restore_newest_good"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +135,16 @@ def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str
         only_in_checkpoint=tuple(sorted(k for k in stored if k not in matched and k != GRAPH_KEY)),
         only_in_objects=tuple(sorted(p for p, v in live.items() if id(v) not in matched_ids)),
     )
+
+
+def restore_newest_good(
+    checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager
+) -> tuple[RestoreReport | None, list[tuple[str, str]]]:
+    """Restore the newest of the manager's checkpoints that restores; say which were skipped and why."""
+    skipped = []
+    for path in reversed(manager.checkpoints):
+        try:
+            return restore_checked(checkpoint, path), skipped
+        except CheckpointError as err:
+            skipped.append((path, str(err)))
+    return None, skipped

@@ -110,6 +110,8 @@ DAMAGE = (tf.errors.OpError, IndexError)
 def damaged(prefix: str, err: BaseException, what: str = "") -> CorruptCheckpointError:
     """Build the one-line error for a damaged checkpoint from TensorFlow's error."""
     text = (getattr(err, "message", None) or str(err)).strip()
+    # TensorFlow wraps op errors as "{{function_node ...}} reason [Op:Name]": keep the reason.
+    text = re.sub(r"^\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]$", "", text)
     reason = text.splitlines()[0] if text else type(err).__name__
     return CorruptCheckpointError(
         f"checkpoint {prefix!r} is damaged{what} ({reason}): restore an older checkpoint"
@@ -122,10 +124,11 @@ def _key_name(key: str) -> str:
 
 def _from_checkpoint(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     reader = read_checkpoint(path)
+    dtypes = reader.get_variable_to_dtype_map()
     values = {}
     for key in sorted(reader.get_variable_to_shape_map()):
-        if key == GRAPH_KEY:
-            continue
+        if key == GRAPH_KEY or dtypes[key] == tf.variant:
+            continue  # variants (a tf.data iterator's state) have no NumPy form
         try:
             values[_key_name(key)] = np.asarray(reader.get_tensor(key))
         except DAMAGE as err:

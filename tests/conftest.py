@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("MPLBACKEND", "Agg")
-
 import ckptkit  # sets TensorFlow's log level before TensorFlow loads
 
+import matplotlib
 import pytest
+
+# In this process only: an MPLBACKEND variable would reach the notebook kernels that nbval starts
+# and stop their inline figures from displaying.
+matplotlib.use("Agg")
 
 tf = ckptkit.import_tensorflow()
 

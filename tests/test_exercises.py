@@ -153,3 +153,24 @@ def test_matches_checkpoint_and_branches(tmp_path):
     h.mark_restore("c", 1)
     h.record(2, 0.5)
     assert check_branches(h, wanted=2)
+
+
+def test_resumable_and_seed_states():
+    from ckptkit.exercises import check_resumable, check_seed_states
+    from ckptkit.models import DropoutModel, regression_data
+
+    model, opt = DropoutModel(), tf.keras.optimizers.Adam(0.01)
+    model(regression_data()[0][:1])
+    it = iter(tf.data.Dataset.range(5))
+    gen = tf.random.Generator.from_seed(0)
+    step = tf.Variable(0)
+    partial = tf.train.Checkpoint(model=model, optimizer=opt, step=step)
+    assert "iterator is not tracked" in check_resumable(partial, opt, it, gen).message
+    no_step = tf.train.Checkpoint(model=model, optimizer=opt, iterator=it, generator=gen)
+    assert "no step counter" in check_resumable(no_step, opt, it, gen).message
+    full = tf.train.Checkpoint(model=model, optimizer=opt, step=step, iterator=it, generator=gen)
+    assert check_resumable(full, opt, it, gen)
+    seeds = [v for v in model.variables if "seed_generator_state" in v.path]
+    assert len(seeds) == 1 and check_seed_states(seeds, model)
+    assert "saved with the model already" in check_seed_states(model.trainable_variables, model).message
+    assert "look in model.variables" in check_seed_states([], model).message

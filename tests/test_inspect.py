@@ -126,3 +126,15 @@ def test_module_entry_point(tmp_path):
         [sys.executable, "-m", "ckptkit", "inspect", str(tmp_path / "x")], capture_output=True, text=True
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_iterator_state_is_listed_without_a_size(tmp_path):
+    from ckptkit.snapshot import snapshot
+
+    iterator = iter(tf.data.Dataset.range(10).shuffle(10, seed=1))
+    next(iterator)
+    prefix = tf.train.Checkpoint(iterator=iterator, step=tf.Variable(1)).save(str(tmp_path / "it"))
+    variants = [v for v in inspect_checkpoint(prefix).values if v.dtype == "variant"]
+    assert variants and all(v.nbytes is None for v in variants)
+    assert "?" in inspect_checkpoint(prefix).text()
+    assert set(snapshot(prefix)) == {"step", "save_counter"}  # variants have no NumPy form

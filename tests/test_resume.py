@@ -1,0 +1,115 @@
+"""A run killed at any moment resumes bit-identically; a killed save or a damaged file leaves the past."""
+
+from __future__ import annotations
+
+from ckptkit.inspect import list_folder
+from ckptkit.trainer import train
+
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+STEPS, EVERY = 60, 5
+
+
+def cli(workdir: Path, *extra: str, model: str = "keras") -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "ckptkit", "train", "--model", model, "--steps", str(STEPS)]
+    command += ["--save-every", str(EVERY), "--workdir", str(workdir), *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def final_hash(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1].removeprefix("final-weights-sha256: ")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict[str, str]:
+    """Hashes of uninterrupted runs, one per model."""
+    return {
+        m: train(m, STEPS, EVERY, workdir=tmp_path_factory.mktemp(m), say=lambda _: None).sha256
+        for m in ("linear", "keras")
+    }
+
+
+def test_sigkill_at_random_points_resumes_bit_identically(tmp_path, reference):
+    rng = random.Random(2026)
+    kill_steps = sorted(rng.sample(range(1, STEPS), 4))
+    for at in kill_steps:  # a chain of crashes, each resumed by the next run
+        assert cli(tmp_path, "--kill-at-step", str(at)).returncode == -9
+    # one more kill from outside, at a random moment rather than a chosen step
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ckptkit",
+            "train",
+            "--steps",
+            str(STEPS),
+            "--save-every",
+            str(EVERY),
+            "--workdir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(rng.uniform(2.5, 4.0))
+    process.kill()
+    process.wait()
+    done = cli(tmp_path)
+    assert "resumed from" in done.stdout
+    assert final_hash(done) == reference["keras"]
+
+
+def test_linear_model_resumes_too(tmp_path, reference):
+    assert cli(tmp_path, "--kill-at-step", "17", model="linear").returncode == -9
+    assert final_hash(cli(tmp_path, model="linear")) == reference["linear"]
+
+
+def test_kills_during_saves_leave_the_latest_listed_checkpoint_restorable(tmp_path, reference):
+    for at in (10, 25, 40):
+        killed = cli(tmp_path, "--kill-during-save", str(at))
+        assert killed.returncode == -9
+        assert (tmp_path / f"ckpt-{at}_temp").is_dir()  # the uncommitted save's leftovers
+        latest = list_folder(tmp_path)[0]
+        assert latest["listed"] and latest["step"] == at - EVERY
+        inspect = subprocess.run(
+            [sys.executable, "-m", "ckptkit", "inspect", str(tmp_path)], capture_output=True, text=True
+        )
+        assert inspect.returncode == 0, (
+            inspect.stderr
+        )  # every value of the latest reads back, checksums and all
+    assert final_hash(cli(tmp_path)) == reference["keras"]
+
+
+def test_a_damaged_checkpoint_is_skipped_for_the_one_before(tmp_path, reference):
+    train("keras", STEPS, EVERY, workdir=tmp_path, say=lambda _: None)
+    data = tmp_path / f"ckpt-{STEPS}.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0x10
+    data.write_bytes(bytes(raw))
+    said: list[str] = []
+    result = train("keras", STEPS, EVERY, workdir=tmp_path, say=said.append)
+    assert said[0].startswith(f"skipped ckpt-{STEPS}: ") and "damaged" in said[0]
+    assert said[1] == f"resumed from ckpt-{STEPS - EVERY} at step {STEPS - EVERY}"
+    assert result.skipped[0][0].endswith(f"ckpt-{STEPS}")
+    assert result.sha256 == reference["keras"]
+
+
+@pytest.mark.parametrize("ingredient", ["iterator", "rng", "optimizer", "layer_seeds"])
+def test_each_ingredient_is_needed(tmp_path, reference, ingredient):
+    train("keras", STEPS, EVERY, workdir=tmp_path, drop=(ingredient,), stop_at_step=23, say=lambda _: None)
+    resumed = train("keras", STEPS, EVERY, workdir=tmp_path, drop=(ingredient,), say=lambda _: None)
+    assert resumed.resumed_from is not None and resumed.sha256 != reference["keras"]
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="cannot drop"):
+        train("keras", 5, 5, workdir=tmp_path, drop=("weights",))
+    done = cli(tmp_path, "--steps", "-3")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "steps must be 0 or more" in done.stderr
