@@ -17,6 +17,7 @@ tf = import_tensorflow()
 
 __all__ = [
     "Feedback",
+    "check_async_options",
     "check_backbone_restored",
     "check_branches",
     "check_checkpoint",
@@ -28,6 +29,7 @@ __all__ = [
     "check_restored",
     "check_resumable",
     "check_resumed",
+    "check_save_interval",
     "check_save_schedule",
     "check_seed_states",
     "check_status_method",
@@ -325,3 +327,31 @@ def check_seed_states(chosen: object, model: tf.keras.Model) -> Feedback:
     if any(id(v) in trainable for v in got):
         return Feedback(False, "the trainable weights are saved with the model already: pick the seed states")
     return Feedback(False, "look in model.variables for the paths containing 'seed_generator_state'")
+
+
+def check_async_options(options: object) -> Feedback:
+    """Check that `options` is a `tf.train.CheckpointOptions` that saves in the background."""
+    if not isinstance(options, tf.train.CheckpointOptions):
+        return Feedback(False, f"this is a {type(options).__name__}: build tf.train.CheckpointOptions(...)")
+    if not options.enable_async:
+        return Feedback(False, "these options save synchronously: pass enable_async=True")
+    return Feedback(True, "right: ckpt.save(path, options=options) now returns while the bytes are written")
+
+
+def check_save_interval(interval: object, step_ms: float, save_ms: float, budget: float = 0.05) -> Feedback:
+    """Check `interval` is the fewest steps between saves that keeps saving under `budget` of the time."""
+    import math
+
+    smallest = max(1, math.ceil(save_ms / (budget * step_ms)))
+    if not isinstance(interval, int) or interval < 1:
+        return Feedback(False, "the interval is a whole number of steps, 1 or more")
+    share = save_ms / (interval * step_ms)
+    if interval < smallest:
+        return Feedback(
+            False, f"saving every {interval} steps spends {share:.0%} of the time saving: save less often"
+        )
+    if interval > smallest:
+        return Feedback(
+            False, f"it fits the budget, but {smallest} steps would too, losing less work in a crash"
+        )
+    return Feedback(True, f"right: every {interval} steps, saves take {share:.1%} of the time")

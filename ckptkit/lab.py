@@ -8,7 +8,7 @@ from ckptkit.errors import CheckpointNotFoundError
 from ckptkit.history import History
 from ckptkit.models import MyModel, linear_data, linear_model, linear_variables, regression_data
 from ckptkit.restore import RestoreReport, restore_checked
-from ckptkit.snapshot import compare, live_variables, snapshot
+from ckptkit.snapshot import compare, live_variables, snapshot, value_of
 from ckptkit.training import check_steps, fit
 
 import os
@@ -46,9 +46,12 @@ class CheckpointLab:
         data: tuple[tf.Tensor, tf.Tensor],
         objects: Mapping[str, object],
         workdir: str | os.PathLike[str],
-        max_to_keep: int = 10,
+        max_to_keep: int | None = None,
     ) -> None:
-        """Track `objects` (e.g. `{"model": model}`), the optimizer and a step counter under `workdir`."""
+        """Track `objects` (e.g. `{"model": model}`), the optimizer and a step counter under `workdir`.
+
+        By default every checkpoint is kept: a lab saves a handful, and learners restore old ones.
+        """
         self.predict, self.variables, self.optimizer = predict, variables, optimizer
         self.inputs, self.targets = data
         self.step = tf.Variable(0, dtype=tf.int64)
@@ -58,7 +61,8 @@ class CheckpointLab:
             self.checkpoint, self.workdir, max_to_keep=max_to_keep, checkpoint_name="ckpt"
         )
         self.history = History()
-        self._last_saved: dict[str, np.ndarray] | None = None
+        self._last_saved: str | None = None  # the checkpoint the live values were last equal to
+        self._last_values: dict[str, np.ndarray] | None = None  # its values, read when first needed
 
     @classmethod
     def linear(cls, seed: int = 0, workdir: str | os.PathLike[str] = "workspace/lab-linear") -> CheckpointLab:
@@ -115,10 +119,15 @@ class CheckpointLab:
         return float(tf.reduce_mean(tf.square(self.predict(self.inputs) - self.targets)))
 
     def save(self) -> str:
-        """Save a checkpoint numbered by step and return its path."""
-        path = self.manager.save(checkpoint_number=self.step)
+        """Save a checkpoint and return its path.
+
+        Files are numbered 1, 2, 3... by the lab, not by step nor by `save_counter`: both go back on
+        a restore, and the branch that follows would overwrite the other branch's files.
+        """
+        numbers = [int(p.rsplit("-", 1)[1]) for p in self.manager.checkpoints]
+        path = self.manager.save(checkpoint_number=max(numbers, default=0) + 1)
         self.history.mark_save(path, int(self.step))
-        self._last_saved = snapshot(self.checkpoint)
+        self._last_saved, self._last_values = path, None
         return path
 
     def checkpoints(self) -> list[str]:
@@ -129,7 +138,7 @@ class CheckpointLab:
         """Restore `path` with every check on; later training becomes a new branch of the history."""
         report = restore_checked(self.checkpoint, _on_disk(path))
         self.history.mark_restore(report.path, int(self.step))
-        self._last_saved = snapshot(self.checkpoint)
+        self._last_saved, self._last_values = report.path, None
         return report
 
     def compare(self, a: str, b: str) -> Diff:
@@ -142,22 +151,33 @@ class CheckpointLab:
         saves = [e for e in self.history.saves() if e.path == path]
         return saves[-1].loss if saves else None
 
+    def step_of(self, path: str) -> int | None:
+        """The step at which `path` was saved."""
+        saves = [e for e in self.history.saves() if e.path == path]
+        return saves[-1].step if saves else None
+
     def variable_rows(self) -> list[VariableRow]:
         """Each model variable: shape, values (small) or norm (large), max change since the last save."""
+        if (
+            self._last_saved is not None
+            and self._last_values is None
+            and os.path.exists(self._last_saved + ".index")
+        ):
+            self._last_values = snapshot(self._last_saved)
         rows = []
         for name, var in live_variables(self.checkpoint):
             if name.startswith(("optimizer/", "save_counter", "step")):
                 continue
-            value = np.asarray(var)
+            value = value_of(var)
             shown = (
                 "[" + ", ".join(f"{v:.4g}" for v in value.ravel()) + "]"
                 if value.size <= 3
                 else f"norm {np.linalg.norm(value):.4g}"
             )
-            if self._last_saved is None or name not in self._last_saved:
+            if self._last_values is None or name not in self._last_values:
                 change = "not saved yet"
             else:
-                change = f"{np.max(np.abs(value - self._last_saved[name])):.4g}"
+                change = f"{np.max(np.abs(value - self._last_values[name])):.4g}"
             rows.append(VariableRow(name, tuple(value.shape), shown, change))
         return rows
 

@@ -112,8 +112,7 @@ class CheckpointPanel:
     def _label(self, path: str) -> str:
         if path == LIVE:
             return LIVE
-        loss = self.lab.loss_of(path)
-        step = path.rsplit("-", 1)[-1]
+        loss, step = self.lab.loss_of(path), self.lab.step_of(path)
         return f"{os.path.basename(path)} · step {step}" + (f" · loss {loss:.4g}" if loss is not None else "")
 
     def _refresh(self, plot: bool) -> None:

@@ -9,16 +9,15 @@ from ckptkit.snapshot import (
     GRAPH_KEY,
     VALUE_SUFFIX,
     damaged,
-    live_variables,
+    is_variable,
     read_checkpoint,
     resolve_checkpoint,
+    value_of,
     walk,
 )
 
 import os
 from dataclasses import dataclass
-
-import numpy as np
 
 tf = import_tensorflow()
 
@@ -51,14 +50,11 @@ class RestoreReport:
         return "\n".join(lines)
 
 
-def _unbuilt(root: object) -> list[tuple[str, object]]:
-    """Keras layers and optimizers reachable from `root` that have no variables yet, with their paths."""
+def _is_unbuilt(obj: object) -> bool:
+    """A Keras layer or optimizer with no variables yet (its sublayers are built with it)."""
     import keras
 
-    def unbuilt(obj: object) -> bool:  # its sublayers are built with it: no need to go deeper
-        return isinstance(obj, keras.Layer | keras.optimizers.Optimizer) and not obj.built
-
-    return list(walk(root, unbuilt))
+    return isinstance(obj, keras.Layer | keras.optimizers.Optimizer) and not obj.built
 
 
 def _unbuilt_message(path: str, obj: object) -> str:
@@ -75,20 +71,12 @@ def _unbuilt_message(path: str, obj: object) -> str:
     )
 
 
-def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str]) -> RestoreReport:
-    """Restore `path` (a prefix or a folder) into `checkpoint`, or raise before changing anything."""
-    prefix = resolve_checkpoint(path)
-    reader = read_checkpoint(prefix)
-    stored_shapes = reader.get_variable_to_shape_map()
-    stored = {k[: -len(VALUE_SUFFIX)] for k in stored_shapes if k.endswith(VALUE_SUFFIX)}
+def _match(checkpoint: object, prefix: str) -> tuple[dict[str, object], bool]:
+    """Stored key -> live variable, matched through the object graph as restore() matches them.
 
-    live = dict(live_variables(checkpoint))
-    for name, obj in _unbuilt(checkpoint):
-        if any(key.startswith(name + "/") for key in stored - set(live)):
-            raise UnbuiltModelError(_unbuilt_message(name, obj))
-
-    # Match by the object graph, as restore() will, so renamed or shared variables line up too.
-    matched = {}
+    The flag says whether the match holds nothing but variables (no iterator or other state that
+    only TensorFlow's restore knows how to load, no old-style optimizer slot variables).
+    """
     try:
         view = tf.train.CheckpointView(prefix)
     except DAMAGE as err:
@@ -101,12 +89,20 @@ def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str
         found = view.match(checkpoint)
     finally:
         logger.setLevel(level)
+    matched, variables_only = {}, not any(node.slot_variables for node in nodes)
     for node_id, obj in found.items():
         for attribute in nodes[node_id].attributes:
-            if attribute.checkpoint_key.endswith(VALUE_SUFFIX) and hasattr(obj, "shape"):
+            if attribute.checkpoint_key.endswith(VALUE_SUFFIX) and is_variable(obj):
                 matched[attribute.checkpoint_key[: -len(VALUE_SUFFIX)]] = obj
+            else:
+                variables_only = False
+    return matched, variables_only
+
+
+def _check_shapes(matched: dict[str, object], reader: tf.train.CheckpointReader) -> None:
+    shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
     for key, var in matched.items():
-        want, have = tuple(stored_shapes[key + VALUE_SUFFIX]), tuple(var.shape)
+        want, have = tuple(shapes[key + VALUE_SUFFIX]), tuple(var.shape)
         if want != have:
             fix = (
                 "optimizer slots are stored by position, so build the optimizer over the same trainable "
@@ -117,16 +113,44 @@ def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str
             raise ShapeMismatchError(
                 f"{key!r} is stored with shape {want} but the live variable has shape {have}: {fix}"
             )
+        if dtypes[key + VALUE_SUFFIX].name != tf.as_dtype(var.dtype).name:
+            raise ShapeMismatchError(
+                f"{key!r} is stored as {dtypes[key + VALUE_SUFFIX].name} but the live variable is "
+                f"{tf.as_dtype(var.dtype).name}: create it with the dtype it was saved with"
+            )
 
-    targets = {id(v): v for v in matched.values()}
-    before = {key: np.array(v) for key, v in targets.items()}
-    try:
-        status = checkpoint.restore(prefix)
-        status.expect_partial()  # what did not match is reported below instead of logged later
-    except DAMAGE as err:
-        for key, value in before.items():  # put back what was assigned before the failure
-            targets[key].assign(value)
-        raise damaged(prefix, err, " (live variables left unchanged)") from None
+
+def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str]) -> RestoreReport:
+    """Restore `path` (a prefix or a folder) into `checkpoint`, or raise before changing anything."""
+    prefix = resolve_checkpoint(path)
+    reader = read_checkpoint(prefix)
+    stored = {k[: -len(VALUE_SUFFIX)] for k in reader.get_variable_to_shape_map() if k.endswith(VALUE_SUFFIX)}
+
+    if isinstance(checkpoint, tf.train.Checkpoint):
+        checkpoint.save_counter  # noqa: B018 (reading it creates the counter, as restore() would)
+    # One walk, stopping at variables and at unbuilt Keras objects (which have none below them).
+    live, unbuilt = {}, []
+    for name, obj in walk(checkpoint, lambda o: is_variable(o) or _is_unbuilt(o)):
+        if is_variable(obj):
+            live[name] = obj
+        else:
+            unbuilt.append((name, obj))
+    for name, obj in unbuilt:
+        if any(key.startswith(name + "/") for key in stored - set(live)):
+            raise UnbuiltModelError(_unbuilt_message(name, obj))
+
+    matched, variables_only = _match(checkpoint, prefix)
+    _check_shapes(matched, reader)
+    if variables_only:
+        # Read (and so checksum) every value before assigning any: a damaged file changes nothing.
+        try:
+            values = {key: reader.get_tensor(key + VALUE_SUFFIX) for key in matched}
+        except DAMAGE as err:
+            raise damaged(prefix, err, " (live variables left unchanged)") from None
+        for key, var in matched.items():
+            var.assign(values[key])
+    else:
+        _restore_with_rollback(checkpoint, prefix, matched)
 
     matched_ids = {id(v) for v in matched.values()}
     return RestoreReport(
@@ -135,6 +159,18 @@ def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str
         only_in_checkpoint=tuple(sorted(k for k in stored if k not in matched and k != GRAPH_KEY)),
         only_in_objects=tuple(sorted(p for p, v in live.items() if id(v) not in matched_ids)),
     )
+
+
+def _restore_with_rollback(checkpoint: tf.train.Checkpoint, prefix: str, matched: dict[str, object]) -> None:
+    """TensorFlow's own restore, for state only it can load; variables are put back if it fails."""
+    targets = {id(v): v for v in matched.values()}
+    before = {key: value_of(v) for key, v in targets.items()}
+    try:
+        checkpoint.restore(prefix).expect_partial()  # unmatched values are in the report instead
+    except DAMAGE as err:
+        for key, value in before.items():
+            targets[key].assign(value)
+        raise damaged(prefix, err, " (live variables left unchanged)") from None
 
 
 def restore_newest_good(

@@ -20,10 +20,12 @@ __all__ = [
     "VALUE_SUFFIX",
     "compare",
     "damaged",
+    "is_variable",
     "live_variables",
     "read_checkpoint",
     "resolve_checkpoint",
     "snapshot",
+    "value_of",
     "walk",
 ]
 
@@ -31,10 +33,16 @@ VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
-def _is_variable(obj: object) -> bool:
+def is_variable(obj: object) -> bool:
+    """True for a TensorFlow or Keras 3 variable."""
     import keras  # imported here: keras comes with tensorflow, already loaded
 
     return isinstance(obj, tf.Variable | keras.Variable)
+
+
+def value_of(variable: object) -> np.ndarray:
+    """A NumPy copy of a variable's value (`.numpy()`: NumPy's own conversion of Keras variables is slow)."""
+    return np.array(variable.numpy()) if hasattr(variable, "numpy") else np.array(variable)
 
 
 def walk(root: object, leaf: Callable[[object], bool]) -> Iterator[tuple[str, object]]:
@@ -63,7 +71,7 @@ def live_variables(root: object) -> Iterator[tuple[str, object]]:
     """Yield `(path, variable)` for each variable reachable from `root`, shortest path first, once each."""
     if isinstance(root, tf.train.Checkpoint):
         root.save_counter  # noqa: B018 (reading it creates the counter that save() and restore() create)
-    return walk(root, _is_variable)
+    return walk(root, is_variable)
 
 
 def resolve_checkpoint(path: str | os.PathLike[str]) -> str:
@@ -141,8 +149,8 @@ def snapshot(source: object) -> dict[str, np.ndarray]:
     if isinstance(source, str | os.PathLike):
         return _from_checkpoint(source)
     if isinstance(source, Mapping):
-        return {str(k): np.array(v) for k, v in source.items()}
-    return {path: np.array(var) for path, var in live_variables(source)}
+        return {str(k): value_of(v) for k, v in source.items()}
+    return {path: value_of(var) for path, var in live_variables(source)}
 
 
 def _label(source: object) -> str:

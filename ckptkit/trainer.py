@@ -5,7 +5,7 @@ from __future__ import annotations
 from ckptkit.env import import_tensorflow, seed_everything
 from ckptkit.models import DropoutModel, regression_data
 from ckptkit.restore import restore_newest_good
-from ckptkit.snapshot import live_variables
+from ckptkit.snapshot import snapshot
 from ckptkit.training import check_steps, mse
 
 import hashlib
@@ -147,7 +147,7 @@ def train(
             _kill_self()
         if at == stop_at_step:
             break
-    weights = {k: np.array(v) for k, v in live_variables(tf.train.Checkpoint(**objects))}
+    weights = snapshot(tf.train.Checkpoint(**objects))
     result = TrainResult(int(step), weights, report.path if report else None, skipped)
     np.savez(Path(workdir) / "final-weights.npz", **weights)
     return result

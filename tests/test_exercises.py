@@ -174,3 +174,16 @@ def test_resumable_and_seed_states():
     assert len(seeds) == 1 and check_seed_states(seeds, model)
     assert "saved with the model already" in check_seed_states(model.trainable_variables, model).message
     assert "look in model.variables" in check_seed_states([], model).message
+
+
+def test_async_options_and_save_interval():
+    from ckptkit.exercises import check_async_options, check_save_interval
+
+    assert check_async_options(tf.train.CheckpointOptions(enable_async=True))
+    assert "synchronously" in check_async_options(tf.train.CheckpointOptions()).message
+    assert "build tf.train.CheckpointOptions" in check_async_options({"enable_async": True}).message
+    # a step takes 10 ms, a save 20 ms: under 5 % needs saves at least 40 steps apart
+    assert check_save_interval(40, step_ms=10.0, save_ms=20.0)
+    assert "save less often" in check_save_interval(10, step_ms=10.0, save_ms=20.0).message
+    assert "40 steps would too" in check_save_interval(100, step_ms=10.0, save_ms=20.0).message
+    assert "whole number" in check_save_interval(0, step_ms=10.0, save_ms=20.0).message

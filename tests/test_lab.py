@@ -19,7 +19,7 @@ def test_train_save_restore_compare(lab):
     lab.train(5)
     b = lab.save()
     assert lab.checkpoints() == [b, a]  # newest first
-    assert os.path.basename(a) == "ckpt-5"  # numbered by step
+    assert os.path.basename(a) == "ckpt-1" and lab.step_of(a) == 5  # numbered by save, step recorded
     assert not lab.compare(a, LIVE).identical
     report = lab.restore(a)
     assert report.complete and int(lab.step) == 5
@@ -27,6 +27,9 @@ def test_train_save_restore_compare(lab):
     lab.train(5)
     # deterministic training: the branch retraces the original run up to save_counter
     assert lab.compare(b, LIVE).names("changed") == ["save_counter"]
+    c = lab.save()  # the same step as b, on another branch: a new file, b is kept
+    assert lab.checkpoints() == [c, b, a] and lab.step_of(c) == lab.step_of(b) == 10
+    assert os.path.basename(c) == "ckpt-3"
 
 
 def test_restore_starts_a_branch_at_the_restored_step(lab):

@@ -18,13 +18,13 @@ def test_clicks_drive_the_lab(panel):
     assert panel.status_text == f"trained 6 steps: step 6, loss {panel.lab.history.run.losses[-1]:.4g}"
     assert panel.progress.value == panel.progress.max == 6
     panel.save_button.click()
-    assert panel.status_text == "saved ckpt-6 at step 6"
+    assert panel.status_text == "saved ckpt-1 at step 6"
     assert [label for label, _ in panel.restore_choice.options] == [
-        f"ckpt-6 · step 6 · loss {panel.lab.loss_of(panel.lab.checkpoints()[0]):.4g}"
+        f"ckpt-1 · step 6 · loss {panel.lab.loss_of(panel.lab.checkpoints()[0]):.4g}"
     ]
     panel.train_button.click()
     panel.restore_button.click()
-    assert panel.status_text.startswith("restored ckpt-6: step 6")
+    assert panel.status_text.startswith("restored ckpt-1: step 6")
     assert int(panel.lab.step) == 6
     panel.train_button.click()
     assert panel.branches.value == "branches: run 1, run 2"
@@ -36,9 +36,9 @@ def test_compare_renders_a_diff_table(panel):
     panel.save_button.click()
     panel.compare_a.value, panel.compare_b.value = panel.lab.checkpoints()[0], LIVE
     panel.compare_button.click()
-    assert panel.status_text == "ckpt-10 vs live: 16 unchanged, 0 changed"
-    assert panel.table_text.startswith("ckpt-10 vs live") and "optimizer/_variables/9" in panel.table_text
-    assert "ckpt-10 vs live" in panel.table.value
+    assert panel.status_text == "ckpt-1 vs live: 16 unchanged, 0 changed"
+    assert panel.table_text.startswith("ckpt-1 vs live") and "optimizer/_variables/9" in panel.table_text
+    assert "ckpt-1 vs live" in panel.table.value
 
 
 @pytest.mark.parametrize("mistake", ["restore_nothing", "compare_same", "deleted_file", "diverged"])
@@ -65,7 +65,7 @@ def test_every_wrong_action_is_a_status_line(panel, mistake):
     panel.lab.optimizer.learning_rate.assign(0.01)
     if mistake == "diverged":
         panel.restore_button.click()
-        assert panel.status_text.startswith("restored ckpt-0")
+        assert panel.status_text.startswith("restored ckpt-1")
     panel.steps.value = 2
     panel.train_button.click()
     assert panel.status_text.startswith("trained 2 steps")

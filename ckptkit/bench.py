@@ -1,0 +1,327 @@
+"""`python -m ckptkit.bench`: overhead, checkpoint throughput, async saving, notebook time and memory."""
+
+from __future__ import annotations
+
+from ckptkit.env import import_tensorflow
+from ckptkit.lab import CheckpointLab
+from ckptkit.panel import CheckpointPanel
+from ckptkit.restore import restore_checked
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+tf = import_tensorflow()
+
+__all__ = [
+    "BUDGETS",
+    "async_blocking",
+    "cost_per_step",
+    "main",
+    "notebook_costs",
+    "overhead",
+    "panel_clicks",
+    "throughput",
+]
+
+BUDGETS = {
+    "overhead_ratio": 1.10,
+    "notebook_seconds": 30.0,
+    "notebook_peak_rss_mb": 1024.0,
+    "click_ms": 100.0,
+}
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _median_ms(action: Callable[[], object], repeat: int) -> float:
+    action()  # warm-up: first calls trace functions and open files
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def _overhead_of(kind: str, repeat: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as lab_dir, tempfile.TemporaryDirectory() as bare_dir:
+        lab = getattr(CheckpointLab, kind)(workdir=Path(lab_dir) / "lab")
+        lab.train(5)
+        bare = tf.train.CheckpointManager(lab.checkpoint, bare_dir, max_to_keep=None)
+        path = lab.save()
+        return {
+            "lab_save_ms": _median_ms(lab.save, repeat),
+            "manager_save_ms": _median_ms(bare.save, repeat),
+            "checkpoint_save_ms": _median_ms(lambda: lab.checkpoint.save(f"{bare_dir}/c"), repeat),
+            "lab_restore_ms": _median_ms(lambda: lab.restore(path), repeat),
+            "restore_checked_ms": _median_ms(lambda: restore_checked(lab.checkpoint, path), repeat),
+            "checkpoint_restore_ms": _median_ms(
+                lambda: lab.checkpoint.restore(path).expect_partial(), repeat
+            ),
+        }
+
+
+def overhead(repeat: int = 25) -> dict[str, float]:
+    """Medians of ckptkit's save and restore against the bare TensorFlow calls, on both teaching models."""
+    rows = {kind: _overhead_of(kind, repeat) for kind in ("linear", "keras")}
+    worst = {
+        "overhead_save_ratio": max(r["lab_save_ms"] / r["manager_save_ms"] for r in rows.values()),
+        "overhead_save_vs_checkpoint_ratio": max(
+            r["lab_save_ms"] / r["checkpoint_save_ms"] for r in rows.values()
+        ),
+        "overhead_restore_ratio": max(
+            r["lab_restore_ms"] / r["checkpoint_restore_ms"] for r in rows.values()
+        ),
+        "restore_checked_ratio": max(
+            r["restore_checked_ms"] / r["checkpoint_restore_ms"] for r in rows.values()
+        ),
+    }
+    return worst | {"overhead_detail": rows}
+
+
+def _raw_write(path: str, data: bytes | np.ndarray) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def throughput(sizes_mb: list[int], repeat: int = 3) -> list[dict[str, float]]:
+    """Save and restore speed of one float32 variable per size, as fractions of raw fsync'd write and read."""
+    with tempfile.TemporaryDirectory() as folder:
+        return [_throughput_of(mb, folder, repeat) for mb in sizes_mb]
+
+
+def _throughput_of(mb: int, folder: str, repeat: int) -> dict[str, float]:
+    values = np.random.default_rng(mb).random(mb * 2**18, dtype=np.float32)  # mb MiB of float32
+    prefix, raw = f"{folder}/ckpt-{mb}", f"{folder}/raw-{mb}"
+    write = _median_ms(functools.partial(_raw_write, raw, values), repeat)  # from the array: no copy
+    read = _median_ms(lambda: Path(raw).read_bytes(), repeat)
+    ckpt = tf.train.Checkpoint(v=tf.Variable(values))
+    del values  # one copy at a time keeps a 64 MB run well inside a 1 GB kernel
+    save = _median_ms(lambda: ckpt.write(prefix), repeat)
+    restore = _median_ms(lambda: ckpt.read(prefix).assert_consumed(), repeat)
+    return {
+        "mb": mb,
+        "save_mb_s": mb / save * 1000,
+        "restore_mb_s": mb / restore * 1000,
+        "raw_write_mb_s": mb / write * 1000,
+        "raw_read_mb_s": mb / read * 1000,
+        "save_fraction": write / save,
+        "restore_fraction": read / restore,
+    }
+
+
+def async_blocking(mb: int = 64, saves: int = 8, training_s: float = 0.2) -> dict[str, float]:
+    """How long a training loop is blocked per save: sync against `CheckpointOptions(enable_async=True)`."""
+    var = tf.Variable(np.random.default_rng(0).random(mb * 2**18, dtype=np.float32))
+    ckpt = tf.train.Checkpoint(v=var)
+    blocked = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for mode, options in (("sync", None), ("async", tf.train.CheckpointOptions(enable_async=True))):
+            ckpt.save(f"{folder}/{mode}", options=options)  # warm-up
+            times = []
+            for _ in range(saves):
+                # Training happens between saves; without it, a save would wait for the previous
+                # background write, and that is not what a training loop sees.
+                time.sleep(training_s)
+                start = time.perf_counter()
+                ckpt.save(f"{folder}/{mode}", options=options)
+                times.append(time.perf_counter() - start)
+                var.assign_add(tf.ones_like(var))  # the next training step, which must not corrupt the save
+            ckpt.sync()  # wait for the background writes before the folder goes away
+            blocked[mode] = 1000 * statistics.median(times)
+    return {
+        "sync_block_ms": blocked["sync"],
+        "async_block_ms": blocked["async"],
+        "async_block_ratio": blocked["async"] / blocked["sync"],
+    }
+
+
+def cost_per_step(intervals: list[int], steps: int = 60) -> list[dict[str, float]]:
+    """Milliseconds per training step of the Keras lab when it saves every `interval` steps."""
+    rows = []
+    for interval in intervals:
+        with tempfile.TemporaryDirectory() as folder:
+            lab = CheckpointLab.keras(workdir=Path(folder) / "lab")
+            lab.train(1)  # warm-up
+            start = time.perf_counter()
+            for done in range(1, steps + 1):
+                lab.train(1)
+                if done % interval == 0:
+                    lab.save()
+            rows.append({"interval": interval, "ms_per_step": 1000 * (time.perf_counter() - start) / steps})
+    return rows
+
+
+def panel_clicks(repeat: int = 20) -> dict[str, float]:
+    """Median milliseconds per Save, Restore and Compare click on the Keras lab's panel."""
+    with tempfile.TemporaryDirectory() as folder:
+        panel = CheckpointPanel(CheckpointLab.keras(workdir=Path(folder) / "lab"))
+        panel.train_button.click()
+        panel.save_button.click()
+        first = panel.lab.checkpoints()[-1]
+        panel.restore_choice.value = first
+
+        def compare() -> None:
+            panel.compare_a.value, panel.compare_b.value = first, "live"
+            panel.compare_button.click()
+
+        return {
+            "save_click_ms": _median_ms(panel.save_button.click, repeat),
+            "restore_click_ms": _median_ms(panel.restore_button.click, repeat),
+            "compare_click_ms": _median_ms(compare, repeat),
+        }
+
+
+def notebook_costs(folder: Path = NOTEBOOKS, skip: tuple[str, ...] = ()) -> list[dict[str, object]]:
+    """Run each notebook in a fresh kernel: wall time and the kernel's peak resident memory."""
+    import nbformat
+    import psutil
+    from nbclient import NotebookClient
+
+    rows = []
+    for path in sorted(folder.glob("*.ipynb")):
+        if path.stem in skip:
+            continue
+        nb = nbformat.read(path, 4)
+        client = NotebookClient(
+            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+        )
+        peak, running = [0], [True]
+
+        def sample(client: NotebookClient = client, peak: list = peak, running: list = running) -> None:
+            while running[0]:
+                try:
+                    process = psutil.Process(client.km.provisioner.process.pid)
+                    peak[0] = max(peak[0], process.memory_info().rss)
+                except (AttributeError, psutil.Error):
+                    pass  # the kernel is starting or gone
+                time.sleep(0.02)
+
+        start = time.perf_counter()
+        with client.setup_kernel():
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+            running[0] = False
+        rows.append(
+            {"name": path.name, "seconds": time.perf_counter() - start, "peak_rss_mb": peak[0] / 2**20}
+        )
+    return rows
+
+
+def _table(results: dict) -> str:
+    lines = ["ckptkit benchmark", ""]
+    lines.append("overhead (median ms; ratio = ckptkit / bare TensorFlow doing the same job)")
+    for kind, row in results["overhead_detail"].items():
+        lines.append(
+            f"  {kind:6} save: lab {row['lab_save_ms']:.2f}, manager {row['manager_save_ms']:.2f}, "
+            f"Checkpoint.save {row['checkpoint_save_ms']:.2f} | restore: lab {row['lab_restore_ms']:.2f}, "
+            f"checked {row['restore_checked_ms']:.2f}, Checkpoint.restore {row['checkpoint_restore_ms']:.2f}"
+        )
+    for key in (
+        "overhead_save_ratio",
+        "overhead_save_vs_checkpoint_ratio",
+        "overhead_restore_ratio",
+        "restore_checked_ratio",
+    ):
+        lines.append(f"  {key:36} {results[key]:.3f}")
+    lines += ["", "throughput (MB/s; fraction of a raw fsync'd write / a raw read of the same bytes)"]
+    lines.append(
+        f"  {'MB':>5} {'save':>9} {'raw write':>10} {'fraction':>9}"
+        f" {'restore':>9} {'raw read':>9} {'fraction':>9}"
+    )
+    for r in results["throughput"]:
+        lines.append(
+            f"  {r['mb']:>5} {r['save_mb_s']:>9.0f} {r['raw_write_mb_s']:>10.0f} {r['save_fraction']:>9.2f}"
+            f" {r['restore_mb_s']:>9.0f} {r['raw_read_mb_s']:>9.0f} {r['restore_fraction']:>9.2f}"
+        )
+    a = results["async"]
+    lines += [
+        "",
+        f"async saving: blocks {a['async_block_ms']:.1f} ms vs sync {a['sync_block_ms']:.1f} ms "
+        f"(async_block_ratio {results['async_block_ratio']:.3f})",
+    ]
+    c = results["panel_clicks"]
+    lines += [
+        "",
+        "panel clicks (median ms): "
+        + ", ".join(f"{k.removesuffix('_click_ms')} {v:.1f}" for k, v in c.items()),
+    ]
+    if results.get("notebooks"):
+        lines += ["", "notebooks (fresh kernel):"]
+        lines += [
+            f"  {n['name']:40} {n['seconds']:6.1f} s {n['peak_rss_mb']:7.0f} MB" for n in results["notebooks"]
+        ]
+    lines += ["", "budgets:"] + [f"  {'ok  ' if ok else 'OVER'} {what}" for what, ok in results["budgets"]]
+    return "\n".join(lines)
+
+
+def _budgets(results: dict) -> list[tuple[str, bool]]:
+    checks = [
+        (
+            f"overhead_save_ratio {results['overhead_save_ratio']:.3f} <= {BUDGETS['overhead_ratio']}",
+            results["overhead_save_ratio"] <= BUDGETS["overhead_ratio"],
+        ),
+        (
+            f"overhead_restore_ratio {results['overhead_restore_ratio']:.3f} <= {BUDGETS['overhead_ratio']}",
+            results["overhead_restore_ratio"] <= BUDGETS["overhead_ratio"],
+        ),
+        (
+            f"restore_checked_ratio {results['restore_checked_ratio']:.3f} <= {BUDGETS['overhead_ratio']}",
+            results["restore_checked_ratio"] <= BUDGETS["overhead_ratio"],
+        ),
+    ]
+    for name, ms in results["panel_clicks"].items():
+        checks.append((f"{name} {ms:.1f} <= {BUDGETS['click_ms']}", ms <= BUDGETS["click_ms"]))
+    for n in results.get("notebooks", []):
+        checks.append(
+            (
+                f"{n['name']} {n['seconds']:.1f} s <= {BUDGETS['notebook_seconds']}",
+                n["seconds"] <= BUDGETS["notebook_seconds"],
+            )
+        )
+        checks.append(
+            (
+                f"{n['name']} {n['peak_rss_mb']:.0f} MB <= {BUDGETS['notebook_peak_rss_mb']:.0f}",
+                n["peak_rss_mb"] <= BUDGETS["notebook_peak_rss_mb"],
+            )
+        )
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print a table (and JSON if asked); exit 1 when a budget is exceeded."""
+    parser = argparse.ArgumentParser(prog="python -m ckptkit.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="sizes up to 64 MB instead of 256 MB")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    parser.add_argument("--no-notebooks", action="store_true", help="skip running the notebooks")
+    args = parser.parse_args(argv)
+    sizes = [1, 4, 16, 64] if args.quick else [1, 4, 16, 64, 256]
+    results: dict = overhead(repeat=20 if args.quick else 30)
+    results["throughput"] = throughput(sizes)
+    results["async"] = async_blocking(64)
+    results["async_block_ratio"] = results["async"]["async_block_ratio"]
+    results["panel_clicks"] = panel_clicks()
+    results["notebooks"] = [] if args.no_notebooks else notebook_costs()
+    results["budgets"] = _budgets(results)
+    print(_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0 if all(ok for _, ok in results["budgets"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
