@@ -30,3 +30,15 @@ def saved_keras(folder: Path, steps: int = 3) -> tuple[str, tf.train.Checkpoint]
 def data_file(prefix: str) -> Path:
     """The single data shard of a checkpoint."""
     return Path(prefix + ".data-00000-of-00001")
+
+
+def damage(prefix: str, how: str, at: float = 0.5, bits: int = 0xFF) -> None:
+    """Flip `bits` of the byte at fraction `at` of the data file ("flip"), or cut it there ("truncate")."""
+    data = data_file(prefix)
+    raw = bytearray(data.read_bytes())
+    cut = int(len(raw) * at)
+    if how == "flip":
+        raw[cut] ^= bits
+    else:
+        raw = raw[:cut]
+    data.write_bytes(bytes(raw))

@@ -8,7 +8,8 @@ import sys
 import pytest
 import tensorflow as tf
 
-from helpers import data_file, saved_keras
+import helpers
+from helpers import saved_keras
 
 
 def tf1_checkpoint(folder):
@@ -99,13 +100,10 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys, case):
     elif case == "missing":
         target = tmp_path / "nowhere" / "ckpt-1"
     else:
-        data = data_file(path)
-        raw = bytearray(data.read_bytes())
         if case == "flipped":
-            raw[len(raw) // 3] ^= 0x01
+            helpers.damage(path, "flip", at=1 / 3, bits=0x01)
         else:
-            raw = raw[: len(raw) // 2]
-        data.write_bytes(bytes(raw))
+            helpers.damage(path, "truncate")
         target = path
     for command in (["inspect", str(target)], ["ls", str(target)]):
         if case in ("flipped", "truncated") and command[0] == "ls":

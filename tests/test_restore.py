@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import built_keras, data_file, saved_keras
+import helpers
+from helpers import built_keras, saved_keras
 
 
 def _values(ckpt):
@@ -59,13 +60,7 @@ def test_shape_mismatch_names_variable_and_shapes(tmp_path):
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_damaged_data_is_detected_and_live_values_stay(tmp_path, damage):
     path, _ = saved_keras(tmp_path)
-    data = data_file(path)
-    raw = bytearray(data.read_bytes())
-    if damage == "flip":
-        raw[len(raw) // 2] ^= 0xFF
-    else:
-        raw = raw[: len(raw) // 2]
-    data.write_bytes(bytes(raw))
+    helpers.damage(path, damage)
     _, _, ckpt = built_keras()
     before = _values(ckpt)
     with pytest.raises(ckptkit.CorruptCheckpointError, match="damaged") as info:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import helpers
+
 STEPS, EVERY = 60, 5
 
 
@@ -89,10 +91,7 @@ def test_kills_during_saves_leave_the_latest_listed_checkpoint_restorable(tmp_pa
 
 def test_a_damaged_checkpoint_is_skipped_for_the_one_before(tmp_path, reference):
     train("keras", STEPS, EVERY, workdir=tmp_path, say=lambda _: None)
-    data = tmp_path / f"ckpt-{STEPS}.data-00000-of-00001"
-    raw = bytearray(data.read_bytes())
-    raw[len(raw) // 2] ^= 0x10
-    data.write_bytes(bytes(raw))
+    helpers.damage(str(tmp_path / f"ckpt-{STEPS}"), "flip", bits=0x10)
     said: list[str] = []
     result = train("keras", STEPS, EVERY, workdir=tmp_path, say=said.append)
     assert said[0].startswith(f"skipped ckpt-{STEPS}: ") and "damaged" in said[0]
