@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +42,18 @@ def lab_server(tmp_path):
     """A JupyterLab server on 127.0.0.1 with a token, serving a copy of the playground notebook."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
-    shutil.copy(ROOT / "notebooks" / "08_playground.ipynb", tmp_path)
+    # Outputs and prompt numbers are stripped, so every one the test sees comes from this run.
+    notebook = nbformat.read(ROOT / "notebooks" / "08_playground.ipynb", as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(notebook, tmp_path / "08_playground.ipynb")
+    # Toasts (the news prompt) can cover the panel's buttons; do-not-disturb keeps them away.
+    settings = tmp_path / ".config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True})
+    )
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -61,6 +74,8 @@ def lab_server(tmp_path):
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={tmp_path}",
             "--LabApp.news_url=",
+            # The test reads the kernel's connection state from the app instead of guessing from the UI.
+            "--LabApp.expose_app_in_browser=True",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
         stdout=log,
@@ -84,17 +99,27 @@ def lab_server(tmp_path):
     log.close()
 
 
+# JupyterLab clears a cell and runs nothing when it is run before the notebook has a kernel, so
+# Run All waits until the notebook's own kernel is connected and idle.
+KERNEL_READY = """() => {
+    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const kernel = panel && panel.sessionContext && panel.sessionContext.session
+        && panel.sessionContext.session.kernel;
+    return !!kernel && kernel.connectionStatus === "connected" && kernel.status === "idle";
+}"""
+
+
 def _run_all(page) -> None:
-    """Run every cell from the Run menu once the kernel is idle; retry if the click did not take."""
+    """Run every cell from the Run menu once the kernel is connected; retry if nothing started."""
     from playwright.sync_api import expect
 
-    idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
+    first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
     for _ in range(3):
-        idle.wait_for(timeout=90_000)
+        page.wait_for_function(KERNEL_READY, timeout=120_000)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        try:  # the setup cell's prompt turns to [*] or a number once execution has started
-            expect(page.locator(".jp-InputPrompt").filter(has_text="[1]")).to_have_count(1, timeout=30_000)
+        try:  # the setup cell's prompt turns from [ ] to [*] as soon as its execution starts
+            expect(first_prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=15_000)
             return
         except AssertionError:
             page.keyboard.press("Escape")
