@@ -5,6 +5,7 @@ from __future__ import annotations
 from ckptkit.errors import CheckpointError
 from ckptkit.inspect import inspect_checkpoint, list_folder
 from ckptkit.snapshot import compare
+from ckptkit.trainer import INGREDIENTS, train
 
 import argparse
 import json
@@ -46,8 +47,6 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ckptkit.trainer import INGREDIENTS, train  # imported here: only this command needs it
-
     drop = tuple(name for name in INGREDIENTS if getattr(args, f"no_save_{name}"))
     result = train(
         args.model,
@@ -88,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-every", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", required=True)
-    for name in ("iterator", "rng", "optimizer", "layer_seeds"):
+    for name in INGREDIENTS:
         flag = name.replace("_", "-")
         p.add_argument(
             f"--no-save-{flag}", action="store_true", help=f"leave the {flag} out of the checkpoint"

@@ -270,19 +270,10 @@ def _table(results: dict) -> str:
 
 
 def _budgets(results: dict) -> list[tuple[str, bool]]:
+    limit = BUDGETS["overhead_ratio"]
     checks = [
-        (
-            f"overhead_save_ratio {results['overhead_save_ratio']:.3f} <= {BUDGETS['overhead_ratio']}",
-            results["overhead_save_ratio"] <= BUDGETS["overhead_ratio"],
-        ),
-        (
-            f"overhead_restore_ratio {results['overhead_restore_ratio']:.3f} <= {BUDGETS['overhead_ratio']}",
-            results["overhead_restore_ratio"] <= BUDGETS["overhead_ratio"],
-        ),
-        (
-            f"restore_checked_ratio {results['restore_checked_ratio']:.3f} <= {BUDGETS['overhead_ratio']}",
-            results["restore_checked_ratio"] <= BUDGETS["overhead_ratio"],
-        ),
+        (f"{key} {results[key]:.3f} <= {limit}", results[key] <= limit)
+        for key in ("overhead_save_ratio", "overhead_restore_ratio", "restore_checked_ratio")
     ]
     for name, ms in results["panel_clicks"].items():
         checks.append((f"{name} {ms:.1f} <= {BUDGETS['click_ms']}", ms <= BUDGETS["click_ms"]))

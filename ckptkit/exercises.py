@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ckptkit.env import import_tensorflow
 from ckptkit.errors import CheckpointError
+from ckptkit.models import seed_states
 from ckptkit.restore import restore_checked
-from ckptkit.snapshot import live_variables, snapshot
+from ckptkit.snapshot import VALUE_SUFFIX, brief, live_variables, snapshot
 
 import os
 from collections.abc import Callable, Mapping
@@ -106,10 +107,6 @@ def check_save_schedule(should_save: Callable[[int], bool], epochs: int = 20, ev
     )
 
 
-def _short(values: np.ndarray) -> str:
-    return "[" + ", ".join(f"{v:.4g}" for v in np.ravel(values)) + "]"
-
-
 def check_restored(w: object, b: object, path: str | os.PathLike[str]) -> Feedback:
     """Check that new variables `w` and `b` hold the values stored in checkpoint `path`."""
     try:
@@ -127,7 +124,7 @@ def check_restored(w: object, b: object, path: str | os.PathLike[str]) -> Feedba
         if not np.array_equal(have, want):
             return Feedback(
                 False,
-                f"{name} = {_short(have)} but the checkpoint stores {_short(want)}: restore with "
+                f"{name} = {brief(have)} but the checkpoint stores {brief(want)}: restore with "
                 "tf.train.Checkpoint(model_variables=(w, b)).restore(path)",
             )
     return Feedback(True, "right: both new variables hold the checkpoint's values")
@@ -244,14 +241,14 @@ def check_branches(history: object, wanted: int = 2) -> Feedback:
 def check_stored_key(answer: object, path: str | os.PathLike[str], object_path: str) -> Feedback:
     """Check `answer` is the key under which the checkpoint stores the variable at `object_path`."""
     keys = {k for k, _ in tf.train.list_variables(os.fspath(path))}
-    wanted = object_path + "/.ATTRIBUTES/VARIABLE_VALUE"
+    wanted = object_path + VALUE_SUFFIX
     if object_path in keys:  # a name-based (TF1) checkpoint: the key is the variable's name
         wanted = object_path
     if wanted not in keys:
         raise ValueError(f"{path} stores nothing at {object_path}: update the exercise")
     if answer in (wanted, object_path):
         return Feedback(True, f"right: {wanted}")
-    if answer in keys or f"{answer}/.ATTRIBUTES/VARIABLE_VALUE" in keys:
+    if answer in keys or f"{answer}{VALUE_SUFFIX}" in keys:
         return Feedback(False, f"{answer!r} is stored, but it is another value: follow the attribute names")
     return Feedback(
         False, f"{answer!r} is not a key of this checkpoint: list them with tf.train.list_variables"
@@ -280,8 +277,8 @@ def check_read_value(value: object, path: str | os.PathLike[str], key: str) -> F
     if value is None:
         return Feedback(False, "no value yet: tf.train.load_variable(path, key) reads one without a model")
     if np.shape(value) == np.shape(stored) and np.array_equal(np.asarray(value), stored):
-        return Feedback(True, f"right: {key} = {_short(stored)}")
-    return Feedback(False, f"{_short(np.asarray(value))} is not what {key} stores: read that exact key")
+        return Feedback(True, f"right: {key} = {brief(stored)}")
+    return Feedback(False, f"{brief(np.asarray(value))} is not what {key} stores: read that exact key")
 
 
 def check_matches_checkpoint(variables: Mapping[str, object], path: str | os.PathLike[str]) -> Feedback:
@@ -295,7 +292,7 @@ def check_matches_checkpoint(variables: Mapping[str, object], path: str | os.Pat
         have = np.asarray(var)
         if have.shape != stored[key].shape or not np.array_equal(have, stored[key]):
             return Feedback(
-                False, f"{key}: yours is {_short(have)}, the checkpoint stores {_short(stored[key])}"
+                False, f"{key}: yours is {brief(have)}, the checkpoint stores {brief(stored[key])}"
             )
     return Feedback(True, f"right: {', '.join(variables)} hold the checkpoint's values")
 
@@ -319,7 +316,7 @@ def check_resumable(ckpt: object, optimizer: object, iterator: object, generator
 
 def check_seed_states(chosen: object, model: tf.keras.Model) -> Feedback:
     """Check that `chosen` is exactly the list of the model's Dropout seed-generator states."""
-    wanted = [v for v in model.variables if "seed_generator_state" in v.path]
+    wanted = seed_states(model)
     got = list(chosen) if isinstance(chosen, list | tuple) else []
     if {id(v) for v in got} == {id(v) for v in wanted} and len(got) == len(wanted):
         return Feedback(True, f"right: {len(wanted)} seed state(s), which Checkpoint(model=...) leaves out")

@@ -65,7 +65,8 @@ class History:
         self.events.append(event)
         return event
 
-    def _last_save(self, path: str) -> Event | None:
+    def last_save(self, path: str) -> Event | None:
+        """The newest save event of the checkpoint `path`, or None if it was never saved here."""
         saved = [e for e in self.events if e.kind == "save" and e.path == str(path)]
         return saved[-1] if saved else None
 
@@ -81,7 +82,7 @@ class History:
         if name in self.runs:
             raise ValueError(f"a run named {name!r} exists already: pick another name")
         parent = self.current if at_step is not None else None
-        saved = self._last_save(checkpoint) if checkpoint is not None else None
+        saved = self.last_save(checkpoint) if checkpoint is not None else None
         if saved is not None:  # the checkpoint's own run and step are the true origin
             parent, at_step = saved.run, saved.step
         run = Run(name, parent=parent, start_step=at_step, start_checkpoint=checkpoint)
@@ -91,7 +92,7 @@ class History:
 
     def mark_restore(self, path: str, step: int) -> Run:
         """Note a restore of `path` (saved at `step`): later training goes to a new branch."""
-        saved = self._last_save(path)
+        saved = self.last_save(path)
         loss = self.loss_at(int(step), saved.run if saved else None)
         self.events.append(Event("restore", self.current, int(step), str(path), loss))
         return self.branch(at_step=int(step), checkpoint=str(path))

@@ -8,8 +8,8 @@ from ckptkit.errors import CheckpointNotFoundError
 from ckptkit.history import History
 from ckptkit.models import MyModel, linear_data, linear_model, linear_variables, regression_data
 from ckptkit.restore import RestoreReport, restore_checked
-from ckptkit.snapshot import compare, live_variables, snapshot, value_of
-from ckptkit.training import check_steps, fit
+from ckptkit.snapshot import brief, compare, live_variables, snapshot, value_of
+from ckptkit.training import check_steps, fit, mse
 
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -116,7 +116,7 @@ class CheckpointLab:
 
     def loss(self) -> float:
         """The current loss on the lab's data, without training."""
-        return float(tf.reduce_mean(tf.square(self.predict(self.inputs) - self.targets)))
+        return float(mse(self.predict(self.inputs), self.targets))
 
     def save(self) -> str:
         """Save a checkpoint and return its path.
@@ -148,13 +148,13 @@ class CheckpointLab:
 
     def loss_of(self, path: str) -> float | None:
         """The loss recorded when `path` was saved."""
-        saves = [e for e in self.history.saves() if e.path == path]
-        return saves[-1].loss if saves else None
+        saved = self.history.last_save(path)
+        return saved.loss if saved else None
 
     def step_of(self, path: str) -> int | None:
         """The step at which `path` was saved."""
-        saves = [e for e in self.history.saves() if e.path == path]
-        return saves[-1].step if saves else None
+        saved = self.history.last_save(path)
+        return saved.step if saved else None
 
     def variable_rows(self) -> list[VariableRow]:
         """Each model variable: shape, values (small) or norm (large), max change since the last save."""
@@ -169,11 +169,7 @@ class CheckpointLab:
             if name.startswith(("optimizer/", "save_counter", "step")):
                 continue
             value = value_of(var)
-            shown = (
-                "[" + ", ".join(f"{v:.4g}" for v in value.ravel()) + "]"
-                if value.size <= 3
-                else f"norm {np.linalg.norm(value):.4g}"
-            )
+            shown = brief(value) if value.size <= 3 else f"norm {np.linalg.norm(value):.4g}"
             if self._last_values is None or name not in self._last_values:
                 change = "not saved yet"
             else:

@@ -14,6 +14,7 @@ __all__ = [
     "linear_model",
     "linear_variables",
     "regression_data",
+    "seed_states",
 ]
 
 
@@ -77,6 +78,11 @@ class DropoutModel(tf.keras.Model):
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Run the layers; dropout is active only when training."""
         return self.dense2(self.dropout(self.dense1(x), training=training))
+
+
+def seed_states(model: object) -> list:
+    """Keras 3 Dropout's SeedGenerator states: in `model.variables`, not in `Checkpoint(model=...)`."""
+    return [v for v in getattr(model, "variables", []) if "seed_generator_state" in v.path]
 
 
 def regression_data(n: int = 32, features: int = 32, seed: int = 0) -> tuple[tf.Tensor, tf.Tensor]:

@@ -163,7 +163,7 @@ class CheckpointPanel:
 def _choose(dropdown: widgets.Dropdown, options: list[tuple[str, str]], avoid: str | None = None) -> None:
     """Set a dropdown's options, keeping its choice if it is still there, else the first (not `avoid`)."""
     keep = dropdown.value
-    if [o[1] for o in dropdown.options] != [o[1] for o in options] or dropdown.options != tuple(options):
+    if dropdown.options != tuple(options):
         dropdown.options = options
     values = [value for _, value in options]
     if keep in values and keep != avoid:

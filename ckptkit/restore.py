@@ -93,7 +93,7 @@ def _match(checkpoint: object, prefix: str) -> tuple[dict[str, object], bool]:
     for node_id, obj in found.items():
         for attribute in nodes[node_id].attributes:
             if attribute.checkpoint_key.endswith(VALUE_SUFFIX) and is_variable(obj):
-                matched[attribute.checkpoint_key[: -len(VALUE_SUFFIX)]] = obj
+                matched[attribute.checkpoint_key.removesuffix(VALUE_SUFFIX)] = obj
             else:
                 variables_only = False
     return matched, variables_only
@@ -124,10 +124,9 @@ def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str
     """Restore `path` (a prefix or a folder) into `checkpoint`, or raise before changing anything."""
     prefix = resolve_checkpoint(path)
     reader = read_checkpoint(prefix)
-    stored = {k[: -len(VALUE_SUFFIX)] for k in reader.get_variable_to_shape_map() if k.endswith(VALUE_SUFFIX)}
+    keys = reader.get_variable_to_shape_map()
+    stored = {k.removesuffix(VALUE_SUFFIX) for k in keys if k.endswith(VALUE_SUFFIX)}
 
-    if isinstance(checkpoint, tf.train.Checkpoint):
-        checkpoint.save_counter  # noqa: B018 (reading it creates the counter, as restore() would)
     # One walk, stopping at variables and at unbuilt Keras objects (which have none below them).
     live, unbuilt = {}, []
     for name, obj in walk(checkpoint, lambda o: is_variable(o) or _is_unbuilt(o)):

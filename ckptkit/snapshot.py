@@ -18,6 +18,7 @@ tf = import_tensorflow()
 __all__ = [
     "DAMAGE",
     "VALUE_SUFFIX",
+    "brief",
     "compare",
     "damaged",
     "is_variable",
@@ -45,12 +46,19 @@ def value_of(variable: object) -> np.ndarray:
     return np.array(variable.numpy()) if hasattr(variable, "numpy") else np.array(variable)
 
 
+def brief(values: object) -> str:
+    """A few values as text, 4 significant digits each: `[1.5, 2]`."""
+    return "[" + ", ".join(f"{v:.4g}" for v in np.ravel(values)) + "]"
+
+
 def walk(root: object, leaf: Callable[[object], bool]) -> Iterator[tuple[str, object]]:
     """Yield `(path, object)` for each object reachable from `root` that `leaf` accepts, once each.
 
     Breadth-first over the children TensorFlow saves, so each path is the key a save would write;
     the walk does not go below an accepted object.
     """
+    if isinstance(root, tf.train.Checkpoint):
+        root.save_counter  # noqa: B018 (reading it creates the counter that save() and restore() create)
     view = tf.train.TrackableView(root)
     seen = {id(root)}
     queue: list[tuple[str, object]] = [("", root)]
@@ -69,8 +77,6 @@ def walk(root: object, leaf: Callable[[object], bool]) -> Iterator[tuple[str, ob
 
 def live_variables(root: object) -> Iterator[tuple[str, object]]:
     """Yield `(path, variable)` for each variable reachable from `root`, shortest path first, once each."""
-    if isinstance(root, tf.train.Checkpoint):
-        root.save_counter  # noqa: B018 (reading it creates the counter that save() and restore() create)
     return walk(root, is_variable)
 
 
@@ -126,10 +132,6 @@ def damaged(prefix: str, err: BaseException, what: str = "") -> CorruptCheckpoin
     )
 
 
-def _key_name(key: str) -> str:
-    return key[: -len(VALUE_SUFFIX)] if key.endswith(VALUE_SUFFIX) else key
-
-
 def _from_checkpoint(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     reader = read_checkpoint(path)
     dtypes = reader.get_variable_to_dtype_map()
@@ -137,10 +139,11 @@ def _from_checkpoint(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     for key in sorted(reader.get_variable_to_shape_map()):
         if key == GRAPH_KEY or dtypes[key] == tf.variant:
             continue  # variants (a tf.data iterator's state) have no NumPy form
+        name = key.removesuffix(VALUE_SUFFIX)
         try:
-            values[_key_name(key)] = np.asarray(reader.get_tensor(key))
+            values[name] = np.asarray(reader.get_tensor(key))
         except DAMAGE as err:
-            raise damaged(os.fspath(path), err, f": value {_key_name(key)!r} cannot be read") from None
+            raise damaged(os.fspath(path), err, f": value {name!r} cannot be read") from None
     return values
 
 

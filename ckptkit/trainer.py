@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ckptkit.env import import_tensorflow, seed_everything
-from ckptkit.models import DropoutModel, regression_data
+from ckptkit.models import DropoutModel, regression_data, seed_states
 from ckptkit.restore import restore_newest_good
 from ckptkit.snapshot import snapshot
 from ckptkit.training import check_steps, mse
@@ -69,11 +69,6 @@ def _sgd(rate: float) -> tf.keras.optimizers.Optimizer:
     return tf.keras.optimizers.SGD(learning_rate=rate, momentum=0.9)
 
 
-def _layer_seeds(model: object) -> list:
-    """Keras 3 Dropout's SeedGenerator states: in `model.variables`, not in `Checkpoint(model=...)`."""
-    return [v for v in getattr(model, "variables", []) if "seed_generator_state" in v.path]
-
-
 def _kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -116,7 +111,7 @@ def train(
         "optimizer": optimizer,
         "iterator": iterator,
         "rng": generator,
-        "layer_seeds": _layer_seeds(predict),
+        "layer_seeds": seed_states(predict),
     }
     parts |= {name: obj for name, obj in optional.items() if name not in drop and obj != []}
     ckpt = tf.train.Checkpoint(**parts)

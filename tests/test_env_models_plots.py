@@ -1,7 +1,7 @@
 import ckptkit
 from ckptkit.diff import diff
 from ckptkit.history import History
-from ckptkit.models import MyModel, linear_data, regression_data
+from ckptkit.models import DropoutModel, MyModel, linear_data, regression_data, seed_states
 from ckptkit.plots import plot_diff, plot_history
 
 import os
@@ -87,3 +87,12 @@ def test_captured_tf_logs_collect_instead_of_printing(capsys):
     assert logs == ["something odd"]
     tf.get_logger().info("not captured any more")
     assert "something odd" not in capsys.readouterr().err
+
+
+def test_seed_states_are_the_dropout_seed_generators_only():
+    model = DropoutModel()
+    model(regression_data()[0][:1])
+    states = seed_states(model)
+    assert [v.path.rsplit("/", 1)[-1] for v in states] == ["seed_generator_state"]
+    assert not {id(v) for v in states} & {id(v) for v in model.trainable_variables}
+    assert seed_states(lambda x: x) == []  # a plain function has no variables

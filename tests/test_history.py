@@ -36,3 +36,13 @@ def test_branch_name_must_be_new():
         assert "exists already" in str(err)
     else:
         raise AssertionError("a duplicate run name was accepted")
+
+
+def test_last_save_is_the_newest_save_of_that_path():
+    h = History()
+    h.record(1, 4.0)
+    h.mark_save("ck-1", 1)
+    h.record(2, 3.0)
+    h.mark_save("ck-1", 2)  # the same name saved again
+    assert (h.last_save("ck-1").step, h.last_save("ck-1").loss) == (2, 3.0)
+    assert h.last_save("ck-2") is None

@@ -81,3 +81,10 @@ def test_a_checkpoint_file_names_its_checkpoint(tmp_path):
     prefix = tf.train.Checkpoint(w=tf.Variable(1.0)).save(str(tmp_path / "c"))
     assert resolve_checkpoint(prefix + ".index") == prefix
     assert resolve_checkpoint(prefix + ".data-00000-of-00001") == prefix
+
+
+def test_brief_shows_each_value_to_four_digits():
+    from ckptkit.snapshot import brief
+
+    assert brief(np.array([[1.23456, 2.0]])) == "[1.235, 2]"
+    assert brief(np.float32(0.5)) == "[0.5]"
