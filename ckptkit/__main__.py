@@ -58,7 +58,7 @@ def _train(args: argparse.Namespace) -> int:
         kill_at_step=args.kill_at_step,
         kill_during_save=args.kill_during_save,
     )
-    print(f"final-weights-sha256: {result.sha256}")
+    print(f"final-weights-sha256: {result.sha256}", flush=True)
     return 0
 
 

@@ -7,8 +7,10 @@ __all__ = [
     "CheckpointNotFoundError",
     "CorruptCheckpointError",
     "InvalidStepsError",
+    "ModelMismatchError",
     "ShapeMismatchError",
     "UnbuiltModelError",
+    "WorkspaceError",
 ]
 
 
@@ -34,3 +36,11 @@ class UnbuiltModelError(CheckpointError):
 
 class InvalidStepsError(CheckpointError, ValueError):
     """A step count that is negative or not a whole number."""
+
+
+class WorkspaceError(CheckpointError, ValueError):
+    """A folder ckptkit was asked to empty holds files it did not create, or is no folder name at all."""
+
+
+class ModelMismatchError(CheckpointError, ValueError):
+    """A checkpoint holds values that the objects restoring it do not have, or lacks values they have."""

@@ -77,11 +77,22 @@ class History:
         at_step: int | None = None,
         checkpoint: str | None = None,
     ) -> Run:
-        """Start a new run and switch to it; it starts from `checkpoint` or `at_step` of the current run."""
-        name = name or f"run {len(self.runs) + 1}"
-        if name in self.runs:
-            raise ValueError(f"a run named {name!r} exists already: pick another name")
+        """Start a new run and switch to it; it starts from `checkpoint` or `at_step` of the current run.
+
+        A run of the same name is replaced, events and all: re-running a notebook cell records its
+        branch again instead of failing.
+        """
+        if name is None:  # a new number: an unnamed branch never replaces a run
+            number = len(self.runs) + 1
+            while f"run {number}" in self.runs:
+                number += 1
+            name = f"run {number}"
         parent = self.current if at_step is not None else None
+        if name in self.runs:
+            old = self.runs.pop(name)
+            self.events = [e for e in self.events if e.run != name]
+            if parent == name:
+                parent = old.parent
         saved = self.last_save(checkpoint) if checkpoint is not None else None
         if saved is not None:  # the checkpoint's own run and step are the true origin
             parent, at_step = saved.run, saved.step

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ckptkit.diff import Diff
-from ckptkit.env import import_tensorflow, seed_everything, workspace
+from ckptkit.env import fresh_folder, import_tensorflow, seed_everything
 from ckptkit.errors import CheckpointNotFoundError
 from ckptkit.history import History
 from ckptkit.models import MyModel, linear_data, linear_model, linear_variables, regression_data
@@ -14,7 +14,6 @@ from ckptkit.training import check_steps, fit, mse
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -50,13 +49,14 @@ class CheckpointLab:
     ) -> None:
         """Track `objects` (e.g. `{"model": model}`), the optimizer and a step counter under `workdir`.
 
-        By default every checkpoint is kept: a lab saves a handful, and learners restore old ones.
+        `workdir` must be new, empty, or a folder ckptkit created (it is emptied); a folder holding
+        other files is refused. By default every checkpoint is kept: learners restore old ones.
         """
         self.predict, self.variables, self.optimizer = predict, variables, optimizer
         self.inputs, self.targets = data
         self.step = tf.Variable(0, dtype=tf.int64)
         self.checkpoint = tf.train.Checkpoint(step=self.step, optimizer=optimizer, **objects)
-        self.workdir = Path(workdir)
+        self.workdir = fresh_folder(workdir)  # every constructor passes through here: one rule
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.workdir, max_to_keep=max_to_keep, checkpoint_name="ckpt"
         )
@@ -66,7 +66,7 @@ class CheckpointLab:
 
     @classmethod
     def linear(cls, seed: int = 0, workdir: str | os.PathLike[str] = "workspace/lab-linear") -> CheckpointLab:
-        """The seed's linear model `x @ w + b` with SGD, in an emptied `workdir`."""
+        """The seed's linear model `x @ w + b` with SGD, in a fresh `workdir`."""
         seed_everything(seed)
         w, b = linear_variables(seed)
         return cls(
@@ -75,15 +75,15 @@ class CheckpointLab:
             tf.keras.optimizers.SGD(learning_rate=0.02),
             linear_data(),
             {"model_variables": (w, b)},
-            _fresh(workdir),
+            workdir,
         )
 
     @classmethod
     def keras(cls, seed: int = 0, workdir: str | os.PathLike[str] = "workspace/lab-keras") -> CheckpointLab:
-        """The seed's Keras `MyModel` with Adam, built before any restore, in an emptied `workdir`."""
+        """The seed's Keras `MyModel` with Adam, built before any restore, in a fresh `workdir`."""
         seed_everything(seed)
         model, optimizer = MyModel(), tf.keras.optimizers.Adam(learning_rate=0.01)
-        return cls.from_keras(model, optimizer, regression_data(seed=seed), _fresh(workdir))
+        return cls.from_keras(model, optimizer, regression_data(seed=seed), workdir)
 
     @classmethod
     def from_keras(
@@ -176,11 +176,6 @@ class CheckpointLab:
                 change = f"{np.max(np.abs(value - self._last_values[name])):.4g}"
             rows.append(VariableRow(name, tuple(value.shape), shown, change))
         return rows
-
-
-def _fresh(workdir: str | os.PathLike[str]) -> Path:
-    folder = Path(workdir)
-    return workspace(folder.name, folder.parent)
 
 
 def _on_disk(path: str) -> str:

@@ -9,6 +9,7 @@ from ckptkit.plots import plot_history
 import html
 import io
 import os
+import traceback
 from collections.abc import Callable
 
 import ipywidgets as widgets
@@ -53,6 +54,7 @@ class CheckpointPanel:
             ]
         )
         self.table_text = ""
+        self.last_error: Exception | None = None  # the last unexpected error, traceback attached
         self._showing_diff = False
         self._refresh(plot=True)
         self._say("ready: train, then save")
@@ -63,10 +65,14 @@ class CheckpointPanel:
         before = self._drawn_state()
         try:
             message = action()
-        except CheckpointError as err:
+        except CheckpointError as err:  # expected: its one line says what to do
             message = f"⚠ {err}"
-        except Exception as err:
-            message = f"⚠ unexpected {type(err).__name__}: {err}"
+        except Exception as err:  # a bug, often in the learner's own model: keep it for debugging
+            self.last_error = err
+            message = (
+                f"⚠ unexpected {type(err).__name__}: {err} "
+                "(the full traceback: print(panel.last_traceback), or raise panel.last_error)"
+            )
         # Drawing the plot is most of a click's cost: redraw only when the history changed.
         self._refresh(plot=self._drawn_state() != before)
         self._say(message)
@@ -147,6 +153,13 @@ class CheckpointPanel:
 
     def _say(self, message: str) -> None:
         self.status.value = html.escape(message)
+
+    @property
+    def last_traceback(self) -> str:
+        """The last unexpected error's full traceback as text, or "" when there was none."""
+        if self.last_error is None:
+            return ""
+        return "".join(traceback.format_exception(self.last_error))
 
     @property
     def status_text(self) -> str:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from ckptkit.env import import_tensorflow
-from ckptkit.errors import CheckpointError, ShapeMismatchError, UnbuiltModelError
+from ckptkit.errors import (
+    CheckpointNotFoundError,
+    CorruptCheckpointError,
+    ModelMismatchError,
+    ShapeMismatchError,
+    UnbuiltModelError,
+)
 from ckptkit.snapshot import (
     DAMAGE,
     GRAPH_KEY,
@@ -71,11 +77,12 @@ def _unbuilt_message(path: str, obj: object) -> str:
     )
 
 
-def _match(checkpoint: object, prefix: str) -> tuple[dict[str, object], bool]:
+def _match(checkpoint: object, prefix: str) -> tuple[dict[str, object], bool, set[str]]:
     """Stored key -> live variable, matched through the object graph as restore() matches them.
 
     The flag says whether the match holds nothing but variables (no iterator or other state that
-    only TensorFlow's restore knows how to load, no old-style optimizer slot variables).
+    only TensorFlow's restore knows how to load, no old-style optimizer slot variables). The set
+    names the objects stored at the top of the checkpoint.
     """
     try:
         view = tf.train.CheckpointView(prefix)
@@ -96,7 +103,7 @@ def _match(checkpoint: object, prefix: str) -> tuple[dict[str, object], bool]:
                 matched[attribute.checkpoint_key.removesuffix(VALUE_SUFFIX)] = obj
             else:
                 variables_only = False
-    return matched, variables_only
+    return matched, variables_only, {child.local_name for child in nodes[0].children}
 
 
 def _check_shapes(matched: dict[str, object], reader: tf.train.CheckpointReader) -> None:
@@ -120,8 +127,14 @@ def _check_shapes(matched: dict[str, object], reader: tf.train.CheckpointReader)
             )
 
 
-def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str]) -> RestoreReport:
-    """Restore `path` (a prefix or a folder) into `checkpoint`, or raise before changing anything."""
+def restore_checked(
+    checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str], complete: bool = False
+) -> RestoreReport:
+    """Restore `path` (a prefix or a folder) into `checkpoint`, or raise before changing anything.
+
+    With `complete=True`, a checkpoint that lacks a value the objects have, or holds one they do
+    not take, is refused with `ModelMismatchError` before any variable changes.
+    """
     prefix = resolve_checkpoint(path)
     reader = read_checkpoint(prefix)
     keys = reader.get_variable_to_shape_map()
@@ -138,8 +151,31 @@ def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str
         if any(key.startswith(name + "/") for key in stored - set(live)):
             raise UnbuiltModelError(_unbuilt_message(name, obj))
 
-    matched, variables_only = _match(checkpoint, prefix)
+    matched, variables_only, stored_top = _match(checkpoint, prefix)
     _check_shapes(matched, reader)
+    matched_ids = {id(v) for v in matched.values()}
+    lacking = {p for p, v in live.items() if id(v) not in matched_ids}
+    # Objects with no variables of their own (a tf.data iterator) show up only as absent names.
+    for name in tf.train.TrackableView(checkpoint).children(checkpoint):
+        if name not in stored_top and not any(p == name or p.startswith(name + "/") for p in live):
+            lacking.add(name)
+    report = RestoreReport(
+        path=prefix,
+        matched=tuple(sorted(matched)),
+        only_in_checkpoint=tuple(sorted(k for k in stored if k not in matched and k != GRAPH_KEY)),
+        only_in_objects=tuple(sorted(lacking)),
+    )
+    if complete and not report.complete:
+        extra, lacking = report.only_in_checkpoint, report.only_in_objects
+        raise ModelMismatchError(
+            f"{os.path.basename(prefix)} does not fit these objects ("
+            + "; ".join(
+                f"{len(names)} {what}, e.g. {names[0]!r}"
+                for names, what in ((extra, "stored values nothing takes"), (lacking, "variables it lacks"))
+                if names
+            )
+            + ")"
+        )
     if variables_only:
         # Read (and so checksum) every value before assigning any: a damaged file changes nothing.
         try:
@@ -151,13 +187,7 @@ def restore_checked(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str
     else:
         _restore_with_rollback(checkpoint, prefix, matched)
 
-    matched_ids = {id(v) for v in matched.values()}
-    return RestoreReport(
-        path=prefix,
-        matched=tuple(sorted(matched)),
-        only_in_checkpoint=tuple(sorted(k for k in stored if k not in matched and k != GRAPH_KEY)),
-        only_in_objects=tuple(sorted(p for p, v in live.items() if id(v) not in matched_ids)),
-    )
+    return report
 
 
 def _restore_with_rollback(checkpoint: tf.train.Checkpoint, prefix: str, matched: dict[str, object]) -> None:
@@ -175,11 +205,15 @@ def _restore_with_rollback(checkpoint: tf.train.Checkpoint, prefix: str, matched
 def restore_newest_good(
     checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager
 ) -> tuple[RestoreReport | None, list[tuple[str, str]]]:
-    """Restore the newest of the manager's checkpoints that restores; say which were skipped and why."""
+    """Restore the newest of the manager's checkpoints that can be read; say which were skipped and why.
+
+    Only damaged or missing checkpoints are skipped. One that belongs to another model (shapes,
+    dtypes, missing or extra values) raises: its folder is another run's, not a fallback.
+    """
     skipped = []
     for path in reversed(manager.checkpoints):
         try:
-            return restore_checked(checkpoint, path), skipped
-        except CheckpointError as err:
+            return restore_checked(checkpoint, path, complete=True), skipped
+        except (CorruptCheckpointError, CheckpointNotFoundError) as err:
             skipped.append((path, str(err)))
     return None, skipped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ckptkit.env import import_tensorflow, seed_everything
+from ckptkit.errors import ModelMismatchError, ShapeMismatchError, WorkspaceError
 from ckptkit.models import DropoutModel, regression_data, seed_states
 from ckptkit.restore import restore_newest_good
 from ckptkit.snapshot import snapshot
@@ -10,6 +11,7 @@ from ckptkit.training import check_steps, mse
 
 import hashlib
 import os
+import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,7 +54,9 @@ def _linear(seed: int) -> Setup:
     b = tf.Variable(tf.zeros([1]))
     x = tf.reshape(tf.linspace(-1.0, 1.0, 32), [32, 1])
     predict = lambda t, training: t @ w + b  # noqa: E731
-    return predict, [w, b], {"model_variables": (w, b)}, _sgd(0.05), (x, 2.0 * x + 1.0)
+    optimizer = _sgd(0.05)
+    optimizer.build([w, b])  # its momentum slots must exist before a restore can fill them
+    return predict, [w, b], {"model_variables": (w, b)}, optimizer, (x, 2.0 * x + 1.0)
 
 
 def _keras(seed: int) -> Setup:
@@ -73,6 +77,45 @@ def _kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _say(message: str) -> None:
+    # Flushed at once: a SIGKILLed process loses whatever its buffer still holds.
+    print(message, flush=True)
+
+
+# What this trainer writes in its folder: the state file, numbered checkpoints, a save's temporary
+# folder, damaged checkpoints set aside, and the final weights.
+_OWN_FILES = re.compile(
+    r"checkpoint(\.tmp\w*)?|ckpt-\d+(\.index|\.data-\d{5}-of-\d{5}|_temp.*)|damaged|final-weights\.npz"
+)
+
+
+def _check_folder(workdir: Path) -> None:
+    """Refuse a folder that holds files this trainer did not write: it would mix runs, or lose files."""
+    if not workdir.is_dir():
+        return
+    foreign = sorted(p.name for p in workdir.iterdir() if not _OWN_FILES.fullmatch(p.name))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise WorkspaceError(
+            f"{workdir} holds files that are not this trainer's checkpoints ({shown}): "
+            "pass an empty or new folder, or one a previous `ckptkit train` wrote"
+        )
+
+
+def _set_aside(prefix: str) -> list[str]:
+    """Move a damaged checkpoint's files into `damaged/` beside it, never over another file."""
+    folder = Path(prefix).parent / "damaged"
+    folder.mkdir(exist_ok=True)
+    moved = []
+    for file in sorted(Path(prefix).parent.glob(Path(prefix).name + ".*")):
+        target, n = folder / file.name, 1
+        while target.exists():
+            target, n = folder / f"{file.name}.{n}", n + 1
+        file.rename(target)
+        moved.append(target.name)
+    return moved
+
+
 def train(
     model: str = "keras",
     steps: int = 60,
@@ -83,7 +126,7 @@ def train(
     kill_at_step: int | None = None,
     kill_during_save: int | None = None,
     stop_at_step: int | None = None,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = _say,
 ) -> TrainResult:
     """Train to `steps`, saving every `save_every`; resume from `workdir` if it holds a checkpoint.
 
@@ -115,11 +158,21 @@ def train(
     }
     parts |= {name: obj for name, obj in optional.items() if name not in drop and obj != []}
     ckpt = tf.train.Checkpoint(**parts)
+    _check_folder(Path(workdir))
     manager = tf.train.CheckpointManager(ckpt, os.fspath(workdir), max_to_keep=3)
 
-    report, skipped = restore_newest_good(ckpt, manager)
+    try:
+        report, skipped = restore_newest_good(ckpt, manager)
+    except (ModelMismatchError, ShapeMismatchError) as err:
+        # Nothing is written: the folder belongs to another run, whose checkpoints a save would replace.
+        raise ModelMismatchError(
+            f"{workdir} holds checkpoints of a different model or settings: {err}. "
+            "Pass a new --workdir, or the same --model and --no-save-* flags as the run that wrote it"
+        ) from None
     for path, reason in skipped:
-        say(f"skipped {Path(path).name}: {reason}")
+        kept = _set_aside(path)  # kept for a post-mortem; the resumed run will save that number again
+        where = f" (kept as damaged/{', damaged/'.join(kept)})" if kept else ""
+        say(f"skipped {Path(path).name}: {reason}{where}")
     if report is not None:
         say(f"resumed from {Path(report.path).name} at step {int(step)}")
 

@@ -28,14 +28,37 @@ def test_branch_from_a_checkpoint_takes_its_run_and_step():
     assert h.lineage()[-1] == row
 
 
-def test_branch_name_must_be_new():
+def test_branch_of_the_same_name_replaces_it_so_a_cell_can_run_twice():
     h = History()
-    try:
-        h.branch("run 1")
-    except ValueError as err:
-        assert "exists already" in str(err)
-    else:
-        raise AssertionError("a duplicate run name was accepted")
+    h.record(1, 4.0)
+    h.mark_save("ck-1", 1)
+    for loss in (3.0, 2.5):  # the same notebook cell run twice
+        h.branch("tuned", checkpoint="ck-1")
+        h.record(2, loss)
+        h.mark_save("ck-2", 2)
+    assert list(h.runs) == ["run 1", "tuned"]
+    assert h.runs["tuned"].losses == [2.5]
+    assert [(e.run, e.path) for e in h.saves()] == [("run 1", "ck-1"), ("tuned", "ck-2")]
+
+
+def test_unnamed_branches_never_replace_a_run():
+    h = History()
+    h.record(1, 4.0)
+    h.branch("run 3", at_step=1)
+    h.record(2, 3.0)
+    first = h.branch(at_step=2)
+    second = h.branch(at_step=2)
+    assert (first.name, second.name) == ("run 4", "run 5")
+    assert h.runs["run 3"].losses == [3.0]
+
+
+def test_replacing_the_current_branch_keeps_its_origin():
+    h = History()
+    h.record(1, 4.0)
+    h.branch("b", at_step=1)
+    h.record(2, 3.0)
+    again = h.branch("b", at_step=1)
+    assert (again.parent, again.start_step, again.steps) == ("run 1", 1, [])
 
 
 def test_last_save_is_the_newest_save_of_that_path():

@@ -93,3 +93,22 @@ def test_clicks_answer_quickly(panel):
     start = time.perf_counter()
     panel.save_button.click()
     assert time.perf_counter() - start < 2.0
+
+
+def test_an_unexpected_error_keeps_its_traceback(panel):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the learner's layer failed")
+
+    panel.lab.predict = broken
+    panel.train_button.click()
+    assert panel.status_text.startswith("⚠ unexpected RuntimeError: the learner's layer failed")
+    assert "panel.last_traceback" in panel.status_text
+    assert isinstance(panel.last_error, RuntimeError)
+    assert "Traceback" in panel.last_traceback and "in broken" in panel.last_traceback
+
+
+def test_expected_errors_stay_one_line_and_keep_no_traceback(panel):
+    panel.restore_choice.options = [("gone", "/nowhere/ckpt-9")]
+    panel.restore_button.click()
+    assert panel.status_text.startswith("⚠") and "\n" not in panel.status_text
+    assert panel.last_error is None and panel.last_traceback == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ckptkit.inspect import list_folder
 from ckptkit.trainer import train
 
+import os
 import random
 import subprocess
 import sys
@@ -70,7 +71,9 @@ def test_sigkill_at_random_points_resumes_bit_identically(tmp_path, reference):
 
 def test_linear_model_resumes_too(tmp_path, reference):
     assert cli(tmp_path, "--kill-at-step", "17", model="linear").returncode == -9
-    assert final_hash(cli(tmp_path, model="linear")) == reference["linear"]
+    resumed = cli(tmp_path, model="linear")
+    assert "resumed from ckpt-15 at step 15" in resumed.stdout  # not a silent fresh start
+    assert final_hash(resumed) == reference["linear"]
 
 
 def test_kills_during_saves_leave_the_latest_listed_checkpoint_restorable(tmp_path, reference):
@@ -97,6 +100,12 @@ def test_a_damaged_checkpoint_is_skipped_for_the_one_before(tmp_path, reference)
     assert said[0].startswith(f"skipped ckpt-{STEPS}: ") and "damaged" in said[0]
     assert said[1] == f"resumed from ckpt-{STEPS - EVERY} at step {STEPS - EVERY}"
     assert result.skipped[0][0].endswith(f"ckpt-{STEPS}")
+    # kept for a post-mortem, moved out of the way of the save that replaces it
+    assert sorted(p.name for p in (tmp_path / "damaged").iterdir()) == [
+        f"ckpt-{STEPS}.data-00000-of-00001",
+        f"ckpt-{STEPS}.index",
+    ]
+    assert "kept as damaged/" in said[0]
     assert result.sha256 == reference["keras"]
 
 
@@ -112,3 +121,43 @@ def test_bad_arguments(tmp_path):
         train("keras", 5, 5, workdir=tmp_path, drop=("weights",))
     done = cli(tmp_path, "--steps", "-3")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "steps must be 0 or more" in done.stderr
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("model", ["linear", "keras"])
+def test_a_folder_of_another_model_is_left_byte_for_byte(tmp_path, model):
+    other = "keras" if model == "linear" else "linear"
+    train(other, 10, 5, workdir=tmp_path, say=lambda _: None)
+    before = _bytes(tmp_path)
+    done = cli(tmp_path, model=model)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "holds checkpoints of a different model" in done.stderr
+    assert _bytes(tmp_path) == before
+
+
+def test_other_settings_are_refused_too(tmp_path):
+    train("keras", 10, 5, workdir=tmp_path, drop=("iterator",), say=lambda _: None)
+    before = _bytes(tmp_path)
+    done = cli(tmp_path)  # the same model, now saving its iterator as well
+    assert done.returncode == 2 and "different model or settings" in done.stderr
+    assert _bytes(tmp_path) == before
+
+
+def test_a_folder_with_a_learners_files_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    done = cli(tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "notes.txt" in done.stderr
+    assert _bytes(tmp_path) == {"notes.txt": b"mine"}
+
+
+def test_prints_survive_sigkill_without_pythonunbuffered(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    command = [sys.executable, "-m", "ckptkit", "train", "--model", "linear", "--steps", "20"]
+    command += ["--save-every", "5", "--workdir", str(tmp_path), "--kill-at-step", "12"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == -9
+    saved = [line.split(", loss")[0] for line in done.stdout.splitlines()]
+    assert saved == ["saved ckpt-5 at step 5", "saved ckpt-10 at step 10"]
