@@ -187,8 +187,8 @@ def check_ready_to_restore(
     )
 
 
-def _velocity_truth() -> tuple[str, list[tuple[str, str, np.ndarray]]]:
-    """A three-layer model trained one Adam step, written: (prefix, [(variable, momentum key, velocity)])."""
+def _velocity_truth() -> tuple[dict[str, np.ndarray], list[tuple[str, str, np.ndarray]]]:
+    """A three-layer model trained one Adam step: (values read from its file, [(variable, momentum key, velocity)])."""
     import tempfile
 
     import keras
@@ -202,13 +202,14 @@ def _velocity_truth() -> tuple[str, list[tuple[str, str, np.ndarray]]]:
     optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
     ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
     key_of = {id(v): k for k, v in live_variables(ckpt)}
-    prefix = ckpt.write(os.path.join(tempfile.mkdtemp(prefix="ckptkit-"), "ckpt"))
+    with tempfile.TemporaryDirectory(prefix="ckptkit-") as folder:
+        stored = snapshot(ckpt.write(os.path.join(folder, "ckpt")))  # read back from the file
     rows = []
     for var in model.trainable_variables:
         index = optimizer._get_variable_index(var)  # Keras 3 keeps one moment pair per trainable variable
         momentum, velocity = optimizer._momentums[index], optimizer._velocities[index]
         rows.append((var.path, key_of[id(momentum)], value_of(velocity)))
-    return prefix, rows
+    return stored, rows
 
 
 def check_velocity_key(velocity_key: object) -> Feedback:
@@ -219,8 +220,7 @@ def check_velocity_key(velocity_key: object) -> Feedback:
     """
     if not callable(velocity_key):
         return Feedback(False, "velocity_key must be a function of the trainable variable's index")
-    prefix, rows = _velocity_truth()
-    stored = {k.removesuffix(VALUE_SUFFIX) for k, _ in tf.train.list_variables(prefix)}
+    stored, rows = _velocity_truth()
     for i, (name, momentum_key, velocity) in enumerate(rows):
         try:
             answer = velocity_key(i)
@@ -236,7 +236,7 @@ def check_velocity_key(velocity_key: object) -> Feedback:
                 f"velocity_key({i}) = {answer!r} is not a key of the checkpoint, whose moments are "
                 f"optimizer/_variables/{slots[0]} to {slots[-1]}",
             )
-        if not np.array_equal(tf.train.load_variable(prefix, key + VALUE_SUFFIX), velocity):
+        if not np.array_equal(stored[key], velocity):
             return Feedback(
                 False,
                 f"velocity_key({i}) = {answer!r} stores another value than the velocity of {name}: "
