@@ -188,7 +188,7 @@ def check_ready_to_restore(
 
 
 def _velocity_truth() -> tuple[dict[str, np.ndarray], list[tuple[str, str, np.ndarray]]]:
-    """A three-layer model trained one Adam step: (values read from its file, [(variable, momentum key, velocity)])."""
+    """A three-layer model after one Adam step: (values in its file, [(variable, momentum key, velocity)])."""
     import tempfile
 
     import keras
