@@ -282,6 +282,8 @@ def check_resumed(
         restore_checked(tf.train.Checkpoint(model=ref_model, optimizer=ref_optimizer), path)
     except CheckpointError as err:
         return Feedback(False, str(err))
+    except Exception as err:  # a model class that needs arguments, or data of another shape
+        return _fails(f"building a second {type(model).__name__} to compare with", err)
     want = fit(ref_model, None, ref_optimizer, inputs, targets, steps)
     try:
         with warnings.catch_warnings():  # a stray variable from a partial restore gets no gradient

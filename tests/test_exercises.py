@@ -146,6 +146,17 @@ def test_resumed(tmp_path):
     assert "must return the pair" in check_resumed(lambda p: None, path, inputs, targets).message
     assert "no checkpoint" in check_resumed(_resume_with("right"), tmp_path / "x", inputs, targets).message
 
+    class Needs(tf.keras.Model):  # a model class the check cannot build a second time on its own
+        def __init__(self, width):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(width)
+
+        def call(self, x):
+            return self.dense(x)
+
+    odd = check_resumed(lambda p: (Needs(1), tf.keras.optimizers.Adam()), path, inputs, targets)
+    assert not odd and "building a second Needs" in odd.message
+
 
 def test_own_folder(tmp_path):
     from ckptkit.exercises import check_own_folder
