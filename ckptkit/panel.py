@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ckptkit.errors import CheckpointError
 from ckptkit.lab import LIVE, CheckpointLab
-from ckptkit.plots import branch_label, plot_history
+from ckptkit.plots import plot_history
 
 import html
 import io
@@ -128,8 +128,7 @@ class CheckpointPanel:
         _choose(self.compare_a, [(LIVE, LIVE), *labelled])
         _choose(self.compare_b, [(LIVE, LIVE), *labelled], avoid=self.compare_a.value)
         runs = [r for r in self.lab.history.runs.values() if r.steps]
-        names = (branch_label(self.lab.history, r).replace("\n", ", ") for r in runs)
-        self.branches.value = "branches: " + "; ".join(html.escape(n) for n in names)
+        self.branches.value = "branches: " + ", ".join(html.escape(r.name) for r in runs)
         if not self._showing_diff:
             self._show_variables()
         if plot:

@@ -27,7 +27,7 @@ def test_clicks_drive_the_lab(panel):
     assert panel.status_text.startswith("restored ckpt-1: step 6")
     assert int(panel.lab.step) == 6
     panel.train_button.click()
-    assert panel.branches.value == "branches: first run; from ckpt-1 at step 6"
+    assert panel.branches.value == "branches: run 1, run 2"
     assert "model/dense1/_kernel" in panel.table_text and "change since save" in panel.table_text
 
 
