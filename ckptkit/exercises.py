@@ -6,9 +6,12 @@ from ckptkit.env import import_tensorflow
 from ckptkit.errors import CheckpointError
 from ckptkit.models import seed_states
 from ckptkit.restore import restore_checked
-from ckptkit.snapshot import VALUE_SUFFIX, brief, live_variables, snapshot
+from ckptkit.snapshot import VALUE_SUFFIX, brief, live_variables, resolve_checkpoint, snapshot, value_of
+from ckptkit.training import fit
 
+import itertools
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -64,51 +67,70 @@ def _tracked(ckpt: tf.train.Checkpoint) -> dict[int, str]:
     return paths
 
 
+def _fails(what: str, err: BaseException) -> Feedback:
+    """A learner's code raised: say so in one line instead of a traceback."""
+    return Feedback(
+        False, f"{what} raised {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    )
+
+
 def check_checkpoint(ckpt: object, w: tf.Variable, b: tf.Variable, optimizer: object) -> Feedback:
-    """Check that `ckpt` is a `tf.train.Checkpoint` tracking a step counter, `w`, `b` and the optimizer."""
+    """Notebook 01, exercise 1: `ckpt` is a `tf.train.Checkpoint` of a step counter, `w`, `b`, optimizer."""
     if not isinstance(ckpt, tf.train.Checkpoint):
         return Feedback(
             False,
-            f"this is a {type(ckpt).__name__}, not a checkpoint: create "
-            "tf.train.Checkpoint(step=tf.Variable(0), model_variables=(w, b), optimizer=optimizer)",
+            f"this is a {type(ckpt).__name__}, not a tf.train.Checkpoint: name what to save as keywords",
         )
     step = getattr(ckpt, "step", None)
     if not isinstance(step, tf.Variable) or step.shape != () or not step.dtype.is_integer:
-        return Feedback(False, "your checkpoint has no step counter: add step=tf.Variable(0)")
+        return Feedback(
+            False, "your checkpoint has no integer step counter: the training loop counts in ckpt.step"
+        )
     tracked = _tracked(ckpt)
     for name, var in (("w", w), ("b", b)):
         if id(var) not in tracked:
-            return Feedback(False, f"your checkpoint does not track {name}: add model_variables=(w, b)")
+            return Feedback(False, f"your checkpoint does not reach {name}: save the model's variables too")
     if id(optimizer) not in tracked:
         return Feedback(
-            False,
-            "your checkpoint does not track the optimizer: add optimizer=optimizer so its "
-            "iteration count is saved too",
+            False, "your checkpoint does not track the optimizer, so its iteration count would not be saved"
         )
     return Feedback(True, f"right: it tracks step, w, b and the optimizer ({len(tracked)} objects in all)")
 
 
 def check_save_schedule(should_save: Callable[[int], bool], epochs: int = 20, every: int = 10) -> Feedback:
-    """Check that `should_save(epoch)`, epochs from 0, saves after every `every`-th epoch and the last."""
-    saved = [e for e in range(epochs) if should_save(e)]
-    wanted = [e for e in range(epochs) if (e + 1) % every == 0]
-    if saved == wanted:
-        return Feedback(True, f"right: it saves after epochs {[e + 1 for e in saved]}, the last one included")
-    if epochs - 1 not in saved:
+    """Notebook 01, exercise 2: `should_save(epoch)` (from 0) saves every `every` epochs and after the last.
+
+    Any rule that saves after the last epoch, at regular `every`-epoch intervals before it and
+    within the first `every` epochs is right, e.g. `(epoch + 1) % 10 == 0` or
+    `epoch % 10 == 0 or epoch == 19`.
+    """
+    try:
+        saved = [e for e in range(epochs) if should_save(e)]
+    except Exception as err:
+        return _fails("should_save", err)
+    shown = [e + 1 for e in saved]
+    if not saved:
+        return Feedback(False, "it never saves: the rule is false for every epoch")
+    if saved[-1] != epochs - 1:
         return Feedback(
             False,
-            f"it saves after epochs {[e + 1 for e in saved]} (counting from 1), so the last "
-            f"{epochs - 1 - max(saved, default=-1)} epochs are never saved: test (epoch + 1) % {every} == 0",
+            f"it saves after epochs {shown} (counting from 1), so the last {epochs - 1 - saved[-1]} epochs "
+            f"are never saved: make the rule true for the final epoch as well (epochs count from 0)",
         )
-    return Feedback(
-        False,
-        f"it saves after epochs {[e + 1 for e in saved]}, not every {every} epochs: "
-        f"test (epoch + 1) % {every} == 0",
-    )
+    if saved[0] >= every:
+        return Feedback(
+            False,
+            f"it saves only after epochs {shown}: a crash before that loses all {saved[0] + 1} epochs; "
+            f"save every {every} from the start too",
+        )
+    regular = [b - a for a, b in itertools.pairwise(saved[:-1])]
+    if any(gap != every for gap in regular) or (len(saved) > 1 and saved[-1] - saved[-2] > every):
+        return Feedback(False, f"it saves after epochs {shown}, not every {every} epochs")
+    return Feedback(True, f"right: it saves after epochs {shown}, the last one included")
 
 
 def check_restored(w: object, b: object, path: str | os.PathLike[str]) -> Feedback:
-    """Check that new variables `w` and `b` hold the values stored in checkpoint `path`."""
+    """Notebook 01, exercise 3: new variables `w` and `b` hold the values stored in checkpoint `path`."""
     try:
         stored = snapshot(path)
     except CheckpointError as err:
@@ -117,77 +139,178 @@ def check_restored(w: object, b: object, path: str | os.PathLike[str]) -> Feedba
         if not isinstance(var, tf.Variable):
             return Feedback(False, f"{name} is a {type(var).__name__}: make it a tf.Variable")
         if key not in stored:
-            return Feedback(False, f"{path} has no {key}: pick one saved with model_variables=(w, b)")
+            return Feedback(
+                False, f"{os.fspath(path)} has no {key}: pick a checkpoint of this notebook's model"
+            )
         want, have = stored[key], var.numpy()
         if have.shape != want.shape:
             return Feedback(False, f"{name} has shape {have.shape} but the checkpoint stores {want.shape}")
         if not np.array_equal(have, want):
             return Feedback(
                 False,
-                f"{name} = {brief(have)} but the checkpoint stores {brief(want)}: restore with "
-                "tf.train.Checkpoint(model_variables=(w, b)).restore(path)",
+                f"{name} = {brief(have)} but the checkpoint stores {brief(want)}: restore that file through "
+                "a checkpoint shaped like the one that saved it, over the new variables",
             )
     return Feedback(True, "right: both new variables hold the checkpoint's values")
 
 
-def check_ready_to_restore(ckpt: tf.train.Checkpoint, path: str | os.PathLike[str]) -> Feedback:
-    """Restore `path` into `ckpt` with every check on, and say whether every value found its variable."""
+def check_ready_to_restore(
+    ckpt: object, path: str | os.PathLike[str], model: tf.keras.Model, optimizer: object
+) -> Feedback:
+    """Notebook 02, exercise 1: `ckpt` over the new `model` and `optimizer` restores every value of `path`.
+
+    The check restores `path` into `ckpt` (every check on) and compares each live value with the file.
+    """
+    if not isinstance(ckpt, tf.train.Checkpoint):
+        return Feedback(False, f"this is a {type(ckpt).__name__}, not a tf.train.Checkpoint")
+    tracked = _tracked(ckpt)
+    for name, obj in (("model", model), ("optimizer", optimizer)):
+        if id(obj) not in tracked:
+            return Feedback(
+                False, f"this checkpoint does not track the new {name}: it must restore into the new objects"
+            )
     try:
         report = restore_checked(ckpt, path)
     except CheckpointError as err:
         return Feedback(False, str(err))
-    if report.only_in_checkpoint:
+    if report.only_in_checkpoint or report.only_in_objects:
+        missing = report.only_in_checkpoint or report.only_in_objects
         return Feedback(
-            False, f"these stored values found no variable: {', '.join(report.only_in_checkpoint)}"
+            False, f"not every value found its place, e.g. {missing[0]}: mirror the saved structure"
         )
-    return Feedback(True, f"right: all {len(report.matched)} stored values were restored")
-
-
-def check_velocity_key(
-    answer: object, model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer
-) -> Feedback:
-    """Check `answer` is the checkpoint key of Adam's second moment (velocity) for `model.dense2.kernel`."""
-    index = next(i for i, v in enumerate(model.trainable_variables) if v is model.dense2.kernel)
-    slot = 2 + 2 * index + 1  # iterations, learning_rate, then (momentum, velocity) per variable
-    if not optimizer.variables[slot].path.endswith("_velocity"):
-        raise RuntimeError("this Keras version orders Adam's slots differently: update the exercise")
-    wanted = f"optimizer/_variables/{slot}"
-    if answer == wanted:
-        return Feedback(True, f"right: {wanted} ({optimizer.variables[slot].path})")
-    if answer == f"optimizer/_variables/{slot - 1}":
-        return Feedback(False, "that is the first moment (momentum); the velocity comes right after it")
+    stored = snapshot(report.path)
+    for key, var in live_variables(ckpt):
+        if key in stored and not np.array_equal(value_of(var), stored[key]):
+            return Feedback(False, f"{key} does not hold the stored value after the restore")
     return Feedback(
-        False,
-        f"{answer!r} is not it: count iterations and learning_rate (0, 1), then two slots per trainable "
-        f"variable in order; dense2's kernel is trainable variable {index}",
+        True, f"right: all {len(report.matched)} stored values were restored into the new objects"
     )
 
 
-def check_resumed(losses: list[float], reference: list[float]) -> Feedback:
-    """Check that a resumed run's `losses` equal, bit for bit, those of the run that was never stopped."""
-    losses = [float(x) for x in losses]
-    if not losses:
-        return Feedback(
-            False, "no losses yet: restore the checkpoint, then train and collect each step's loss"
-        )
-    if len(losses) != len(reference):
-        return Feedback(
-            False, f"{len(losses)} losses, but the uninterrupted run has {len(reference)} to compare"
-        )
-    for i, (got, want) in enumerate(zip(losses, reference, strict=True)):
-        if got != want:
+def _velocity_truth() -> tuple[dict[str, np.ndarray], list[tuple[str, str, np.ndarray]]]:
+    """A three-layer model after one Adam step: (values in its file, [(variable, momentum key, velocity)])."""
+    import tempfile
+
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), *(keras.layers.Dense(n) for n in (4, 3, 1))])
+    optimizer = keras.optimizers.Adam(0.01)
+    inputs = tf.random.stateless_normal([8, 3], seed=[1, 2])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(inputs)))
+    variables = model.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    key_of = {id(v): k for k, v in live_variables(ckpt)}
+    with tempfile.TemporaryDirectory(prefix="ckptkit-") as folder:
+        stored = snapshot(ckpt.write(os.path.join(folder, "ckpt")))  # read back from the file
+    rows = []
+    for var in model.trainable_variables:
+        index = optimizer._get_variable_index(var)  # Keras 3 keeps one moment pair per trainable variable
+        momentum, velocity = optimizer._momentums[index], optimizer._velocities[index]
+        rows.append((var.path, key_of[id(momentum)], value_of(velocity)))
+    return stored, rows
+
+
+def check_velocity_key(velocity_key: object) -> Feedback:
+    """Notebook 02, exercise 2: `velocity_key(i)` names the key of Adam's velocity for trainable variable `i`.
+
+    The check trains a model of its own (three Dense layers, six trainable variables) one Adam step,
+    writes a checkpoint, and reads the value under each key the function returns.
+    """
+    if not callable(velocity_key):
+        return Feedback(False, "velocity_key must be a function of the trainable variable's index")
+    stored, rows = _velocity_truth()
+    for i, (name, momentum_key, velocity) in enumerate(rows):
+        try:
+            answer = velocity_key(i)
+        except Exception as err:
+            return _fails(f"velocity_key({i})", err)
+        key = str(answer).removesuffix(VALUE_SUFFIX)
+        if key == momentum_key:
+            return Feedback(False, f"velocity_key({i}) = {answer!r} is the first moment (momentum) of {name}")
+        if key not in stored:
+            slots = sorted(int(k.rsplit("/", 1)[1]) for k in stored if k.startswith("optimizer/_variables/"))
             return Feedback(
                 False,
-                f"step {i + 1} after the restore has loss {got:.6g}, the uninterrupted run {want:.6g}: "
-                "restore the optimizer too, built before restore",
+                f"velocity_key({i}) = {answer!r} is not a key of the checkpoint, whose moments are "
+                f"optimizer/_variables/{slots[0]} to {slots[-1]}",
             )
-    return Feedback(True, f"right: all {len(losses)} losses equal the uninterrupted run's, bit for bit")
+        if not np.array_equal(stored[key], velocity):
+            return Feedback(
+                False,
+                f"velocity_key({i}) = {answer!r} stores another value than the velocity of {name}: "
+                "count every optimizer value that comes before the moments",
+            )
+    return Feedback(
+        True, f"right: all {len(rows)} keys hold the velocity of their variable, read from the file"
+    )
 
 
-def check_own_folder(
-    manager: tf.train.CheckpointManager, others: list[tf.train.CheckpointManager]
+def check_resumed(
+    resume: object, path: str | os.PathLike[str], inputs: tf.Tensor, targets: tf.Tensor, steps: int = 5
 ) -> Feedback:
-    """Check that `manager` writes to a folder no other manager in `others` uses."""
+    """Notebook 02, exercise 3: `resume(path)` gives a model and optimizer that continue a saved run exactly.
+
+    The check trains what `resume` returns for `steps` steps, and compares each loss, bit for bit,
+    with a run it resumes itself: new objects of the same classes, built, then restored.
+    """
+    import keras
+
+    if not callable(resume):
+        return Feedback(False, "resume must be a function of the checkpoint path")
+    try:
+        resolve_checkpoint(path)
+    except CheckpointError as err:
+        return Feedback(False, str(err))
+    try:
+        got = resume(path)
+    except Exception as err:
+        return _fails("resume(path)", err)
+    if (
+        not isinstance(got, tuple)
+        or len(got) != 2
+        or not isinstance(got[0], keras.Model)
+        or not isinstance(got[1], keras.optimizers.Optimizer)
+    ):
+        return Feedback(False, "resume(path) must return the pair (model, optimizer)")
+    model, optimizer = got
+    try:
+        ref_model, ref_optimizer = type(model)(), type(optimizer).from_config(optimizer.get_config())
+        ref_model(inputs[:1])
+        ref_optimizer.build(ref_model.trainable_variables)
+        restore_checked(tf.train.Checkpoint(model=ref_model, optimizer=ref_optimizer), path)
+    except CheckpointError as err:
+        return Feedback(False, str(err))
+    except Exception as err:  # a model class that needs arguments, or data of another shape
+        return _fails(f"building a second {type(model).__name__} to compare with", err)
+    want = fit(ref_model, None, ref_optimizer, inputs, targets, steps)
+    try:
+        with warnings.catch_warnings():  # a stray variable from a partial restore gets no gradient
+            warnings.simplefilter("ignore")
+            have = fit(model, None, optimizer, inputs, targets, steps)
+    except Exception as err:
+        return _fails("training what resume returned", err)
+    if have[0] != want[0]:
+        return Feedback(
+            False,
+            f"the first loss is {have[0]:.6g}, the saved run's {want[0]:.6g}: the model does not start "
+            "from every stored weight",
+        )
+    for i, (a, b) in enumerate(zip(have, want, strict=True)):
+        if a != b:
+            return Feedback(
+                False,
+                f"step {i + 1} has loss {a:.6g}, the saved run {b:.6g}: the weights came back, but the "
+                "optimizer does not carry on where it stopped",
+            )
+    return Feedback(True, f"right: all {steps} losses equal those of the saved run, bit for bit")
+
+
+def check_own_folder(manager: object, others: list[tf.train.CheckpointManager]) -> Feedback:
+    """Notebook 03, exercise 1: `manager` writes to a folder that no other manager and no other files use."""
+    if not isinstance(manager, tf.train.CheckpointManager):
+        return Feedback(False, f"this is a {type(manager).__name__}, not a tf.train.CheckpointManager")
     mine = os.path.abspath(manager.directory)
     for other in others:
         if other is not manager and os.path.abspath(other.directory) == mine:
@@ -196,34 +319,87 @@ def check_own_folder(
                 f"{manager.directory} is already another stage's folder: one state file per folder means "
                 "the two managers would overwrite each other's 'latest' and delete each other's files",
             )
+    found = sorted(
+        f for f in (os.listdir(mine) if os.path.isdir(mine) else []) if f == "checkpoint" or ".index" in f
+    )
+    if found:
+        return Feedback(
+            False,
+            f"{manager.directory} already holds checkpoints ({', '.join(found[:3])}): this manager would "
+            "take over that state file and could delete those files; a new stage needs a new folder",
+        )
     return Feedback(True, f"right: {manager.directory} belongs to this stage alone")
 
 
-def check_backbone_restored(model: tf.keras.Model, path: str | os.PathLike[str]) -> Feedback:
-    """Check that `model.dense1` holds the checkpoint's backbone while the head keeps its own values."""
+def check_backbone_restored(load_backbone: object, path: str | os.PathLike[str]) -> Feedback:
+    """Notebook 03, exercise 2: `load_backbone(model, path)` fills a new model's backbone, and only it.
+
+    The check hands a new, unbuilt `FinetuneModel` to the function, then compares its backbone with
+    the file and its head with the values the head had before.
+    """
+    from ckptkit.models import FinetuneModel
+
+    if not callable(load_backbone):
+        return Feedback(False, "load_backbone must be a function of (model, path)")
+    try:
+        stored = snapshot(path)
+    except CheckpointError as err:
+        return Feedback(False, str(err))
+    if "model/dense1/_kernel" not in stored:
+        return Feedback(
+            False, f"{os.fspath(path)} holds no backbone (model/dense1): pick a pretrain checkpoint"
+        )
+    model = FinetuneModel(hidden=stored["model/dense1/bias"].shape[0])
+    try:
+        load_backbone(model, path)
+    except Exception as err:
+        return _fails("load_backbone(model, path)", err)
     if not model.built:
-        return Feedback(False, "the model is not built: call it once on a batch before restoring into it")
-    stored = snapshot(path)
+        return Feedback(
+            False, "the model is still unbuilt after load_backbone: its backbone has no variables"
+        )
     for name, var in (("_kernel", model.dense1.kernel), ("bias", model.dense1.bias)):
-        if not np.array_equal(var.numpy(), stored[f"model/dense1/{name}"]):
+        if not np.array_equal(value_of(var), stored[f"model/dense1/{name}"]):
             return Feedback(
                 False,
-                f"dense1's {name.strip('_')} differs from the checkpoint: restore through "
-                "tf.train.Checkpoint(model=tf.train.Checkpoint(dense1=model.dense1))",
+                f"dense1's {name.strip('_')} differs from the checkpoint: was the model built before "
+                "the restore, and does the restore reach model/dense1?",
             )
-    return Feedback(True, "right: the backbone holds the pretrained values and the head is new")
+    if len(model.variables) != 6:
+        return Feedback(
+            False, f"the model has {len(model.variables)} variables instead of 6: build it before restoring"
+        )
+    return Feedback(True, "right: a new model's backbone holds the pretrained values and its head is new")
 
 
-def check_frozen(model: tf.keras.Model) -> Feedback:
-    """Check that the backbone `dense1` is frozen and the head still trains."""
+def check_frozen(model: object) -> Feedback:
+    """Notebook 03, exercise 3: `model`'s backbone `dense1` is frozen and its head trains.
+
+    The check takes one SGD step on random data, then puts every value back: the backbone must not
+    move and the head must.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model) or not hasattr(model, "dense1"):
+        return Feedback(False, "this is not a model with a dense1 backbone: pass the FinetuneModel")
     if not model.built:
-        return Feedback(False, "the model is not built yet: call it once on a batch first (exercise 2)")
-    trainable = {id(v) for v in model.trainable_variables}
-    if any(id(v) in trainable for v in model.dense1.variables):
-        return Feedback(False, "dense1's variables are still trainable: set model.dense1.trainable = False")
-    if not trainable:
-        return Feedback(False, "nothing is trainable any more: freeze only dense1, not the whole model")
-    return Feedback(True, f"right: only the head trains ({len(trainable)} variables)")
+        return Feedback(False, "the model is not built yet: call it once on a batch first")
+    if not model.trainable_variables:
+        return Feedback(False, "nothing is trainable any more: freeze only the backbone, not the whole model")
+    before = {id(v): value_of(v) for v in model.variables}
+    inputs = tf.random.stateless_normal([4, model.dense1.kernel.shape[0]], seed=[0, 1])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(inputs) - 1.0))
+    variables = model.trainable_variables
+    keras.optimizers.SGD(0.1).apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+    moved = {id(v) for v in model.variables if not np.array_equal(value_of(v), before[id(v)])}
+    for v in model.variables:
+        v.assign(before[id(v)])
+    if any(id(v) in moved for v in model.dense1.variables):
+        return Feedback(False, "a training step still moves dense1: the backbone is not frozen")
+    if not moved:
+        return Feedback(False, "a training step moves nothing: freeze only the backbone, not the whole model")
+    return Feedback(True, f"right: a training step moves only the head ({len(variables)} variables)")
 
 
 def check_branches(history: object, wanted: int = 2) -> Feedback:

@@ -37,6 +37,7 @@ class CheckpointPanel:
         self.branches = widgets.HTML()
         self.table = widgets.HTML()
         self.status = widgets.HTML()
+        self.call = widgets.HTML()  # the line of code the last click ran
         self.train_button.on_click(lambda _: self._act(self._train))
         self.save_button.on_click(lambda _: self._act(self._save))
         self.restore_button.on_click(lambda _: self._act(self._restore))
@@ -51,6 +52,7 @@ class CheckpointPanel:
                 self.branches,
                 self.table,
                 self.status,
+                self.call,
             ]
         )
         self.table_text = ""
@@ -82,6 +84,7 @@ class CheckpointPanel:
         return len(h.events), tuple((name, len(run.steps)) for name, run in h.runs.items())
 
     def _train(self) -> str:
+        self.lab.last_call = ""
         total = self.steps.value
         self.progress.max, self.progress.value = total, 0
 
@@ -92,10 +95,12 @@ class CheckpointPanel:
         return f"trained {total} steps: step {int(self.lab.step)}, loss {loss:.4g}"
 
     def _save(self) -> str:
+        self.lab.last_call = ""
         path = self.lab.save()
         return f"saved {os.path.basename(path)} at step {int(self.lab.step)}"
 
     def _restore(self) -> str:
+        self.lab.last_call = ""
         path = self.restore_choice.value
         if not path:
             return "⚠ nothing to restore yet: click Save first"
@@ -107,6 +112,7 @@ class CheckpointPanel:
         )
 
     def _compare(self) -> str:
+        self.lab.last_call = ""
         a, b = self.compare_a.value, self.compare_b.value
         if a == b:
             return f"⚠ A and B are both {self._label(a)}: pick two different ones"
@@ -153,6 +159,8 @@ class CheckpointPanel:
 
     def _say(self, message: str) -> None:
         self.status.value = html.escape(message)
+        call = self.lab.last_call
+        self.call.value = f"<code>last call: {html.escape(call)}</code>" if call else ""
 
     @property
     def last_traceback(self) -> str:
@@ -165,6 +173,38 @@ class CheckpointPanel:
     def status_text(self) -> str:
         """The status line as plain text."""
         return html.unescape(self.status.value)
+
+    @property
+    def call_text(self) -> str:
+        """The line of code the last click ran, as plain text ("" when it ran none)."""
+        return self.lab.last_call
+
+    def demo(self, steps: int = 10) -> None:
+        """Click through a lesson from code and print each answer and call (notebooks 01-03).
+
+        Train, Save, Train, Save, Restore the older checkpoint, Train, Compare the newer one with
+        the live values, Save: the restore starts a branch, and the last save gets a new number.
+        """
+        self.steps.value = steps
+
+        def click(label: str, button: widgets.Button) -> None:
+            button.click()
+            print(f"{label:<8} {self.status_text}")
+            if self.call_text:
+                print(f"{'':<8} {self.call_text}")
+
+        click("Train", self.train_button)
+        click("Save", self.save_button)
+        click("Train", self.train_button)
+        click("Save", self.save_button)
+        newer, older = self.lab.checkpoints()[:2]
+        self.restore_choice.value = older
+        click("Restore", self.restore_button)
+        click("Train", self.train_button)
+        self.compare_a.value, self.compare_b.value = newer, LIVE
+        click("Compare", self.compare_button)
+        print(f"{'':<8} changed: {', '.join(self.lab.compare(newer, LIVE).names('changed')) or 'nothing'}")
+        click("Save", self.save_button)
 
     def _repr_mimebundle_(self, **kwargs: object) -> dict:
         """Display the widgets; the plain-text fallback stays the same from run to run."""

@@ -68,12 +68,16 @@ def _unbuilt_message(path: str, obj: object) -> str:
 
     kind = type(obj).__name__
     if isinstance(obj, keras.optimizers.Optimizer):
-        fix = f"call {path}.build(model.trainable_variables) before restoring"
-    else:
-        fix = f"call {path} once on a batch (e.g. {path}(inputs[:1])) before restoring"
+        return (
+            f"{path!r} ({kind}) is not built, so restore cannot fill its slots now: Keras 3 creates "
+            "them at the first apply_gradients, and the stored values then land by position on whatever "
+            f"trainable variables exist: call {path}.build(model.trainable_variables) before restoring"
+        )
     return (
-        f"{path!r} ({kind}) is not built, so restore would silently load nothing into it "
-        f"(Keras 3 creates variables at the first call): {fix}"
+        f"{path!r} ({kind}) is not built, so restore would fill only part of it, with no error: Keras 3 "
+        "creates its variables at the first call, and some stored values never reach them (a layer keeps "
+        f"its random start, a stray duplicate variable appears): call {path} once on a batch "
+        f"(e.g. {path}(inputs[:1])) before restoring"
     )
 
 

@@ -1,8 +1,5 @@
 import ckptkit
-from ckptkit.diff import diff
-from ckptkit.history import History
 from ckptkit.models import DropoutModel, MyModel, linear_data, regression_data, seed_states
-from ckptkit.plots import plot_diff, plot_history
 
 import os
 import subprocess
@@ -41,34 +38,6 @@ def test_models_and_data_have_the_seed_shapes():
     model = MyModel()
     assert model(x).shape == (8, 1) and y.shape == (8, 1)
     assert [v.shape for v in model.trainable_variables] == [(32, 16), (16,), (16, 1), (1,)]
-
-
-def test_plots_draw_runs_saves_and_restores():
-    h = History()
-    for step in range(1, 6):
-        h.record(step, 1.0 / step)
-    h.mark_save("c-1", 3)
-    h.mark_restore("c-1", 3)
-    h.record(4, 0.3)
-    fig = plot_history(h)
-    ax = fig.axes[0]
-    assert [line.get_label() for line in ax.get_lines()] == ["run 1", "run 2"]
-    assert ax.get_lines()[1].get_xdata().tolist() == [3, 4]  # the branch starts at the restored step
-    assert any(t.get_text() == "restore" for t in ax.texts)
-    d = diff({"a": np.ones(2), "b": np.zeros(1)}, {"a": np.zeros(2)})
-    assert len(plot_diff(d).axes[0].patches) == 2
-
-
-def test_lineage_arrow_and_stage_boundary():
-    h = History("pretrain")
-    for step in range(1, 4):
-        h.record(step, 1.0 / step)
-    h.mark_save("pre/pretrain-3", 3)
-    h.branch("finetune", checkpoint="pre/pretrain-3")
-    h.record(4, 0.9)
-    ax = plot_history(h, boundaries={"fine-tune": 3}).axes[0]
-    assert any(t.get_text() == "from pretrain-3" for t in ax.texts)
-    assert any(t.get_text() == " fine-tune" for t in ax.texts)
 
 
 def test_finetune_model_shares_the_backbone_path():

@@ -16,39 +16,55 @@ def test_checkpoint_right_answer():
     assert repr(check_checkpoint(ckpt, w, b, opt)).startswith("✅")
 
 
-def test_checkpoint_wrong_answers_say_what_to_add():
+def test_checkpoint_wrong_answers_hint_without_the_fix():
     w, b, opt = _objects()
     step = tf.Variable(0)
     cases = [
-        (None, "not a checkpoint"),
-        (tf.train.Checkpoint(model_variables=(w, b), optimizer=opt), "no step counter"),
+        (None, "not a tf.train.Checkpoint"),
+        (tf.train.Checkpoint(model_variables=(w, b), optimizer=opt), "no integer step counter"),
         (
             tf.train.Checkpoint(step=tf.Variable(0.5), model_variables=(w, b), optimizer=opt),
-            "no step counter",
+            "no integer step counter",
         ),
-        (tf.train.Checkpoint(step=step, model_variables=(w,), optimizer=opt), "does not track b"),
+        (tf.train.Checkpoint(step=step, model_variables=(w,), optimizer=opt), "does not reach b"),
         (tf.train.Checkpoint(step=step, model_variables=(w, b)), "track the optimizer"),
     ]
     for ckpt, words in cases:
         feedback = check_checkpoint(ckpt, w, b, opt)
         assert not feedback and words in feedback.message, feedback
         assert repr(feedback).startswith("❌")
+        assert "=" not in feedback.message  # a hint, not the line to type
 
 
-def test_save_schedule():
+def test_save_schedule_accepts_every_right_rule():
     assert check_save_schedule(lambda e: (e + 1) % 10 == 0)
+    assert check_save_schedule(lambda e: e % 10 == 0 or e == 19)
+    assert check_save_schedule(lambda e: e % 10 == 9)
+
+
+def test_save_schedule_rejects_wrong_rules_with_a_hint():
     seed_rule = check_save_schedule(lambda e: e % 10 == 0)
     assert not seed_rule and "last 9 epochs are never saved" in seed_rule.message
+    assert "% 10" not in seed_rule.message  # the hint does not hand over the rule
     too_often = check_save_schedule(lambda e: (e + 1) % 5 == 0)
     assert not too_often and "not every 10 epochs" in too_often.message
+    only_last = check_save_schedule(lambda e: e == 19)
+    assert not only_last and "a crash before that" in only_last.message
+    assert "never saves" in check_save_schedule(lambda e: False).message
+    assert "raised ZeroDivisionError" in check_save_schedule(lambda e: 1 / 0).message
 
 
 def test_restored(tmp_path):
     w, b, _ = _objects()
     path = tf.train.Checkpoint(model_variables=(w, b)).save(str(tmp_path / "c"))
+    w.assign([[3.0]])
+    later = tf.train.Checkpoint(model_variables=(w, b)).save(str(tmp_path / "later"))
     w2, b2 = tf.Variable([[0.0]]), tf.Variable([0.0])
     wrong = check_restored(w2, b2, path)
     assert not wrong and "w = [0] but the checkpoint stores [1]" in wrong.message
+    assert "restore(" not in wrong.message
+    tf.train.Checkpoint(model_variables=(w2, b2)).restore(later).expect_partial()  # the wrong file
+    assert "w = [3] but the checkpoint stores [1]" in check_restored(w2, b2, path).message
     tf.train.Checkpoint(model_variables=(w2, b2)).restore(path).expect_partial()
     assert check_restored(w2, b2, path)
     assert "shape" in check_restored(tf.Variable([0.0, 1.0]), b2, path).message
@@ -62,33 +78,84 @@ def test_ready_to_restore(tmp_path):
     path, _ = saved_keras(tmp_path)
     model, opt = MyModel(), tf.keras.optimizers.Adam(0.01)
     ckpt = tf.train.Checkpoint(model=model, optimizer=opt, step=tf.Variable(0))
-    unbuilt = check_ready_to_restore(ckpt, path)
+    unbuilt = check_ready_to_restore(ckpt, path, model, opt)
     assert not unbuilt and "is not built" in unbuilt.message
+    _, _, other_ckpt = built_keras()  # someone else's built checkpoint, like ckpt2
+    borrowed = check_ready_to_restore(other_ckpt, path, model, opt)
+    assert not borrowed and "does not track the new model" in borrowed.message
     model(regression_data()[0][:1])
+    half = check_ready_to_restore(ckpt, path, model, opt)  # the optimizer is still unbuilt
+    assert not half and "'optimizer' (Adam) is not built" in half.message
     opt.build(model.trainable_variables)
-    assert check_ready_to_restore(ckpt, path)
-    partial = check_ready_to_restore(tf.train.Checkpoint(model=model), path)
-    assert not partial and "optimizer/_iterations" in partial.message
+    assert check_ready_to_restore(ckpt, path, model, opt)
+    partial = check_ready_to_restore(tf.train.Checkpoint(model=model, optimizer=opt), path, model, opt)
+    assert not partial and "step" in partial.message
+    assert "no checkpoint" in check_ready_to_restore(ckpt, tmp_path / "none", model, opt).message
 
 
 def test_velocity_key():
     from ckptkit.exercises import check_velocity_key
 
-    model, opt, _ = built_keras()
-    assert check_velocity_key("optimizer/_variables/7", model, opt)
-    assert "first moment" in check_velocity_key("optimizer/_variables/6", model, opt).message
-    assert "trainable variable 2" in check_velocity_key("optimizer/_variables/2", model, opt).message
+    assert check_velocity_key(lambda i: f"optimizer/_variables/{2 + 2 * i + 1}")
+    assert check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 3}/.ATTRIBUTES/VARIABLE_VALUE")
+    momentum = check_velocity_key(lambda i: f"optimizer/_variables/{2 + 2 * i}")
+    assert not momentum and "first moment" in momentum.message
+    no_scalars = check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 1}")
+    assert not no_scalars and "moments are optimizer/_variables/2 to 13" in no_scalars.message
+    shifted = check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 5}")  # one variable off
+    assert not shifted and "count every optimizer value" in shifted.message
+    printed = check_velocity_key(lambda i: "optimizer/_variables/7")  # the key looked up in 02's table
+    assert not printed
+    assert "not a key" in check_velocity_key(lambda i: f"optimizer/_variables/{100 + i}").message
+    assert "must be a function" in check_velocity_key("optimizer/_variables/7").message
 
 
-def test_resumed():
+def _resume_with(how):
+    from ckptkit.models import MyModel, regression_data
+
+    def resume(path):
+        model, optimizer = MyModel(), tf.keras.optimizers.Adam(learning_rate=0.01)
+        if how in ("right", "weights only"):
+            model(regression_data()[0][:1])
+        if how == "right":
+            optimizer.build(model.trainable_variables)
+        if how == "right":
+            tf.train.Checkpoint(model=model, optimizer=optimizer).restore(path).expect_partial()
+        elif how in ("weights only", "unbuilt"):
+            tf.train.Checkpoint(model=model).restore(path).expect_partial()
+        return model, optimizer
+
+    return resume
+
+
+def test_resumed(tmp_path):
     from ckptkit.exercises import check_resumed
+    from ckptkit.models import regression_data
 
-    reference = [0.5, 0.25, 0.125]
-    assert check_resumed(list(reference), reference)
-    assert "no losses yet" in check_resumed([], reference).message
-    assert "3 to compare" in check_resumed([0.5], reference).message
-    off = check_resumed([0.5, 0.25000001, 0.125], reference)
-    assert not off and "step 2 after the restore" in off.message
+    path, _ = saved_keras(tmp_path)
+    inputs, targets = regression_data()
+    assert check_resumed(_resume_with("right"), path, inputs, targets)
+    weights_only = check_resumed(_resume_with("weights only"), path, inputs, targets)
+    assert not weights_only and "the optimizer does not carry on" in weights_only.message
+    nothing = check_resumed(_resume_with("nothing"), path, inputs, targets)
+    assert not nothing and "does not start from every stored weight" in nothing.message
+    unbuilt = check_resumed(_resume_with("unbuilt"), path, inputs, targets)
+    assert not unbuilt and "does not start from every stored weight" in unbuilt.message
+    copied = check_resumed([0.5, 0.4], path, inputs, targets)  # a list of losses copied from above
+    assert not copied and "must be a function" in copied.message
+    assert "must return the pair" in check_resumed(lambda p: None, path, inputs, targets).message
+    assert "no checkpoint" in check_resumed(_resume_with("right"), tmp_path / "x", inputs, targets).message
+
+    class Needs(tf.keras.Model):  # a model class the check cannot build a second time on its own
+        def __init__(self, width):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(width)
+
+        def call(self, x):
+            return self.dense(x)
+
+    odd = check_resumed(lambda p: (Needs(1), tf.keras.optimizers.Adam()), path, inputs, targets)
+    assert not odd and "building a second Needs" in odd.message
 
 
 def test_own_folder(tmp_path):
@@ -96,29 +163,60 @@ def test_own_folder(tmp_path):
 
     ckpt = tf.train.Checkpoint(v=tf.Variable(1.0))
     a = tf.train.CheckpointManager(ckpt, tmp_path / "a", max_to_keep=1)
+    a.save()
     b = tf.train.CheckpointManager(ckpt, tmp_path / "a", max_to_keep=1)
-    c = tf.train.CheckpointManager(ckpt, tmp_path / "c", max_to_keep=1)
-    assert not check_own_folder(b, [a])
-    assert check_own_folder(c, [a, b])
+    assert "another stage's folder" in check_own_folder(b, [a]).message
+    ckpt.save(tmp_path / "shared" / "pretrain-checkpoint")  # the trap folder, no manager of its own
+    shared = check_own_folder(tf.train.CheckpointManager(ckpt, tmp_path / "shared", 1), [a])
+    assert not shared and "already holds checkpoints" in shared.message
+    panel = tf.train.CheckpointManager(ckpt, tmp_path / "panel", None)
+    panel.save(checkpoint_number=1)  # a panel's folder: files named like the new manager's own
+    mine = check_own_folder(tf.train.CheckpointManager(ckpt, tmp_path / "panel", 1), [a])
+    assert not mine and "ckpt-1.index" in mine.message
+    assert check_own_folder(tf.train.CheckpointManager(ckpt, tmp_path / "eval", 1), [a, b])
+    assert "not a tf.train.CheckpointManager" in check_own_folder(str(tmp_path), [a]).message
 
 
-def test_backbone_and_frozen(tmp_path):
-    from ckptkit.exercises import check_backbone_restored, check_frozen
-    from ckptkit.models import FinetuneModel, regression_data
+def test_backbone_restored(tmp_path):
+    from ckptkit.exercises import check_backbone_restored
+    from ckptkit.models import regression_data
 
     path, _ = saved_keras(tmp_path)
+    x = regression_data()[0]
+
+    def right(model, p):
+        model(x[:1])
+        status = tf.train.Checkpoint(model=tf.train.Checkpoint(dense1=model.dense1)).restore(p)
+        status.assert_existing_objects_matched().expect_partial()
+
+    def restore_then_build(model, p):
+        tf.train.Checkpoint(model=tf.train.Checkpoint(dense1=model.dense1)).restore(p).expect_partial()
+        model(x[:1])
+
+    assert check_backbone_restored(right, path)
+    late = check_backbone_restored(restore_then_build, path)
+    assert not late and "built before the restore" in late.message
+    assert "still unbuilt" in check_backbone_restored(lambda model, p: None, path).message
+    assert "differs from the checkpoint" in check_backbone_restored(lambda m, p: m(x[:1]), path).message
+    assert "must be a function" in check_backbone_restored(None, path).message  # e.g. ex_model = ft_model
+    assert "no checkpoint" in check_backbone_restored(right, tmp_path / "missing").message
+
+
+def test_frozen():
+    from ckptkit.exercises import check_frozen
+    from ckptkit.models import FinetuneModel, regression_data
+
     model = FinetuneModel()
-    assert "not built" in check_backbone_restored(model, path).message
     assert "not built" in check_frozen(model).message
     model(regression_data()[0][:1])
-    assert "differs from the checkpoint" in check_backbone_restored(model, path).message
-    tf.train.Checkpoint(model=tf.train.Checkpoint(dense1=model.dense1)).restore(path).expect_partial()
-    assert check_backbone_restored(model, path)
-    assert "still trainable" in check_frozen(model).message
+    before = [v.numpy().copy() for v in model.variables]
+    assert "still moves dense1" in check_frozen(model).message
+    assert all((v.numpy() == b).all() for v, b in zip(model.variables, before, strict=True))  # put back
     model.dense1.trainable = False
     assert check_frozen(model)
     model.trainable = False
     assert "nothing is trainable" in check_frozen(model).message
+    assert "not a model" in check_frozen(None).message
 
 
 def test_stored_key_status_method_read_value(tmp_path):

@@ -72,3 +72,38 @@ def test_own_keras_model_is_built_for_restore(tmp_path):
     path = lab.save()
     lab.train(2)
     assert lab.restore(path).complete and int(lab.step) == 0
+
+
+def test_a_lab_over_a_notebooks_own_objects(tmp_path):
+    from ckptkit.errors import CheckpointError
+    from ckptkit.models import linear_data, linear_model, linear_variables
+
+    import tensorflow as tf
+
+    w, b = linear_variables(0)
+    optimizer = tf.keras.optimizers.SGD(learning_rate=0.01)
+    ckpt = tf.train.Checkpoint(step=tf.Variable(7), model_variables=(w, b), optimizer=optimizer)
+    train = "ckptkit.fit(linear_model, [w, b], optimizer, inputs, targets, {steps}, step=ckpt.step)"
+    lab = CheckpointLab.over(
+        ckpt,
+        lambda x: linear_model(x, w, b),
+        linear_data(),
+        tmp_path / "panel",
+        variables=[w, b],
+        code={"ckpt": "ckpt", "train": train},
+    )
+    assert lab.checkpoint is ckpt and lab.step is ckpt.step and lab.optimizer is optimizer
+    before = w.numpy().copy()
+    lab.train(2)
+    assert int(ckpt.step) == 9 and not np.array_equal(before, w.numpy())  # the notebook's own w trains
+    assert lab.last_call == train.format(steps=2)
+    path = lab.save()
+    assert lab.last_call == "lab.manager.save(checkpoint_number=1)"
+    lab.restore(path)
+    assert lab.last_call == 'ckpt.restore(f"{lab.manager.directory}/ckpt-1").assert_consumed()'
+    lab.compare(path, LIVE)
+    assert lab.last_call == 'ckptkit.compare(f"{lab.manager.directory}/ckpt-1", ckpt)'
+    (tmp_path / "panel" / "ckpt-5.index").write_bytes(b"not the lab's")  # a file the lab did not write
+    assert os.path.basename(lab.save()) == "ckpt-6"  # numbered past it, never over it
+    with pytest.raises(CheckpointError, match="tracks step"):
+        CheckpointLab.over(tf.train.Checkpoint(w=w), linear_model, linear_data(), tmp_path / "x")

@@ -112,3 +112,38 @@ def test_expected_errors_stay_one_line_and_keep_no_traceback(panel):
     panel.restore_button.click()
     assert panel.status_text.startswith("⚠") and "\n" not in panel.status_text
     assert panel.last_error is None and panel.last_traceback == ""
+
+
+def test_each_click_shows_the_call_it_made(panel):
+    panel.steps.value = 3
+    panel.train_button.click()
+    assert panel.call_text.startswith("ckptkit.fit(") and ", 3, step=" in panel.call_text
+    assert "last call: ckptkit.fit(" in panel.call.value
+    panel.save_button.click()
+    assert panel.call_text == "lab.manager.save(checkpoint_number=1)"
+    panel.restore_button.click()
+    assert panel.call_text == 'lab.checkpoint.restore(f"{lab.manager.directory}/ckpt-1").assert_consumed()'
+    panel.compare_a.value, panel.compare_b.value = panel.lab.checkpoints()[0], LIVE
+    panel.compare_button.click()
+    assert panel.call_text == 'ckptkit.compare(f"{lab.manager.directory}/ckpt-1", lab.checkpoint)'
+    panel.compare_a.value = LIVE
+    panel.compare_button.click()  # A and B are both live: a wrong click runs no code
+    assert panel.call_text == "" and panel.call.value == ""
+
+
+def test_demo_clicks_through_a_branch_and_saves_under_a_new_number(panel, capsys):
+    panel.demo(steps=4)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines if not line.startswith(" ")] == [
+        "Train",
+        "Save",
+        "Train",
+        "Save",
+        "Restore",
+        "Train",
+        "Compare",
+        "Save",
+    ]
+    assert "changed: save_counter" in lines[-3]
+    assert lines[-1].strip() == "lab.manager.save(checkpoint_number=3)"
+    assert [os.path.basename(p) for p in panel.lab.checkpoints()] == ["ckpt-3", "ckpt-2", "ckpt-1"]

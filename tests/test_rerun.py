@@ -12,8 +12,23 @@ from nbclient.exceptions import CellExecutionError
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
+def _error(client: NotebookClient, cell: dict, index: int) -> str | None:
+    """Run one cell; return its error's last line, or None if it ran cleanly."""
+    try:
+        client.execute_cell(cell, index)
+    except CellExecutionError as err:
+        return str(err).strip().splitlines()[-1]
+    return None
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("[0-9]*.ipynb")))
 def test_every_cell_survives_running_twice(name):
+    """Each cell runs, then at once again, as a learner pressing Shift+Enter twice.
+
+    The second run must not raise. A later cell's first run may fail an assertion, since the
+    state it checks was changed by the re-runs before it (a step trained twice), but it must not
+    crash in any other way.
+    """
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
@@ -23,9 +38,12 @@ def test_every_cell_survives_running_twice(name):
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type != "code":
                 continue
-            client.execute_cell(cell, index)  # the first run must pass: nbval checks it too
-            try:
-                client.execute_cell(cell, index)  # at once again, as a learner pressing Shift+Enter twice
-            except CellExecutionError as err:
-                failures.append(f"cell {index}: {str(err).strip().splitlines()[-1]}")
+            first = _error(client, cell, index)
+            if first is not None:
+                if "AssertionError" not in first:
+                    failures.append(f"cell {index}, after the re-runs above it: {first}")
+                continue
+            again = _error(client, cell, index)
+            if again is not None:
+                failures.append(f"cell {index}, run twice: {again}")
     assert not failures, f"{name}: cells that fail when run again:\n" + "\n".join(failures)
