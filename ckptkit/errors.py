@@ -6,7 +6,10 @@ __all__ = [
     "CheckpointError",
     "CheckpointNotFoundError",
     "CorruptCheckpointError",
+    "ExtraValueError",
     "InvalidStepsError",
+    "MissingValueError",
+    "OptimizerMismatchError",
     "ShapeMismatchError",
     "UnbuiltModelError",
 ]
@@ -34,3 +37,15 @@ class UnbuiltModelError(CheckpointError):
 
 class InvalidStepsError(CheckpointError, ValueError):
     """A step count that is negative or not a whole number."""
+
+
+class MissingValueError(CheckpointError, LookupError):
+    """A live variable has no value in the checkpoint it would be filled from."""
+
+
+class ExtraValueError(CheckpointError, ValueError):
+    """A checkpoint holds a value that no live variable would receive."""
+
+
+class OptimizerMismatchError(CheckpointError, TypeError):
+    """The checkpoint's optimizer state belongs to a different kind of optimizer than the live one."""
