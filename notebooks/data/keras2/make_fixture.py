@@ -55,7 +55,7 @@ def train_step(model: MyModel, optimizer: object, inputs: tf.Tensor, targets: tf
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(model(inputs) - targets))
     variables = model.trainable_variables
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
 
 
 def main() -> None:
@@ -77,7 +77,8 @@ def main() -> None:
                 expected[f"{kind}/next/{layer}/{name}"] = getattr(getattr(model, layer), name).numpy()
         expected[f"{kind}/next_predictions"] = model(inputs).numpy()
     np.savez(HERE / "expected.npz", **expected)
-    files = sorted(p for p in HERE.rglob("*") if p.is_file() and p.name not in ("SHA256SUMS", Path(__file__).name))
+    skip = ("SHA256SUMS", Path(__file__).name)
+    files = sorted(p for p in HERE.rglob("*") if p.is_file() and p.name not in skip)
     lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(HERE).as_posix()}" for p in files]
     (HERE / "SHA256SUMS").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
