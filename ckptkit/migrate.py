@@ -339,6 +339,10 @@ def keras2_to_keras3(
             f"the checkpoint holds no {model_key!r} object (its top-level objects: {names}): "
             "pass model_key= the name it was saved under"
         )
+    if any(s.key.endswith(("/_kernel", "/_embeddings")) for s in stored.values()):
+        raise CheckpointError(
+            f"{prefix!r} was written by Keras 3 (its keys say _kernel): restore it with tf.train.Checkpoint"
+        )
     report = MigrationReport(os.fspath(prefix))
     pairs, weight_of = _model_pairs(model, _under(stored, model_key), model_key)
     if optimizer is not None:

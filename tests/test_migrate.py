@@ -212,3 +212,10 @@ def test_cli_writes_a_keras3_checkpoint(kind: str, tmp_path: Path, expected: dic
         main(["migrate", "--model", "keras", str(FIXTURE / kind / "ckpt"), str(out)]) == 2
     )  # never overwrites
     assert "already holds a checkpoint" in capsys.readouterr().err
+
+
+def test_keras3_checkpoint_is_not_migrated(tmp_path: Path) -> None:
+    model, optimizer = built()
+    path = tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(tmp_path / "k3"))
+    with pytest.raises(ckptkit.CheckpointError, match="written by Keras 3"):
+        keras2_to_keras3(path, *built())
