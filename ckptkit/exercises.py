@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ckptkit.env import import_tensorflow
 from ckptkit.errors import CheckpointError
+from ckptkit.migrate import keras2_to_keras3
 from ckptkit.models import MyModel, seed_states
 from ckptkit.restore import restore_checked
 from ckptkit.snapshot import VALUE_SUFFIX, brief, live_variables, snapshot
@@ -357,7 +358,7 @@ def check_save_interval(interval: object, step_ms: float, save_ms: float, budget
 
 
 def check_savedmodel_restored(model: object, saved_model: str | os.PathLike[str]) -> Feedback:
-    """Check that every variable of `model` holds the value the SavedModel in `saved_model` stored for it."""
+    """Check that each variable of `model` holds what the SavedModel `saved_model` stored (notebook 10)."""
     if not isinstance(model, tf.keras.Model) or not model.variables:
         return Feedback(False, "build the model first (call it once on a batch), then restore into it")
     try:
@@ -365,7 +366,7 @@ def check_savedmodel_restored(model: object, saved_model: str | os.PathLike[str]
     except (tf.errors.OpError, ValueError):
         return Feedback(False, f"there is no SavedModel at {os.fspath(saved_model)!r}: save one first")
     stored = reader.get_variable_to_shape_map()
-    pairs = [(p, v) for p, v in live_variables(model)]
+    pairs = list(live_variables(model))
     if any(p + VALUE_SUFFIX not in stored for p, _ in pairs):
         return Feedback(False, "this model's layers are not the ones the SavedModel holds: use a Net")
     same = sum(np.array_equal(v.numpy(), reader.get_tensor(p + VALUE_SUFFIX)) for p, v in pairs)
@@ -381,9 +382,7 @@ def check_savedmodel_restored(model: object, saved_model: str | os.PathLike[str]
 
 
 def check_migrated(model: object, optimizer: object, path: str | os.PathLike[str]) -> Feedback:
-    """Check that `model` and `optimizer` hold exactly what the Keras 2 checkpoint `path` stored."""
-    from ckptkit.migrate import keras2_to_keras3  # imported here: only notebook 10 needs it
-
+    """Check that `model` and `optimizer` hold what the Keras 2 checkpoint `path` stored (notebook 10)."""
     if not isinstance(model, MyModel) or not model.variables:
         return Feedback(False, "use a built MyModel(hidden=4): call it once on a batch")
     if not isinstance(optimizer, tf.keras.optimizers.Adam) or not optimizer.built:
