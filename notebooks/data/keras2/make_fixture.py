@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # as ckptkit sets it: the same kernels on any CPU
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
     sys.exit("set TF_USE_LEGACY_KERAS=1 and run this with tf-keras installed (Keras 2)")
 
