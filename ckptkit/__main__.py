@@ -62,6 +62,13 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from ckptkit.migrate import migrate_kit_model  # imported here: no other command needs it
+
+    print(migrate_kit_model(args.model, args.source, args.out).text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line: exit 0 on success (diff: identical), 1 when diff differs, 2 on error."""
     parser = argparse.ArgumentParser(prog="python -m ckptkit", description=__doc__)
@@ -95,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kill-at-step", type=int, help="SIGKILL this process after that step (a crash)")
     p.add_argument("--kill-during-save", type=int, help="SIGKILL this process inside the save at that step")
     p.set_defaults(run=_train)
+    p = sub.add_parser("migrate", help="rewrite a Keras 2 (tf-keras) checkpoint of a kit model for Keras 3")
+    p.add_argument("--model", choices=["keras"], default="keras", help="the kit model it holds (MyModel)")
+    p.add_argument("source", help="the Keras 2 checkpoint prefix (e.g. old/ckpt-3) or its folder")
+    p.add_argument("out", help="the new checkpoint's prefix (e.g. new/ckpt); must not exist yet")
+    p.set_defaults(run=_migrate)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

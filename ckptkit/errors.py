@@ -6,8 +6,11 @@ __all__ = [
     "CheckpointError",
     "CheckpointNotFoundError",
     "CorruptCheckpointError",
+    "ExtraValueError",
     "InvalidStepsError",
+    "MissingValueError",
     "ModelMismatchError",
+    "OptimizerMismatchError",
     "ShapeMismatchError",
     "UnbuiltModelError",
     "WorkspaceError",
@@ -44,3 +47,15 @@ class WorkspaceError(CheckpointError, ValueError):
 
 class ModelMismatchError(CheckpointError, ValueError):
     """A checkpoint holds values that the objects restoring it do not have, or lacks values they have."""
+
+
+class MissingValueError(CheckpointError, LookupError):
+    """A live variable has no value in the checkpoint it would be filled from."""
+
+
+class ExtraValueError(CheckpointError, ValueError):
+    """A checkpoint holds a value that no live variable would receive."""
+
+
+class OptimizerMismatchError(CheckpointError, TypeError):
+    """The checkpoint's optimizer state belongs to a different kind of optimizer than the live one."""
