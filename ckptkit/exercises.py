@@ -5,8 +5,9 @@ from __future__ import annotations
 from ckptkit.env import import_tensorflow
 from ckptkit.errors import CheckpointError
 from ckptkit.models import seed_states
+from ckptkit.reader import VALUE_SUFFIX
 from ckptkit.restore import restore_checked
-from ckptkit.snapshot import VALUE_SUFFIX, brief, live_variables, snapshot
+from ckptkit.snapshot import brief, live_variables, snapshot
 
 import os
 from collections.abc import Callable, Mapping
