@@ -183,19 +183,24 @@ def test_formats_really_cover_what_they_claim(written):
         assert stored.shape("empty/.ATTRIBUTES/VARIABLE_VALUE") == (0, 4)
 
 
-def _write_table(entries: dict[bytes, bytes]) -> bytes:
-    """An SSTable with one uncompressed data block (every key a restart point), as TensorFlow reads them."""
+def _write_table(entries: dict[bytes, bytes], snappy: bool = False) -> bytes:
+    """An SSTable with one data block (every key a restart point; snappy if asked), as TensorFlow writes."""
 
-    def block(items):
+    def block(items, compress=False):
         body, restarts = b"", []
         for key, value in items:
             restarts.append(len(body))
             body += bytes([0]) + _varint(len(key)) + _varint(len(value)) + key + value
         body += b"".join(r.to_bytes(4, "little") for r in restarts) + len(restarts).to_bytes(4, "little")
-        crc = bundle.masked_crc32c(bundle.crc32c(body + b"\x00"))
-        return body + b"\x00" + crc.to_bytes(4, "little")
+        if compress:
+            import cramjam
 
-    data = block(sorted(entries.items()))
+            body = bytes(cramjam.snappy.compress_raw(body))
+        kind = b"\x01" if compress else b"\x00"
+        crc = bundle.masked_crc32c(bundle.crc32c(body + kind))
+        return body + kind + crc.to_bytes(4, "little")
+
+    data = block(sorted(entries.items()), snappy)
     meta = block([])
     last = max(entries)
     index = block([(last, _varint(0) + _varint(len(data) - 5))])
@@ -247,6 +252,27 @@ def test_big_endian_checkpoints_read_like_little_endian_ones(tmp_path):
                 == reader.get_tensor(key).tolist()
                 == tf.train.load_variable(little, key).tolist()
             )
+
+
+def test_snappy_compressed_index_blocks(tmp_path):
+    plain = tf.train.Checkpoint(w=tf.Variable(np.zeros(50, np.float32))).write(str(tmp_path / "plain"))
+    packed = str(tmp_path / "packed")
+    Path(packed + ".index").write_bytes(
+        _write_table(bundle.read_table(Path(plain + ".index").read_bytes()), True)
+    )
+    shutil.copy(plain + ".data-00000-of-00001", packed + ".data-00000-of-00001")
+    table = Path(packed + ".index").read_bytes()
+    _, index = bundle.parse_footer(table[-bundle.FOOTER_SIZE :])
+    ((_, handle),) = bundle.block_entries(bundle.read_block(table, index))
+    size = bundle.varint(handle, bundle.varint(handle, 0)[1])[0]
+    assert table[size] == 1  # the data block's type byte: snappy
+    key = "w/.ATTRIBUTES/VARIABLE_VALUE"
+    with open_checkpoint(packed) as stored:
+        assert (
+            stored.get(key).tolist()
+            == tf.train.load_checkpoint(packed).get_tensor(key).tolist()
+            == [0.0] * 50
+        )
 
 
 def test_object_tree_names_every_value_and_optimizer_slots(written):
