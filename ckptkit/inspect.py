@@ -90,8 +90,8 @@ class Inventory:
             "(= marks the key a value is stored under, → another path to it):"
         ]
         for path, key in self.tree:
-            stored = key.removesuffix(VALUE_SUFFIX)
-            lines.append(f"  {path}  {'=' if stored == path else '→'} {stored}")
+            owner = key.split("/.ATTRIBUTES/")[0]  # the object whose attribute this key stores
+            lines.append(f"  {path}  {'=' if owner == path else '→'} {key.removesuffix(VALUE_SUFFIX)}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -139,6 +139,20 @@ def object_tree(graph: dict) -> list[tuple[str, str]]:
     return sorted(rows)
 
 
+def _stored_keys(tree: list[tuple[str, str]], keys: list[str]) -> list[tuple[str, str]]:
+    """Each tree row with the key actually stored.
+
+    A `tf.data` iterator's attribute key `…/ITERATOR` is saved as `…/ITERATOR_STATE`: an attribute key
+    stands for the stored keys it begins.
+    """
+    stored = set(keys)
+    rows = set()
+    for path, key in tree:
+        for match in [key] if key in stored else [k for k in keys if k.startswith(key)]:
+            rows.add((path, match))
+    return sorted(rows)
+
+
 def inspect_checkpoint(path: str | os.PathLike[str]) -> Inventory:
     """Inventory a checkpoint prefix (or a folder's latest), TF2 object-based or TF1 name-based."""
     with open_checkpoint(path) as checkpoint:
@@ -147,7 +161,7 @@ def inspect_checkpoint(path: str | os.PathLike[str]) -> Inventory:
             for key in checkpoint.stored_keys()
         ]
         graph = checkpoint.object_graph()
-        tree = object_tree(graph) if graph else []
+        tree = _stored_keys(object_tree(graph), [v.key for v in values]) if graph else []
         return Inventory(checkpoint.prefix, checkpoint.object_based, values, tree, checkpoint.format)
 
 

@@ -86,7 +86,7 @@ def read_state_file(folder: str | os.PathLike[str]) -> tuple[str | None, list[st
     )
 
     def full(p: str) -> str:
-        p = p.encode().decode("unicode_escape")
+        p = re.sub(r"\\(.)", r"\1", p)  # text-format escapes: \" and \\
         return os.path.normpath(p if os.path.isabs(p) else os.path.join(folder, p))
 
     latest = next((full(v) for k, v in fields if k == "model_checkpoint_path"), None)
