@@ -1,11 +1,13 @@
-"""`python -m ckptkit inspect|diff|ls|train`: read, compare and list checkpoints; train with exact resume."""
+"""`python -m ckptkit inspect|diff|ls|train`: read, compare and list checkpoints; train with exact resume.
+
+`inspect`, `diff` and `ls` read the files directly and never import TensorFlow; `train` does.
+"""
 
 from __future__ import annotations
 
 from ckptkit.errors import CheckpointError
 from ckptkit.inspect import inspect_checkpoint, list_folder
 from ckptkit.snapshot import compare
-from ckptkit.trainer import INGREDIENTS, train
 
 import argparse
 import json
@@ -21,14 +23,28 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    d = compare(args.a, args.b)
+    d = compare(args.a, args.b, bitwise=args.bitwise)
     if args.json:
         rows = [
-            {"name": r.name, "status": r.status, "max_abs": r.max_abs, "mean_abs": r.mean_abs} for r in d.rows
+            {
+                "name": r.name,
+                "status": r.status,
+                "reason": r.reason,
+                "shape_a": None if r.shape_a is None else list(r.shape_a),
+                "shape_b": None if r.shape_b is None else list(r.shape_b),
+                "dtype_a": r.dtype_a,
+                "dtype_b": r.dtype_b,
+                "max_abs": r.max_abs,
+                "mean_abs": r.mean_abs,
+            }
+            for r in d.rows
         ]
-        print(json.dumps({"a": args.a, "b": args.b, "identical": d.identical, "values": rows}, indent=2))
+        out = {"a": args.a, "b": args.b, "identical": d.identical, "rule": d.rule, "notes": list(d.notes)}
+        print(json.dumps(out | {"values": rows}, indent=2))
     else:
-        print(repr(d))
+        print(d.summary())
+        print(d.header())
+        print(d.table())
     return 0 if d.identical else 1
 
 
@@ -37,16 +53,25 @@ def _ls(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    width = max(len(r["checkpoint"]) for r in rows)
+    marked = any("selected" in r for r in rows)  # `ls PREFIX`: a `*` marks that checkpoint
+    width = max([len(r["checkpoint"]) for r in rows] + [len("checkpoint")]) + (2 if marked else 0)
     print(f"{'checkpoint':<{width}}  {'save_counter':>12}  {'step':>6}  note")
     for r in rows:
-        note = "missing on disk" if r.get("missing") else ("" if r["listed"] else "not in the state file")
+        if r.get("missing"):
+            note = "listed in the state file, missing on disk"
+        elif "error" in r:
+            note = "unreadable: " + r["error"]
+        else:
+            note = "" if r["listed"] else "not in the state file"
+        name = ("* " if r.get("selected") else "  ") * marked + r["checkpoint"]
         counter, step = r.get("save_counter", "-"), r.get("step", "-")
-        print(f"{r['checkpoint']:<{width}}  {counter!s:>12}  {step!s:>6}  {note}".rstrip())
+        print(f"{name:<{width}}  {counter!s:>12}  {step!s:>6}  {note}".rstrip())
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
+    from ckptkit.trainer import INGREDIENTS, train  # imports TensorFlow: only this command needs it
+
     drop = tuple(name for name in INGREDIENTS if getattr(args, f"no_save_{name}"))
     result = train(
         args.model,
@@ -71,18 +96,20 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line: exit 0 on success (diff: identical), 1 when diff differs, 2 on error."""
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m ckptkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inspect", help="every stored value with shape, dtype, size; the object tree")
-    p.add_argument("path", help="a checkpoint prefix (e.g. ckpts/ckpt-3) or a folder (its latest)")
+    p.add_argument("path", help="a checkpoint prefix (e.g. ckpts/ckpt-3), one of its files, or a folder")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_inspect)
-    p = sub.add_parser("diff", help="compare two checkpoints value by value")
+    p = sub.add_parser("diff", help="compare two checkpoints value by value (dtype, shape, values)")
     p.add_argument("a")
     p.add_argument("b")
+    p.add_argument("--bitwise", action="store_true", help="equal bytes decide: -0.0 and 0.0 differ")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_diff)
-    p = sub.add_parser("ls", help="the checkpoints in a folder, newest first")
+    p = sub.add_parser("ls", help="every checkpoint in a folder (or a checkpoint's folder), newest first")
     p.add_argument("folder")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_ls)
@@ -94,11 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-every", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", required=True)
-    for name in INGREDIENTS:
-        flag = name.replace("_", "-")
-        p.add_argument(
-            f"--no-save-{flag}", action="store_true", help=f"leave the {flag} out of the checkpoint"
-        )
+    if argv[:1] == ["train"]:  # the flags come from the trainer, which imports TensorFlow
+        from ckptkit.trainer import INGREDIENTS
+
+        for name in INGREDIENTS:
+            flag = name.replace("_", "-")
+            p.add_argument(
+                f"--no-save-{flag}", action="store_true", help=f"leave the {flag} out of the checkpoint"
+            )
     p.add_argument("--kill-at-step", type=int, help="SIGKILL this process after that step (a crash)")
     p.add_argument("--kill-during-save", type=int, help="SIGKILL this process inside the save at that step")
     p.set_defaults(run=_train)
@@ -110,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (CheckpointError, ValueError) as err:
+    except (CheckpointError, ValueError, OSError) as err:
         print(f"ckptkit {args.command}: {err}", file=sys.stderr)
         return 2
 

@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -26,6 +27,7 @@ tf = import_tensorflow()
 __all__ = [
     "BUDGETS",
     "async_blocking",
+    "cli_reading",
     "cost_per_step",
     "main",
     "notebook_costs",
@@ -39,6 +41,10 @@ BUDGETS = {
     "notebook_seconds": 30.0,
     "notebook_peak_rss_mb": 1024.0,
     "click_ms": 100.0,
+    "cli_inspect_ratio": 0.2,
+    "cli_inspect_rss_mb": 150.0,
+    "cli_diff_ratio": 0.3,
+    "cli_diff_rss_mb": 300.0,
 }
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -184,6 +190,63 @@ def panel_clicks(repeat: int = 20) -> dict[str, float]:
         }
 
 
+# Run by a small launcher process: a child forked from the benchmark itself (TensorFlow loaded) would
+# start with the benchmark's memory counted in its peak until it execs.
+_LAUNCHER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+wall = time.perf_counter() - start
+print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, code)
+"""
+
+
+def _process_cost(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall seconds, peak resident MB (ru_maxrss is in KiB on Linux) and exit code of one whole process."""
+    out = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], env=env, capture_output=True, text=True)
+    wall, rss, code = out.stdout.split()
+    return float(wall), float(rss), int(code)
+
+
+def cli_reading(mb: int = 100, repeat: int = 3) -> dict[str, float]:
+    """`python -m ckptkit inspect` and `diff` on an `mb` MB checkpoint beside TensorFlow reading every tensor.
+
+    Whole processes, interpreter start-up and imports included: that is what a user waits for.
+    """
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    rng = np.random.default_rng(0)
+    count = 25
+    values = {
+        f"layer{i:02d}": rng.standard_normal(mb * 2**20 // 4 // count, dtype=np.float32) for i in range(count)
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        a = tf.train.Checkpoint(**{k: tf.Variable(v) for k, v in values.items()}).write(f"{folder}/a")
+        values["layer00"][:10] += 1  # B differs from A in one value, so diff reads everything and exits 1
+        b = tf.train.Checkpoint(**{k: tf.Variable(v) for k, v in values.items()}).write(f"{folder}/b")
+        tf_read = (
+            "import tensorflow as tf\n"
+            f"r = tf.train.load_checkpoint({a!r})\n"
+            "[r.get_tensor(k) for k in r.get_variable_to_shape_map()]"
+        )
+        commands = {
+            "tf_read": [sys.executable, "-c", tf_read],
+            "inspect": [sys.executable, "-m", "ckptkit", "inspect", a],
+            "diff": [sys.executable, "-m", "ckptkit", "diff", a, b],
+        }
+        result: dict[str, float] = {"mb": os.path.getsize(a + ".data-00000-of-00001") / 2**20}
+        for name, command in commands.items():
+            runs = [_process_cost(command, env) for _ in range(repeat)]
+            if any(code not in (0, 1) for _, _, code in runs):
+                raise RuntimeError(f"{' '.join(command[:4])} failed with exit code {runs[0][2]}")
+            result[f"{name}_s"] = statistics.median(wall for wall, _, _ in runs)
+            result[f"{name}_peak_rss_mb"] = max(rss for _, rss, _ in runs)
+    result["inspect_ratio"] = result["inspect_s"] / result["tf_read_s"]
+    result["diff_ratio"] = result["diff_s"] / result["tf_read_s"]
+    return result
+
+
 def notebook_costs(folder: Path = NOTEBOOKS, skip: tuple[str, ...] = ()) -> list[dict[str, object]]:
     """Run each notebook in a fresh kernel: wall time and the kernel's peak resident memory."""
     import nbformat
@@ -260,6 +323,18 @@ def _table(results: dict) -> str:
         "panel clicks (median ms): "
         + ", ".join(f"{k.removesuffix('_click_ms')} {v:.1f}" for k, v in c.items()),
     ]
+    if results.get("cli_reading"):
+        r = results["cli_reading"]
+        lines += ["", f"reading a {r['mb']:.0f} MB checkpoint, whole process (median s; peak MB)"]
+        lines += [
+            f"  {label:42} {r[key + '_s']:6.2f} s {r[key + '_peak_rss_mb']:7.0f} MB"
+            + (f"   ratio {r[key + '_ratio']:.3f}" if key != "tf_read" else "")
+            for key, label in (
+                ("tf_read", "TensorFlow: load_checkpoint + every tensor"),
+                ("inspect", "python -m ckptkit inspect"),
+                ("diff", "python -m ckptkit diff (two checkpoints)"),
+            )
+        ]
     if results.get("notebooks"):
         lines += ["", "notebooks (fresh kernel):"]
         lines += [
@@ -277,6 +352,16 @@ def _budgets(results: dict) -> list[tuple[str, bool]]:
     ]
     for name, ms in results["panel_clicks"].items():
         checks.append((f"{name} {ms:.1f} <= {BUDGETS['click_ms']}", ms <= BUDGETS["click_ms"]))
+    if results.get("cli_reading"):
+        r = results["cli_reading"]
+        for key in ("inspect", "diff"):
+            ratio, rss = BUDGETS[f"cli_{key}_ratio"], BUDGETS[f"cli_{key}_rss_mb"]
+            checks.append(
+                (f"cli {key} {r[key + '_ratio']:.3f} x TensorFlow <= {ratio}", r[key + "_ratio"] <= ratio)
+            )
+            checks.append(
+                (f"cli {key} {r[key + '_peak_rss_mb']:.0f} MB <= {rss:.0f}", r[key + "_peak_rss_mb"] <= rss)
+            )
     for n in results.get("notebooks", []):
         checks.append(
             (
@@ -306,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     results["async"] = async_blocking(64)
     results["async_block_ratio"] = results["async"]["async_block_ratio"]
     results["panel_clicks"] = panel_clicks()
+    results["cli_reading"] = cli_reading()
     results["notebooks"] = [] if args.no_notebooks else notebook_costs()
     results["budgets"] = _budgets(results)
     print(_table(results))

@@ -5,13 +5,17 @@ from __future__ import annotations
 __all__ = [
     "CheckpointError",
     "CheckpointNotFoundError",
+    "CheckpointPermissionError",
     "CorruptCheckpointError",
     "ExtraValueError",
     "InvalidStepsError",
+    "LfsPointerError",
+    "MissingShardError",
     "MissingValueError",
     "ModelMismatchError",
     "OptimizerMismatchError",
     "ShapeMismatchError",
+    "StateFileError",
     "UnbuiltModelError",
     "WorkspaceError",
 ]
@@ -25,8 +29,24 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
     """No checkpoint exists at the given path or in the given folder."""
 
 
+class MissingShardError(CheckpointNotFoundError):
+    """A checkpoint's index is there but one of its data shards is not."""
+
+
+class StateFileError(CheckpointNotFoundError):
+    """A folder's state file names a checkpoint that is not on disk (deleted, or another machine's path)."""
+
+
 class CorruptCheckpointError(CheckpointError):
-    """A checkpoint file is damaged: cut short, or its bytes fail TensorFlow's checksum."""
+    """A checkpoint file is damaged: cut short, a bad magic number, or bytes that fail their checksum."""
+
+
+class LfsPointerError(CorruptCheckpointError):
+    """A checkpoint file is a Git LFS pointer (a small text file) instead of the bytes it stands for."""
+
+
+class CheckpointPermissionError(CheckpointError, PermissionError):
+    """A checkpoint file exists but this user may not read it."""
 
 
 class ShapeMismatchError(CheckpointError, ValueError):

@@ -6,8 +6,9 @@ from ckptkit.env import import_tensorflow
 from ckptkit.errors import CheckpointError
 from ckptkit.migrate import keras2_to_keras3
 from ckptkit.models import MyModel, seed_states
+from ckptkit.reader import VALUE_SUFFIX, open_checkpoint, resolve_checkpoint
 from ckptkit.restore import restore_checked
-from ckptkit.snapshot import VALUE_SUFFIX, brief, live_variables, resolve_checkpoint, snapshot, value_of
+from ckptkit.snapshot import brief, live_variables, snapshot, value_of
 from ckptkit.training import fit
 
 import itertools
@@ -30,7 +31,6 @@ __all__ = [
     "check_matches_checkpoint",
     "check_migrated",
     "check_own_folder",
-    "check_read_value",
     "check_ready_to_restore",
     "check_restored",
     "check_resumable",
@@ -40,8 +40,10 @@ __all__ = [
     "check_savedmodel_restored",
     "check_seed_states",
     "check_status_method",
+    "check_step_reader",
     "check_stored_key",
     "check_velocity_key",
+    "check_written_key",
 ]
 
 
@@ -450,14 +452,56 @@ def check_status_method(answer: object) -> Feedback:
     return Feedback(False, f"{answer!r} is not a status method: pick one of {', '.join(STATUS_METHODS)}")
 
 
-def check_read_value(value: object, path: str | os.PathLike[str], key: str) -> Feedback:
-    """Check that `value` equals the value stored under `key`, read with no model."""
-    stored = tf.train.load_variable(os.fspath(path), key)
+def check_written_key(path: str | os.PathLike[str], key: str, variable: object) -> Feedback:
+    """Check the learner's checkpoint at `path` stores `variable`'s value under `key` (notebook 04)."""
+    try:
+        with open_checkpoint(path) as stored:
+            keys = stored.stored_keys()
+            value = stored.get(key) if stored.has(key) else None
+    except CheckpointError:
+        return Feedback(False, "no checkpoint there yet: write one with tf.train.Checkpoint(...).write(path)")
     if value is None:
-        return Feedback(False, "no value yet: tf.train.load_variable(path, key) reads one without a model")
-    if np.shape(value) == np.shape(stored) and np.array_equal(np.asarray(value), stored):
-        return Feedback(True, f"right: {key} = {brief(stored)}")
-    return Feedback(False, f"{brief(np.asarray(value))} is not what {key} stores: read that exact key")
+        near = [k for k in keys if k.endswith(key.split("/", 1)[1])] or keys
+        return Feedback(
+            False,
+            f"it stores {near[0]!r} but not {key!r}: a key starts with the keyword you pass to "
+            "tf.train.Checkpoint, then the attribute names below it",
+        )
+    if np.shape(value) != tuple(variable.shape) or not np.array_equal(value, value_of(variable)):
+        return Feedback(
+            False, f"{key!r} holds other values than the variable asked for: track the right layer"
+        )
+    return Feedback(True, f"right: {key} = {brief(value)}")
+
+
+def check_step_reader(read_step: Callable[[str], object], steps: tuple[int, ...] = (7, 4711)) -> Feedback:
+    """Run `read_step(prefix)` on checkpoints written here, with steps it cannot know (notebook 04)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        for number, step in enumerate(steps):
+            prefix = tf.train.Checkpoint(
+                step=tf.Variable(step, dtype=tf.int64), w=tf.Variable([0.5] * 3)
+            ).write(os.path.join(folder, f"probe-{number}"))
+            try:
+                got = read_step(prefix)
+            except Exception as err:  # the learner's code: any failure is feedback, not a crash
+                return Feedback(
+                    False, f"read_step raised {type(err).__name__}: {str(err).splitlines()[0][:80]}"
+                )
+            if got is None:
+                return Feedback(
+                    False, "read_step returned None: tf.train.load_variable(path, key) reads a value"
+                )
+            if np.size(got) != 1 or int(np.asarray(got).item()) != step:
+                return Feedback(
+                    False,
+                    f"read_step gave {got!r} for a checkpoint whose step is {step}: "
+                    "read the path it is given",
+                )
+    return Feedback(
+        True, f"right: read_step read steps {', '.join(map(str, steps))} from checkpoints it had never seen"
+    )
 
 
 def check_matches_checkpoint(variables: Mapping[str, object], path: str | os.PathLike[str]) -> Feedback:

@@ -21,14 +21,8 @@ from ckptkit.errors import (
     UnbuiltModelError,
 )
 from ckptkit.models import MyModel
-from ckptkit.snapshot import (
-    DAMAGE,
-    VALUE_SUFFIX,
-    damaged,
-    live_variables,
-    read_checkpoint,
-    resolve_checkpoint,
-)
+from ckptkit.reader import GRAPH_KEY, VALUE_SUFFIX, explain_tf_error, resolve_checkpoint
+from ckptkit.snapshot import live_variables
 
 import os
 from dataclasses import dataclass, field
@@ -40,7 +34,22 @@ tf = import_tensorflow()
 
 __all__ = ["Mapped", "MigrationReport", "keras2_to_keras3", "migrate_kit_model"]
 
-GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+def read_checkpoint(prefix: str) -> tf.train.CheckpointReader:
+    """TensorFlow's reader for `prefix` (the migration needs its object graph proto), errors in one line."""
+    try:
+        return tf.train.load_checkpoint(prefix)
+    except DAMAGE as err:
+        raise explain_tf_error(prefix, err) from None
+
+
+def damaged(prefix: str, err: BaseException, what: str) -> CheckpointError:
+    """ckptkit's error for a value TensorFlow could not read, saying which one."""
+    found = explain_tf_error(prefix, err)
+    return type(found)(f"{found}{what}")
+
+# What TensorFlow's reader raises on a damaged file: op errors (DataLoss, NotFound, ...) or IndexError.
+DAMAGE = (tf.errors.OpError, IndexError)
 # Keras 2 slot name -> the Keras 3 optimizer attribute holding that slot for every variable.
 SLOTS = {"m": "_momentums", "v": "_velocities", "vhat": "_velocity_hats"}
 SLOT_WORDS = {"m": "momentum", "v": "velocity", "vhat": "velocity_hat"}

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 from ckptkit.env import import_tensorflow
 from ckptkit.errors import (
+    CheckpointError,
     CheckpointNotFoundError,
+    CheckpointPermissionError,
     CorruptCheckpointError,
     ModelMismatchError,
     ShapeMismatchError,
     UnbuiltModelError,
 )
-from ckptkit.snapshot import (
-    DAMAGE,
-    GRAPH_KEY,
-    VALUE_SUFFIX,
-    damaged,
-    is_variable,
-    read_checkpoint,
-    resolve_checkpoint,
-    value_of,
-    walk,
-)
+from ckptkit.reader import VALUE_SUFFIX, StoredCheckpoint, explain_tf_error, open_checkpoint
+from ckptkit.snapshot import is_variable, value_of, walk
 
 import os
 from dataclasses import dataclass
 
 tf = import_tensorflow()
+
+# What TensorFlow's own reads raise on a bad file: op errors (DataLoss, NotFound, ...) or IndexError.
+_TF_READ_ERRORS = (tf.errors.OpError, IndexError)
 
 __all__ = ["RestoreReport", "restore_checked", "restore_newest_good"]
 
@@ -90,8 +86,8 @@ def _match(checkpoint: object, prefix: str) -> tuple[dict[str, object], bool, se
     """
     try:
         view = tf.train.CheckpointView(prefix)
-    except DAMAGE as err:
-        raise damaged(prefix, err) from None
+    except _TF_READ_ERRORS as err:
+        raise explain_tf_error(prefix, err) from None
     nodes = view._object_graph_proto.nodes  # CheckpointView has no public node list
     logger = tf.get_logger()
     level = logger.level
@@ -110,10 +106,9 @@ def _match(checkpoint: object, prefix: str) -> tuple[dict[str, object], bool, se
     return matched, variables_only, {child.local_name for child in nodes[0].children}
 
 
-def _check_shapes(matched: dict[str, object], reader: tf.train.CheckpointReader) -> None:
-    shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
+def _check_shapes(matched: dict[str, object], stored: StoredCheckpoint) -> None:
     for key, var in matched.items():
-        want, have = tuple(shapes[key + VALUE_SUFFIX]), tuple(var.shape)
+        want, have = stored.shape(key + VALUE_SUFFIX), tuple(var.shape)
         if want != have:
             fix = (
                 "optimizer slots are stored by position, so build the optimizer over the same trainable "
@@ -124,9 +119,9 @@ def _check_shapes(matched: dict[str, object], reader: tf.train.CheckpointReader)
             raise ShapeMismatchError(
                 f"{key!r} is stored with shape {want} but the live variable has shape {have}: {fix}"
             )
-        if dtypes[key + VALUE_SUFFIX].name != tf.as_dtype(var.dtype).name:
+        if stored.dtype(key + VALUE_SUFFIX) != tf.as_dtype(var.dtype).name:
             raise ShapeMismatchError(
-                f"{key!r} is stored as {dtypes[key + VALUE_SUFFIX].name} but the live variable is "
+                f"{key!r} is stored as {stored.dtype(key + VALUE_SUFFIX)} but the live variable is "
                 f"{tf.as_dtype(var.dtype).name}: create it with the dtype it was saved with"
             )
 
@@ -139,9 +134,15 @@ def restore_checked(
     With `complete=True`, a checkpoint that lacks a value the objects have, or holds one they do
     not take, is refused with `ModelMismatchError` before any variable changes.
     """
-    prefix = resolve_checkpoint(path)
-    reader = read_checkpoint(prefix)
-    keys = reader.get_variable_to_shape_map()
+    with open_checkpoint(path) as stored_checkpoint:  # resolves the path and reads the index, or says why not
+        return _restore_checked(checkpoint, stored_checkpoint, complete)
+
+
+def _restore_checked(
+    checkpoint: tf.train.Checkpoint, stored_checkpoint: StoredCheckpoint, complete: bool
+) -> RestoreReport:
+    prefix = stored_checkpoint.prefix
+    keys = stored_checkpoint.stored_keys()
     stored = {k.removesuffix(VALUE_SUFFIX) for k in keys if k.endswith(VALUE_SUFFIX)}
 
     # One walk, stopping at variables and at unbuilt Keras objects (which have none below them).
@@ -156,7 +157,7 @@ def restore_checked(
             raise UnbuiltModelError(_unbuilt_message(name, obj))
 
     matched, variables_only, stored_top = _match(checkpoint, prefix)
-    _check_shapes(matched, reader)
+    _check_shapes(matched, stored_checkpoint)
     matched_ids = {id(v) for v in matched.values()}
     lacking = {p for p, v in live.items() if id(v) not in matched_ids}
     # Objects with no variables of their own (a tf.data iterator) show up only as absent names.
@@ -166,7 +167,7 @@ def restore_checked(
     report = RestoreReport(
         path=prefix,
         matched=tuple(sorted(matched)),
-        only_in_checkpoint=tuple(sorted(k for k in stored if k not in matched and k != GRAPH_KEY)),
+        only_in_checkpoint=tuple(sorted(k for k in stored if k not in matched)),
         only_in_objects=tuple(sorted(lacking)),
     )
     if complete and not report.complete:
@@ -183,9 +184,9 @@ def restore_checked(
     if variables_only:
         # Read (and so checksum) every value before assigning any: a damaged file changes nothing.
         try:
-            values = {key: reader.get_tensor(key + VALUE_SUFFIX) for key in matched}
-        except DAMAGE as err:
-            raise damaged(prefix, err, " (live variables left unchanged)") from None
+            values = {key: stored_checkpoint.get(key + VALUE_SUFFIX) for key in matched}
+        except CheckpointError as err:
+            raise type(err)(f"{err} (live variables left unchanged)") from None
         for key, var in matched.items():
             var.assign(values[key])
     else:
@@ -200,10 +201,11 @@ def _restore_with_rollback(checkpoint: tf.train.Checkpoint, prefix: str, matched
     before = {key: value_of(v) for key, v in targets.items()}
     try:
         checkpoint.restore(prefix).expect_partial()  # unmatched values are in the report instead
-    except DAMAGE as err:
+    except _TF_READ_ERRORS as err:
         for key, value in before.items():
             targets[key].assign(value)
-        raise damaged(prefix, err, " (live variables left unchanged)") from None
+        found = explain_tf_error(prefix, err)
+        raise type(found)(f"{found} (live variables left unchanged)") from None
 
 
 def restore_newest_good(
@@ -218,6 +220,6 @@ def restore_newest_good(
     for path in reversed(manager.checkpoints):
         try:
             return restore_checked(checkpoint, path, complete=True), skipped
-        except (CorruptCheckpointError, CheckpointNotFoundError) as err:
+        except (CorruptCheckpointError, CheckpointNotFoundError, CheckpointPermissionError) as err:
             skipped.append((path, str(err)))
     return None, skipped

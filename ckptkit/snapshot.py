@@ -1,41 +1,35 @@
-"""Variable values, as plain NumPy arrays keyed like checkpoint keys, from live objects or a checkpoint."""
+"""Variable values as NumPy arrays keyed like checkpoint keys, from live objects or a checkpoint, compared.
+
+Reading files goes through `ckptkit.reader` (no TensorFlow); only live objects need TensorFlow,
+which is imported when the first live object is walked.
+"""
 
 from __future__ import annotations
 
 from ckptkit.diff import Diff, diff
 from ckptkit.env import import_tensorflow
-from ckptkit.errors import CheckpointNotFoundError, CorruptCheckpointError
+from ckptkit.reader import StoredValues, open_checkpoint
 
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 
 import numpy as np
 
-tf = import_tensorflow()
-
 __all__ = [
-    "DAMAGE",
-    "VALUE_SUFFIX",
     "brief",
     "compare",
-    "damaged",
     "is_variable",
+    "labels",
     "live_variables",
-    "read_checkpoint",
-    "resolve_checkpoint",
     "snapshot",
     "value_of",
     "walk",
 ]
 
-VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
-GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-
 
 def is_variable(obj: object) -> bool:
     """True for a TensorFlow or Keras 3 variable."""
+    tf = import_tensorflow()
     import keras  # imported here: keras comes with tensorflow, already loaded
 
     return isinstance(obj, tf.Variable | keras.Variable)
@@ -54,9 +48,10 @@ def brief(values: object) -> str:
 def walk(root: object, leaf: Callable[[object], bool]) -> Iterator[tuple[str, object]]:
     """Yield `(path, object)` for each object reachable from `root` that `leaf` accepts, once each.
 
-    Breadth-first over the children TensorFlow saves, so each path is the key a save would write;
-    the walk does not go below an accepted object.
+    Breadth-first over the children TensorFlow saves, so each path is the first one a breadth-first
+    walk finds, the key a save writes; the walk does not go below an accepted object.
     """
+    tf = import_tensorflow()
     if isinstance(root, tf.train.Checkpoint):
         root.save_counter  # noqa: B018 (reading it creates the counter that save() and restore() create)
     view = tf.train.TrackableView(root)
@@ -76,100 +71,73 @@ def walk(root: object, leaf: Callable[[object], bool]) -> Iterator[tuple[str, ob
 
 
 def live_variables(root: object) -> Iterator[tuple[str, object]]:
-    """Yield `(path, variable)` for each variable reachable from `root`, shortest path first, once each."""
+    """Yield `(path, variable)` for each variable reachable from `root`, once each, under its saved key."""
     return walk(root, is_variable)
-
-
-def resolve_checkpoint(path: str | os.PathLike[str]) -> str:
-    """Return the checkpoint prefix for `path`: the prefix itself, or a folder's latest checkpoint."""
-    # A checkpoint's own file names the checkpoint too: strip ".index" or ".data-00000-of-00001".
-    path = re.sub(r"\.(index|data-\d{5}-of-\d{5})$", "", os.fspath(path))
-    if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None:
-            files = sorted(p.name for p in Path(path).iterdir())
-            shown = ", ".join(files[:8]) + (", ..." if len(files) > 8 else "") or "nothing"
-            raise CheckpointNotFoundError(
-                f"no checkpoint in folder {path!r} (it holds: {shown}): "
-                "save one first, or pass a checkpoint prefix such as 'folder/ckpt-1'"
-            )
-        return latest
-    if os.path.exists(path + ".index"):
-        return path
-    folder = os.path.dirname(path) or "."
-    if os.path.isdir(folder):
-        near = sorted(p.name[: -len(".index")] for p in Path(folder).glob("*.index"))
-        hint = f"checkpoints there: {', '.join(near)}" if near else "it holds no checkpoint"
-    else:
-        hint = "that folder does not exist"
-    raise CheckpointNotFoundError(
-        f"no checkpoint at {path!r} ({hint}): pass a prefix with its number, such as 'ckpt-1', or a folder"
-    )
-
-
-def read_checkpoint(path: str | os.PathLike[str]) -> tf.train.CheckpointReader:
-    """Open a checkpoint for reading, turning TensorFlow's low-level errors into ckptkit's."""
-    prefix = resolve_checkpoint(path)
-    try:
-        return tf.train.load_checkpoint(prefix)
-    except DAMAGE as err:
-        raise damaged(prefix, err) from None
-
-
-# What TensorFlow raises on a file cut short or failing its checksum: DataLossError, OutOfRangeError,
-# a plain OpError ("Checksum does not match"), or IndexError ("Read less bytes than requested").
-DAMAGE = (tf.errors.OpError, IndexError)
-
-
-def damaged(prefix: str, err: BaseException, what: str = "") -> CorruptCheckpointError:
-    """Build the one-line error for a damaged checkpoint from TensorFlow's error."""
-    text = (getattr(err, "message", None) or str(err)).strip()
-    # TensorFlow wraps op errors as "{{function_node ...}} reason [Op:Name]": keep the reason.
-    text = re.sub(r"^\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]$", "", text)
-    reason = text.splitlines()[0] if text else type(err).__name__
-    return CorruptCheckpointError(
-        f"checkpoint {prefix!r} is damaged{what} ({reason}): restore an older checkpoint"
-    )
-
-
-def _from_checkpoint(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    reader = read_checkpoint(path)
-    dtypes = reader.get_variable_to_dtype_map()
-    values = {}
-    for key in sorted(reader.get_variable_to_shape_map()):
-        if key == GRAPH_KEY or dtypes[key] == tf.variant:
-            continue  # variants (a tf.data iterator's state) have no NumPy form
-        name = key.removesuffix(VALUE_SUFFIX)
-        try:
-            values[name] = np.asarray(reader.get_tensor(key))
-        except DAMAGE as err:
-            raise damaged(os.fspath(path), err, f": value {name!r} cannot be read") from None
-    return values
 
 
 def snapshot(source: object) -> dict[str, np.ndarray]:
     """Copy every value of `source` (a checkpoint path, a trackable object, or a name->variable map)."""
     if isinstance(source, str | os.PathLike):
-        return _from_checkpoint(source)
+        with open_checkpoint(source) as checkpoint:
+            values = StoredValues(checkpoint)
+            return {name: values[name] for name in values}
     if isinstance(source, Mapping):
         return {str(k): value_of(v) for k, v in source.items()}
     return {path: value_of(var) for path, var in live_variables(source)}
 
 
-def _label(source: object) -> str:
+def _values(source: object, only: str) -> tuple[Mapping[str, np.ndarray], str | None]:
+    """Values to compare (read one at a time from a checkpoint) and the checkpoint's key format."""
     if isinstance(source, str | os.PathLike):
-        return os.path.basename(os.fspath(source).rstrip("/")) or os.fspath(source)
-    return "live"
+        checkpoint = open_checkpoint(source)
+        kind = "object-based (TF2)" if checkpoint.object_based else "name-based (TF1)"
+        return StoredValues(checkpoint, only), kind
+    return {k: v for k, v in snapshot(source).items() if k.startswith(only)}, None
+
+
+def labels(a: object, b: object) -> tuple[str, str]:
+    """Short names for two sources, with enough of each path to tell them apart."""
+    if not isinstance(a, str | os.PathLike) or not isinstance(b, str | os.PathLike):
+        return tuple(
+            os.path.basename(os.fspath(s).rstrip("/")) or os.fspath(s)
+            if isinstance(s, str | os.PathLike)
+            else "live"
+            for s in (a, b)
+        )
+    parts_a = os.path.normpath(os.path.abspath(a)).split(os.sep)
+    parts_b = os.path.normpath(os.path.abspath(b)).split(os.sep)
+    if parts_a == parts_b:
+        return parts_a[-1], parts_b[-1]
+    keep = 1
+    while keep < min(len(parts_a), len(parts_b)) and parts_a[-keep:] == parts_b[-keep:]:
+        keep += 1
+    return "/".join(parts_a[-keep:]), "/".join(parts_b[-keep:])
 
 
 def compare(
-    a: object, b: object, only: str = "", label_a: str | None = None, label_b: str | None = None
+    a: object,
+    b: object,
+    only: str = "",
+    label_a: str | None = None,
+    label_b: str | None = None,
+    bitwise: bool = False,
 ) -> Diff:
-    """Diff two checkpoints, or a checkpoint and live objects, keeping the keys that start with `only`."""
-    snap_a, snap_b = snapshot(a), snapshot(b)
-    return diff(
-        {k: v for k, v in snap_a.items() if k.startswith(only)},
-        {k: v for k, v in snap_b.items() if k.startswith(only)},
-        label_a or _label(a),
-        label_b or _label(b),
-    )
+    """Diff two checkpoints, or a checkpoint and live objects, keeping the keys that start with `only`.
+
+    Checkpoint values are read one at a time, so two large checkpoints never sit in memory together.
+    """
+    (values_a, format_a), (values_b, format_b) = _values(a, only), _values(b, only)
+    notes = ()
+    if format_a and format_b and format_a != format_b:
+        notes = (
+            f"A is {format_a}, B is {format_b}: keys are compared without TF2's "
+            "'/.ATTRIBUTES/VARIABLE_VALUE', so TF1 'w' and TF2 'w/.ATTRIBUTES/VARIABLE_VALUE' "
+            "count as one variable",
+        )
+    default_a, default_b = labels(a, b)
+    try:
+        return diff(values_a, values_b, label_a or default_a, label_b or default_b, bitwise, notes)
+    finally:
+        for values in (values_a, values_b):
+            if isinstance(values, StoredValues):
+                values.checkpoint.close()

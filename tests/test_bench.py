@@ -59,9 +59,20 @@ def test_main_writes_json_and_checks_budgets(tmp_path, monkeypatch, capsys):
         lambda mb: {"sync_block_ms": 10.0, "async_block_ms": 1.0, "async_block_ratio": 0.1},
     )
     monkeypatch.setattr(bench, "panel_clicks", lambda: {"save_click_ms": 50.0})
+    monkeypatch.setattr(bench, "cli_reading", lambda: {})
     out = tmp_path / "bench.json"
     assert bench.main(["--quick", "--no-notebooks", "--json", str(out)]) == 1  # 1.2 is over the 1.10 budget
     data = json.loads(out.read_text())
     assert [r["mb"] for r in data["throughput"]] == [1, 4, 16, 64]
     assert {"overhead_save_ratio", "overhead_restore_ratio", "async_block_ratio", "notebooks"} <= set(data)
     assert "OVER overhead_save_ratio 1.200 <= 1.1" in capsys.readouterr().out
+
+
+def test_cli_reading_measures_whole_processes():
+    r = bench.cli_reading(mb=2, repeat=1)
+    assert (
+        1.5 < r["mb"] < 2.5
+        and r["tf_read_s"] > 0
+        and r["tf_read_peak_rss_mb"] > r["inspect_peak_rss_mb"] > 10
+    )
+    assert r["inspect_ratio"] == r["inspect_s"] / r["tf_read_s"] and r["diff_ratio"] > 0

@@ -1,5 +1,6 @@
 import ckptkit
-from ckptkit.snapshot import live_variables, resolve_checkpoint, snapshot
+from ckptkit.reader import resolve_checkpoint
+from ckptkit.snapshot import live_variables, snapshot
 
 import numpy as np
 import pytest
