@@ -48,6 +48,7 @@ def damaged(prefix: str, err: BaseException, what: str) -> CheckpointError:
     found = explain_tf_error(prefix, err)
     return type(found)(f"{found}{what}")
 
+
 # What TensorFlow's reader raises on a damaged file: op errors (DataLoss, NotFound, ...) or IndexError.
 DAMAGE = (tf.errors.OpError, IndexError)
 # Keras 2 slot name -> the Keras 3 optimizer attribute holding that slot for every variable.
