@@ -200,3 +200,23 @@ def test_async_options_and_save_interval():
     # another problem: a step of 10 ms, a save of 20 ms: 20 / (10 n + 20) <= 0.05 from n = 38 on
     assert check_save_interval(38, step_ms=10.0, save_ms=20.0)
     assert not check_save_interval(40, step_ms=10.0, save_ms=20.0)
+
+
+def test_branches_of_the_playground():
+    from ckptkit.exercises import check_branches
+    from ckptkit.history import History
+
+    h = History()
+    h.record(1, 1.0)
+    h.mark_save("ckpt-1", 1)
+    h.record(2, 0.5)
+    h.mark_restore("ckpt-1", 1)
+    h.record(2, 0.6)
+    h.mark_restore("ckpt-1", 1)  # notebook 08's starting answer: a third branch, not trained yet
+    untrained = check_branches(h)
+    assert not untrained and "2 branch(es) with training so far, 1 without" in untrained.message
+    assert "restore_button" not in untrained.message  # a hint, not the solution
+    assert "pass the lab's history" in check_branches(None).message
+    assert "pass the lab's history" in check_branches(h.runs["run 1"]).message  # one run, not the history
+    h.record(2, 0.7)
+    assert check_branches(h)
