@@ -170,7 +170,7 @@ def _stand_in_training(mb: int, seed: int = 0) -> tuple[tf.Variable, Callable[[]
 
 
 def async_blocking(
-    folder: str | os.PathLike[str], mb: int = 16, saves: int = 4, steps_between: int = 2
+    folder: str | os.PathLike[str], mb: int = 8, saves: int = 4, steps_between: int = 2
 ) -> dict[str, object]:
     """How long a save stops a CPU-bound training loop, sync against `CheckpointOptions(enable_async=True)`.
 
