@@ -118,20 +118,23 @@ def panel_clicks(repeat: int = 20, folder: Path | None = None) -> dict[str, floa
         }
 
 
-def _tree_rss(pid: int) -> tuple[int, int, int]:
-    """Resident bytes of process `pid`, of it plus all its descendants, and how many descendants."""
+def _tree_usage(pid: int) -> tuple[int, int, int, float]:
+    """Of process `pid`: its RSS, the RSS of it and all its descendants, their number, their CPU seconds."""
     import psutil
 
     kernel = psutil.Process(pid)
     own = kernel.memory_info().rss
-    total, children = own, 0
+    times = kernel.cpu_times()
+    total, children, cpu = own, 0, times.user + times.system + times.children_user + times.children_system
     for child in kernel.children(recursive=True):
         try:
             total += child.memory_info().rss
+            child_times = child.cpu_times()
+            cpu += child_times.user + child_times.system
             children += 1
         except psutil.Error:
             pass  # the child ended between the listing and the reading
-    return own, total, children
+    return own, total, children, cpu
 
 
 def notebook_costs(
@@ -141,7 +144,8 @@ def notebook_costs(
 
     Memory is sampled every 20 ms as the sum of resident set sizes (RSS) of the kernel and every
     process it started; pages shared between them count once per process, so the sum is an upper
-    bound of what they take together.
+    bound of what they take together. CPU seconds (kernel and children, last sample) tell a slow
+    notebook from a busy machine: wall time grows with other load, CPU time much less.
     """
     import nbformat
     import psutil
@@ -155,7 +159,7 @@ def notebook_costs(
         client = NotebookClient(
             nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
         )
-        peak = {"kernel": 0, "tree": 0, "children": 0}
+        peak = {"kernel": 0, "tree": 0, "children": 0, "cpu": 0.0}
         running = threading.Event()
         running.set()
 
@@ -164,12 +168,13 @@ def notebook_costs(
         ) -> None:
             while running.is_set():
                 try:
-                    own, total, children = _tree_rss(client.km.provisioner.process.pid)
+                    own, total, children, cpu = _tree_usage(client.km.provisioner.process.pid)
                 except (AttributeError, psutil.Error):
                     pass  # the kernel is starting or gone
                 else:
                     peak["kernel"], peak["tree"] = max(peak["kernel"], own), max(peak["tree"], total)
                     peak["children"] = max(peak["children"], children)
+                    peak["cpu"] = max(peak["cpu"], cpu)
                 time.sleep(0.02)
 
         start = time.perf_counter()
@@ -186,6 +191,7 @@ def notebook_costs(
                 "peak_rss_mb": peak["tree"] / 2**20,
                 "kernel_peak_rss_mb": peak["kernel"] / 2**20,
                 "most_children": peak["children"],
+                "cpu_seconds": peak["cpu"],
             }
         )
     return rows
@@ -333,7 +339,7 @@ def _run_notebooks(args: argparse.Namespace, folder: Path) -> list | None:
 def _table_notebooks(rows: list) -> list[str]:
     lines = ["notebooks (fresh kernel; memory: peak of the summed RSS of the kernel and its child processes)"]
     return lines + [
-        f"  {n['name']:40} {n['seconds']:6.1f} s {n['peak_rss_mb']:7.0f} MB"
+        f"  {n['name']:40} {n['seconds']:6.1f} s ({n['cpu_seconds']:5.1f} s CPU) {n['peak_rss_mb']:7.0f} MB"
         f" (kernel alone {n['kernel_peak_rss_mb']:.0f} MB, up to {n['most_children']} children)"
         for n in rows
     ]
