@@ -141,3 +141,14 @@ def test_public_names_stay_importable():
 
     assert bench.BUDGETS["notebook_seconds"] == 20.0 and bench.BUDGETS["notebook_memory_mb"] == 1200.0
     assert np.isclose(bench.BUDGETS["suite_seconds"], 300.0)
+
+
+def test_measure_imports_no_widgets():
+    import subprocess
+    import sys
+
+    code = (
+        "import ckptkit.measure, sys; print(sorted(m for m in sys.modules if 'widget' in m or 'panel' in m))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
