@@ -405,8 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         section.options(parser)
     args = parser.parse_args(argv)
     results: dict = {}
-    lines = ["ckptkit benchmark"]
     checks: list[Check] = []
+    print("ckptkit benchmark", flush=True)
     with tempfile.TemporaryDirectory(prefix="ckptkit-bench-", dir=args.workdir) as scratch:
         for section in SECTIONS:
             folder = Path(scratch) / section.key
@@ -415,11 +415,10 @@ def main(argv: list[str] | None = None) -> int:
             if outcome is None:
                 continue
             results[section.key] = outcome
-            lines += ["", *section.table(outcome)]
+            print("", *section.table(outcome), sep="\n", flush=True)  # each section as soon as it is done
             checks += section.budgets(outcome)
     results["budgets"] = checks
-    lines += ["", "budgets:"] + [f"  {'ok  ' if ok else 'OVER'} {what}" for what, ok in checks]
-    print("\n".join(lines))
+    print("", "budgets:", *[f"  {'ok  ' if ok else 'OVER'} {what}" for what, ok in checks], sep="\n")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0 if all(ok for _, ok in checks) else 1
