@@ -177,6 +177,17 @@ def test_resumable_and_seed_states():
     assert "look in model.variables" in check_seed_states([], model).message
 
 
+def test_async_options_answer_when_the_save_fails(monkeypatch):
+    from ckptkit.exercises import check_async_options
+
+    def failing_save(self, file_prefix, options=None):
+        raise tf.errors.UnknownError(None, None, "disk full\nmore detail")
+
+    monkeypatch.setattr(tf.train.Checkpoint, "save", failing_save)
+    answer = check_async_options(tf.train.CheckpointOptions(enable_async=True))
+    assert not answer and answer.message == "a save with these options failed: disk full"
+
+
 def test_async_options_and_save_interval():
     from ckptkit.exercises import check_async_options, check_save_interval
 
