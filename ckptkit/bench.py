@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from ckptkit.env import import_tensorflow
 from ckptkit.lab import CheckpointLab
-from ckptkit.measure import async_blocking, cost_per_step, filesystem_of, fixed_cost_ms, median_ms, throughput
+from ckptkit.measure import (
+    async_blocking,
+    cost_per_step,
+    filesystem_of,
+    fixed_cost_ms,
+    interleaved_ms,
+    median_ms,
+    throughput,
+)
 from ckptkit.panel import CheckpointPanel
 from ckptkit.restore import restore_checked
 
@@ -69,18 +77,30 @@ def _overhead_of(kind: str, repeat: int, folder: Path) -> dict[str, float]:
     bare_dir = folder / f"bare-{kind}"
     bare = tf.train.CheckpointManager(lab.checkpoint, bare_dir, max_to_keep=None)
     path = lab.save()
-    return {
-        "lab_save_ms": median_ms(lab.save, repeat),
-        "manager_save_ms": median_ms(bare.save, repeat),
-        "checkpoint_save_ms": median_ms(lambda: lab.checkpoint.save(f"{bare_dir}/c"), repeat),
-        "lab_restore_ms": median_ms(lambda: lab.restore(path), repeat),
-        "restore_checked_ms": median_ms(lambda: restore_checked(lab.checkpoint, path), repeat),
-        "checkpoint_restore_ms": median_ms(lambda: lab.checkpoint.restore(path).expect_partial(), repeat),
-    }
+    saves = interleaved_ms(
+        {
+            "lab_save_ms": lab.save,
+            "manager_save_ms": bare.save,
+            "checkpoint_save_ms": lambda: lab.checkpoint.save(f"{bare_dir}/c"),
+        },
+        repeat,
+    )
+    restores = interleaved_ms(
+        {
+            "lab_restore_ms": lambda: lab.restore(path),
+            "restore_checked_ms": lambda: restore_checked(lab.checkpoint, path),
+            "checkpoint_restore_ms": lambda: lab.checkpoint.restore(path).expect_partial(),
+        },
+        repeat,
+    )
+    return saves | restores
 
 
 def overhead(repeat: int = 25, folder: Path | None = None) -> dict[str, float]:
-    """Medians of ckptkit's save and restore against the bare TensorFlow calls, on both teaching models."""
+    """Medians of ckptkit's save and restore against the bare TensorFlow calls, on both teaching models.
+
+    The calls compared take turns, round after round, so a machine busy with other work slows each alike.
+    """
     with tempfile.TemporaryDirectory(dir=folder) as scratch:
         rows = {kind: _overhead_of(kind, repeat, Path(scratch)) for kind in ("linear", "keras")}
     worst = {

@@ -23,6 +23,7 @@ __all__ = [
     "drop_from_cache",
     "filesystem_of",
     "fixed_cost_ms",
+    "interleaved_ms",
     "median_ms",
     "throughput",
 ]
@@ -39,6 +40,19 @@ def median_ms(action: Callable[[], object], repeat: int, before: Callable[[], ob
         action()
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+def interleaved_ms(actions: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median ms of each action, run in turn round after round, so load from other work hits all alike."""
+    for action in actions.values():
+        action()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in actions}
+    for _ in range(repeat):
+        for name, action in actions.items():
+            start = time.perf_counter()
+            action()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1000 * statistics.median(t) for name, t in times.items()}
 
 
 def filesystem_of(path: str | os.PathLike[str]) -> str:

@@ -150,3 +150,12 @@ def test_measure_imports_no_widgets():
     code = "import ckptkit.measure, sys; print(sorted({'ckptkit.panel', 'ipywidgets'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_interleaved_ms_takes_turns():
+    calls = []
+    result = measure.interleaved_ms(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeat=2
+    )
+    assert calls == ["a", "b"] * 3  # a warm-up round, then two timed rounds
+    assert set(result) == {"a", "b"} and all(ms >= 0 for ms in result.values())
