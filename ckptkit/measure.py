@@ -42,13 +42,23 @@ def median_ms(action: Callable[[], object], repeat: int, before: Callable[[], ob
     return 1000 * statistics.median(times)
 
 
-def interleaved_ms(actions: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Median ms of each action, run in turn round after round, so load from other work hits all alike."""
+def interleaved_ms(
+    actions: dict[str, Callable[[], object]],
+    repeat: int,
+    before: dict[str, Callable[[], object]] | None = None,
+) -> dict[str, float]:
+    """Median ms of each action, run in turn round after round, so load from other work hits all alike.
+
+    `before[name]`, when given, runs untimed before each run of that action.
+    """
+    before = before or {}
     for action in actions.values():
         action()  # warm-up
     times: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(repeat):
         for name, action in actions.items():
+            if name in before:
+                before[name]()
             start = time.perf_counter()
             action()
             times[name].append(time.perf_counter() - start)
@@ -136,30 +146,37 @@ def fixed_cost_ms(folder: str | os.PathLike[str], repeat: int = 5) -> float:
 def _throughput_of(mb: int, folder: str, repeat: int) -> dict[str, float]:
     values = np.random.default_rng(mb).random(mb * 2**18, dtype=np.float32)  # mb MiB of float32
     prefix, raw = f"{folder}/ckpt-{mb}mb", f"{folder}/raw-{mb}mb"
-    ms = {
-        "raw_write": median_ms(functools.partial(_raw_write, raw, values, fsync=False), repeat),
-        "raw_write_fsync": median_ms(functools.partial(_raw_write, raw, values, fsync=True), repeat),
-    }
     ckpt = tf.train.Checkpoint(v=tf.Variable(values))
-    del values  # one copy at a time keeps the largest size well inside a notebook's memory budget
 
     def write_fsync() -> None:
         _fsync(*_files_of(ckpt.write(prefix)))
 
-    ms["save"] = median_ms(lambda: ckpt.write(prefix), repeat)
-    ms["save_fsync"] = median_ms(write_fsync, repeat)
-    read = lambda: ckpt.read(prefix).assert_consumed()  # noqa: E731
+    # TensorFlow and raw I/O take turns in each comparison, so other load slows both alike.
+    ms = interleaved_ms(
+        {
+            "raw_write": functools.partial(_raw_write, raw, values, fsync=False),
+            "save": lambda: ckpt.write(prefix),
+            "raw_write_fsync": functools.partial(_raw_write, raw, values, fsync=True),
+            "save_fsync": write_fsync,
+        },
+        repeat,
+    )
+    del values  # one copy at a time keeps the largest size well inside a notebook's memory budget
     buffer = bytearray(mb * 2**20)  # reused: a raw read costs only the read, no allocation
 
     def raw_read() -> None:
         with open(raw, "rb", buffering=0) as f:
             f.readinto(buffer)
 
-    ms["raw_read_hot"] = median_ms(raw_read, repeat)
-    ms["restore_hot"] = median_ms(read, repeat)
+    reads = {"raw_read_hot": raw_read, "restore_hot": lambda: ckpt.read(prefix).assert_consumed()}
+    befores = {}
     if can_drop_cache():
-        ms["raw_read_cold"] = median_ms(raw_read, repeat, lambda: drop_from_cache(raw))
-        ms["restore_cold"] = median_ms(read, repeat, lambda: drop_from_cache(*_files_of(prefix)))
+        reads |= {"raw_read_cold": reads["raw_read_hot"], "restore_cold": reads["restore_hot"]}
+        befores = {
+            "raw_read_cold": lambda: drop_from_cache(raw),
+            "restore_cold": lambda: drop_from_cache(*_files_of(prefix)),
+        }
+    ms |= interleaved_ms(reads, repeat, befores)
     for path in [raw, *_files_of(prefix)]:
         os.remove(path)
     return {"mb": mb} | {f"{k}_mb_s": mb / t * 1000 for k, t in ms.items()}
