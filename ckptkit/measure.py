@@ -29,17 +29,9 @@ __all__ = [
 ]
 
 
-def median_ms(action: Callable[[], object], repeat: int, before: Callable[[], object] | None = None) -> float:
-    """Median ms of `action` over `repeat` runs after one warm-up; `before` runs untimed before each."""
-    action()  # warm-up: first calls trace functions and open files
-    times = []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+def median_ms(action: Callable[[], object], repeat: int) -> float:
+    """Median milliseconds of `action` over `repeat` runs, after one warm-up run."""
+    return interleaved_ms({"action": action}, repeat)["action"]
 
 
 def interleaved_ms(
@@ -53,7 +45,7 @@ def interleaved_ms(
     """
     before = before or {}
     for action in actions.values():
-        action()  # warm-up
+        action()  # warm-up: first calls trace functions and open files
     times: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(repeat):
         for name, action in actions.items():
