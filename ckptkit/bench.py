@@ -1,14 +1,22 @@
-"""`python -m ckptkit.bench`: overhead, checkpoint throughput, async saving, notebook time and memory."""
+"""`python -m ckptkit.bench`: ckptkit's budgets, checked and printed as tables, one section at a time."""
 
 from __future__ import annotations
 
 from ckptkit.env import import_tensorflow
 from ckptkit.lab import CheckpointLab
+from ckptkit.measure import (
+    async_blocking,
+    cost_per_step,
+    filesystem_of,
+    fixed_cost_ms,
+    interleaved_ms,
+    median_ms,
+    throughput,
+)
 from ckptkit.panel import CheckpointPanel
 from ckptkit.restore import restore_checked
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -18,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +35,8 @@ tf = import_tensorflow()
 
 __all__ = [
     "BUDGETS",
+    "SECTIONS",
+    "Section",
     "async_blocking",
     "cli_reading",
     "cost_per_step",
@@ -33,53 +44,74 @@ __all__ = [
     "notebook_costs",
     "overhead",
     "panel_clicks",
+    "suite_time",
     "throughput",
 ]
 
 BUDGETS = {
     "overhead_ratio": 1.10,
-    "notebook_seconds": 30.0,
-    "notebook_peak_rss_mb": 1024.0,
+    "notebook_seconds": 20.0,
+    "notebook_memory_mb": 1200.0,  # the kernel plus every process it started
     "click_ms": 100.0,
+    "suite_seconds": 300.0,
     "cli_inspect_ratio": 0.2,
     "cli_inspect_rss_mb": 150.0,
     "cli_diff_ratio": 0.3,
     "cli_diff_rss_mb": 300.0,
 }
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+Check = tuple[str, bool]
 
 
-def _median_ms(action: Callable[[], object], repeat: int) -> float:
-    action()  # warm-up: first calls trace functions and open files
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+@dataclass(frozen=True)
+class Section:
+    """One part of the benchmark: what it measures, how it prints, which budgets it checks.
+
+    `run(args, folder)` returns the section's results (JSON-ready) or None to skip it; `folder` is
+    an empty scratch folder on the disk the bench runs from. `options` adds command-line flags.
+    """
+
+    key: str
+    run: Callable[[argparse.Namespace, Path], object]
+    table: Callable[[object], list[str]]
+    budgets: Callable[[object], list[Check]] = field(default=lambda results: [])
+    options: Callable[[argparse.ArgumentParser], None] = field(default=lambda parser: None)
 
 
-def _overhead_of(kind: str, repeat: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as lab_dir, tempfile.TemporaryDirectory() as bare_dir:
-        lab = getattr(CheckpointLab, kind)(workdir=Path(lab_dir) / "lab")
-        lab.train(5)
-        bare = tf.train.CheckpointManager(lab.checkpoint, bare_dir, max_to_keep=None)
-        path = lab.save()
-        return {
-            "lab_save_ms": _median_ms(lab.save, repeat),
-            "manager_save_ms": _median_ms(bare.save, repeat),
-            "checkpoint_save_ms": _median_ms(lambda: lab.checkpoint.save(f"{bare_dir}/c"), repeat),
-            "lab_restore_ms": _median_ms(lambda: lab.restore(path), repeat),
-            "restore_checked_ms": _median_ms(lambda: restore_checked(lab.checkpoint, path), repeat),
-            "checkpoint_restore_ms": _median_ms(
-                lambda: lab.checkpoint.restore(path).expect_partial(), repeat
-            ),
-        }
+def _overhead_of(kind: str, repeat: int, folder: Path) -> dict[str, float]:
+    lab = getattr(CheckpointLab, kind)(workdir=folder / f"lab-{kind}")
+    lab.train(5)
+    bare_dir = folder / f"bare-{kind}"
+    bare = tf.train.CheckpointManager(lab.checkpoint, bare_dir, max_to_keep=None)
+    path = lab.save()
+    saves = interleaved_ms(
+        {
+            "lab_save_ms": lab.save,
+            "manager_save_ms": bare.save,
+            "checkpoint_save_ms": lambda: lab.checkpoint.save(f"{bare_dir}/c"),
+        },
+        repeat,
+    )
+    restores = interleaved_ms(
+        {
+            "lab_restore_ms": lambda: lab.restore(path),
+            "restore_checked_ms": lambda: restore_checked(lab.checkpoint, path),
+            "checkpoint_restore_ms": lambda: lab.checkpoint.restore(path).expect_partial(),
+        },
+        repeat,
+    )
+    return saves | restores
 
 
-def overhead(repeat: int = 25) -> dict[str, float]:
-    """Medians of ckptkit's save and restore against the bare TensorFlow calls, on both teaching models."""
-    rows = {kind: _overhead_of(kind, repeat) for kind in ("linear", "keras")}
+def overhead(repeat: int = 25, folder: Path | None = None) -> dict[str, float]:
+    """Medians of ckptkit's save and restore against the bare TensorFlow calls, on both teaching models.
+
+    The calls compared take turns, round after round, so a machine busy with other work slows each alike.
+    """
+    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+        rows = {kind: _overhead_of(kind, repeat, Path(scratch)) for kind in ("linear", "keras")}
     worst = {
         "overhead_save_ratio": max(r["lab_save_ms"] / r["manager_save_ms"] for r in rows.values()),
         "overhead_save_vs_checkpoint_ratio": max(
@@ -95,85 +127,10 @@ def overhead(repeat: int = 25) -> dict[str, float]:
     return worst | {"overhead_detail": rows}
 
 
-def _raw_write(path: str, data: bytes | np.ndarray) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def throughput(sizes_mb: list[int], repeat: int = 3) -> list[dict[str, float]]:
-    """Save and restore speed of one float32 variable per size, as fractions of raw fsync'd write and read."""
-    with tempfile.TemporaryDirectory() as folder:
-        return [_throughput_of(mb, folder, repeat) for mb in sizes_mb]
-
-
-def _throughput_of(mb: int, folder: str, repeat: int) -> dict[str, float]:
-    values = np.random.default_rng(mb).random(mb * 2**18, dtype=np.float32)  # mb MiB of float32
-    prefix, raw = f"{folder}/ckpt-{mb}", f"{folder}/raw-{mb}"
-    write = _median_ms(functools.partial(_raw_write, raw, values), repeat)  # from the array: no copy
-    read = _median_ms(lambda: Path(raw).read_bytes(), repeat)
-    ckpt = tf.train.Checkpoint(v=tf.Variable(values))
-    del values  # one copy at a time keeps a 64 MB run well inside a 1 GB kernel
-    save = _median_ms(lambda: ckpt.write(prefix), repeat)
-    restore = _median_ms(lambda: ckpt.read(prefix).assert_consumed(), repeat)
-    return {
-        "mb": mb,
-        "save_mb_s": mb / save * 1000,
-        "restore_mb_s": mb / restore * 1000,
-        "raw_write_mb_s": mb / write * 1000,
-        "raw_read_mb_s": mb / read * 1000,
-        "save_fraction": write / save,
-        "restore_fraction": read / restore,
-    }
-
-
-def async_blocking(mb: int = 64, saves: int = 8, training_s: float = 0.2) -> dict[str, float]:
-    """How long a training loop is blocked per save: sync against `CheckpointOptions(enable_async=True)`."""
-    var = tf.Variable(np.random.default_rng(0).random(mb * 2**18, dtype=np.float32))
-    ckpt = tf.train.Checkpoint(v=var)
-    blocked = {}
-    with tempfile.TemporaryDirectory() as folder:
-        for mode, options in (("sync", None), ("async", tf.train.CheckpointOptions(enable_async=True))):
-            ckpt.save(f"{folder}/{mode}", options=options)  # warm-up
-            times = []
-            for _ in range(saves):
-                # Training happens between saves; without it, a save would wait for the previous
-                # background write, and that is not what a training loop sees.
-                time.sleep(training_s)
-                start = time.perf_counter()
-                ckpt.save(f"{folder}/{mode}", options=options)
-                times.append(time.perf_counter() - start)
-                var.assign_add(tf.ones_like(var))  # the next training step, which must not corrupt the save
-            ckpt.sync()  # wait for the background writes before the folder goes away
-            blocked[mode] = 1000 * statistics.median(times)
-    return {
-        "sync_block_ms": blocked["sync"],
-        "async_block_ms": blocked["async"],
-        "async_block_ratio": blocked["async"] / blocked["sync"],
-    }
-
-
-def cost_per_step(intervals: list[int], steps: int = 60) -> list[dict[str, float]]:
-    """Milliseconds per training step of the Keras lab when it saves every `interval` steps."""
-    rows = []
-    for interval in intervals:
-        with tempfile.TemporaryDirectory() as folder:
-            lab = CheckpointLab.keras(workdir=Path(folder) / "lab")
-            lab.train(1)  # warm-up
-            start = time.perf_counter()
-            for done in range(1, steps + 1):
-                lab.train(1)
-                if done % interval == 0:
-                    lab.save()
-            rows.append({"interval": interval, "ms_per_step": 1000 * (time.perf_counter() - start) / steps})
-    return rows
-
-
-def panel_clicks(repeat: int = 20) -> dict[str, float]:
+def panel_clicks(repeat: int = 20, folder: Path | None = None) -> dict[str, float]:
     """Median milliseconds per Save, Restore and Compare click on the Keras lab's panel."""
-    with tempfile.TemporaryDirectory() as folder:
-        panel = CheckpointPanel(CheckpointLab.keras(workdir=Path(folder) / "lab"))
+    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+        panel = CheckpointPanel(CheckpointLab.keras(workdir=Path(scratch) / "lab"))
         panel.train_button.click()
         panel.save_button.click()
         first = panel.lab.checkpoints()[-1]
@@ -184,10 +141,213 @@ def panel_clicks(repeat: int = 20) -> dict[str, float]:
             panel.compare_button.click()
 
         return {
-            "save_click_ms": _median_ms(panel.save_button.click, repeat),
-            "restore_click_ms": _median_ms(panel.restore_button.click, repeat),
-            "compare_click_ms": _median_ms(compare, repeat),
+            "save_click_ms": median_ms(panel.save_button.click, repeat),
+            "restore_click_ms": median_ms(panel.restore_button.click, repeat),
+            "compare_click_ms": median_ms(compare, repeat),
         }
+
+
+def _tree_usage(pid: int) -> tuple[int, int, int, float]:
+    """Of process `pid`: its RSS, the RSS of it and all its descendants, their number, their CPU seconds."""
+    import psutil
+
+    kernel = psutil.Process(pid)
+    own = kernel.memory_info().rss
+    times = kernel.cpu_times()
+    total, children, cpu = own, 0, times.user + times.system + times.children_user + times.children_system
+    for child in kernel.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+            child_times = child.cpu_times()
+            cpu += child_times.user + child_times.system
+            children += 1
+        except psutil.Error:
+            pass  # the child ended between the listing and the reading
+    return own, total, children, cpu
+
+
+def notebook_costs(
+    folder: Path = NOTEBOOKS, skip: tuple[str, ...] = (), only: tuple[str, ...] = ()
+) -> list[dict[str, object]]:
+    """Run each notebook in a fresh kernel: wall time, and the peak memory of the kernel and its children.
+
+    Memory is sampled every 20 ms as the sum of resident set sizes (RSS) of the kernel and every
+    process it started; pages shared between them count once per process, so the sum is an upper
+    bound of what they take together. CPU seconds (kernel and children, last sample) tell a slow
+    notebook from a busy machine: wall time grows with other load, CPU time much less.
+    """
+    import nbformat
+    import psutil
+    from nbclient import NotebookClient
+
+    rows = []
+    for path in sorted(folder.glob("*.ipynb")):
+        if path.stem in skip or (only and not any(name in path.name for name in only)):
+            continue
+        nb = nbformat.read(path, 4)
+        client = NotebookClient(
+            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+        )
+        peak = {"kernel": 0, "tree": 0, "children": 0, "cpu": 0.0}
+        running = threading.Event()
+        running.set()
+
+        def sample(
+            client: NotebookClient = client, peak: dict = peak, running: threading.Event = running
+        ) -> None:
+            while running.is_set():
+                try:
+                    own, total, children, cpu = _tree_usage(client.km.provisioner.process.pid)
+                except (AttributeError, psutil.Error):
+                    pass  # the kernel is starting or gone
+                else:
+                    peak["kernel"], peak["tree"] = max(peak["kernel"], own), max(peak["tree"], total)
+                    peak["children"] = max(peak["children"], children)
+                    peak["cpu"] = max(peak["cpu"], cpu)
+                time.sleep(0.02)
+
+        start = time.perf_counter()
+        with client.setup_kernel():
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+            running.clear()
+        rows.append(
+            {
+                "name": path.name,
+                "seconds": time.perf_counter() - start,
+                "peak_rss_mb": peak["tree"] / 2**20,
+                "kernel_peak_rss_mb": peak["kernel"] / 2**20,
+                "most_children": peak["children"],
+                "cpu_seconds": peak["cpu"],
+            }
+        )
+    return rows
+
+
+def suite_time(root: Path = ROOT) -> dict[str, object]:
+    """Run the whole `pytest --nbval` suite once in `root`: wall time, exit code and pytest's last line."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", "-q"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    return {
+        "seconds": time.perf_counter() - start,
+        "returncode": done.returncode,
+        "summary": lines[-1] if lines else "",
+    }
+
+
+def _run_overhead(args: argparse.Namespace, folder: Path) -> dict:
+    return overhead(repeat=20 if args.quick else 30, folder=folder)
+
+
+def _table_overhead(results: dict) -> list[str]:
+    lines = ["overhead (median ms; ratio = ckptkit / bare TensorFlow doing the same job)"]
+    for kind, row in results["overhead_detail"].items():
+        lines.append(
+            f"  {kind:6} save: lab {row['lab_save_ms']:.2f}, manager {row['manager_save_ms']:.2f}, "
+            f"Checkpoint.save {row['checkpoint_save_ms']:.2f} | restore: lab {row['lab_restore_ms']:.2f}, "
+            f"checked {row['restore_checked_ms']:.2f}, Checkpoint.restore {row['checkpoint_restore_ms']:.2f}"
+        )
+    keys = ("overhead_save_ratio", "overhead_save_vs_checkpoint_ratio")
+    keys += ("overhead_restore_ratio", "restore_checked_ratio")
+    return lines + [f"  {key:36} {results[key]:.3f}" for key in keys]
+
+
+def _budgets_overhead(results: dict) -> list[Check]:
+    limit = BUDGETS["overhead_ratio"]
+    keys = ("overhead_save_ratio", "overhead_restore_ratio", "restore_checked_ratio")
+    return [(f"{key} {results[key]:.3f} <= {limit}", results[key] <= limit) for key in keys]
+
+
+def _run_throughput(args: argparse.Namespace, folder: Path) -> dict:
+    sizes = [1, 4, 16, 64] if args.quick else [1, 4, 16, 64, 256]
+    return {
+        "filesystem": filesystem_of(folder),
+        "fixed_ms": fixed_cost_ms(folder),
+        "rows": throughput(sizes, folder),
+    }
+
+
+def _table_throughput(results: dict) -> list[str]:
+    cold, nan = "raw_read_cold_mb_s" in results["rows"][0], float("nan")
+    lines = [
+        f"throughput (MB/s, on {results['filesystem']}; "
+        f"a one-scalar write takes {results['fixed_ms']:.1f} ms)",
+        "  write: page cache (no fsync) | disk (fsync every file); read: "
+        + (
+            "cold (dropped from the page cache) | hot"
+            if cold
+            else "hot only (this OS cannot drop a file's cache)"
+        ),
+        f"  {'MB':>5} {'save':>7} {'raw':>7} {'save+fsync':>11} {'raw+fsync':>10}"
+        f" {'restore cold':>13} {'raw cold':>9} {'restore hot':>12} {'raw hot':>8}",
+    ]
+    for r in results["rows"]:
+        lines.append(
+            f"  {r['mb']:>5} {r['save_mb_s']:>7.0f} {r['raw_write_mb_s']:>7.0f}"
+            f" {r['save_fsync_mb_s']:>11.0f} {r['raw_write_fsync_mb_s']:>10.0f}"
+            f" {r.get('restore_cold_mb_s', nan):>13.0f} {r.get('raw_read_cold_mb_s', nan):>9.0f}"
+            f" {r['restore_hot_mb_s']:>12.0f} {r['raw_read_hot_mb_s']:>8.0f}"
+        )
+    return lines
+
+
+def _run_async(args: argparse.Namespace, folder: Path) -> dict:
+    return async_blocking(folder)
+
+
+def _table_async(results: dict) -> list[str]:
+    return [
+        f"async saving, {results['mb']} MB, CPU-bound training: a save blocks the loop "
+        f"{results['async_block_ms']:.1f} ms async vs {results['sync_block_ms']:.1f} ms sync "
+        f"(async_block_ratio {results['async_block_ratio']:.3f}); the step after it takes "
+        f"{results['async_next_step_ms']:.1f} vs {results['sync_next_step_ms']:.1f} ms; "
+        f"the last async checkpoint holds the values at its save: {results['async_holds_save_time_values']}"
+    ]
+
+
+def _budgets_async(results: dict) -> list[Check]:
+    held = results["async_holds_save_time_values"] and results["async_live_values_changed"]
+    return [("the async checkpoint holds the values at its save", held)]
+
+
+def _run_cost(args: argparse.Namespace, folder: Path) -> dict:
+    return cost_per_step([1, 5, 20, 40], folder)
+
+
+def _table_cost(results: dict) -> list[str]:
+    lines = [
+        f"cost per training step (a step alone {results['step_ms']:.2f} ms, "
+        f"a save {results['save_ms']:.1f} ms)"
+    ]
+    lines += [
+        f"  save every {r['interval']:>3} steps: {r['ms_per_step']:7.2f} ms per step"
+        f" (step + save / interval = {r['predicted_ms_per_step']:.2f})"
+        for r in results["rows"]
+    ]
+    return lines
+
+
+def _run_clicks(args: argparse.Namespace, folder: Path) -> dict:
+    return panel_clicks(folder=folder)
+
+
+def _table_clicks(results: dict) -> list[str]:
+    clicks = ", ".join(f"{k.removesuffix('_click_ms')} {v:.1f}" for k, v in results.items())
+    return ["panel clicks, training excluded (median ms): " + clicks]
+
+
+def _budgets_clicks(results: dict) -> list[Check]:
+    limit = BUDGETS["click_ms"]
+    return [(f"{name} {ms:.1f} <= {limit}", ms <= limit) for name, ms in results.items()]
 
 
 # Run by a small launcher process: a child forked from the benchmark itself (TensorFlow loaded) would
@@ -208,7 +368,7 @@ def _process_cost(command: list[str], env: dict[str, str]) -> tuple[float, float
     return float(wall), float(rss), int(code)
 
 
-def cli_reading(mb: int = 100, repeat: int = 3) -> dict[str, float]:
+def cli_reading(mb: int = 100, repeat: int = 3, folder: Path | None = None) -> dict[str, float]:
     """`python -m ckptkit inspect` and `diff` on an `mb` MB checkpoint beside TensorFlow reading every tensor.
 
     Whole processes, interpreter start-up and imports included: that is what a user waits for.
@@ -221,10 +381,10 @@ def cli_reading(mb: int = 100, repeat: int = 3) -> dict[str, float]:
     values = {
         f"layer{i:02d}": rng.standard_normal(mb * 2**20 // 4 // count, dtype=np.float32) for i in range(count)
     }
-    with tempfile.TemporaryDirectory() as folder:
-        a = tf.train.Checkpoint(**{k: tf.Variable(v) for k, v in values.items()}).write(f"{folder}/a")
+    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+        a = tf.train.Checkpoint(**{k: tf.Variable(v) for k, v in values.items()}).write(f"{scratch}/a")
         values["layer00"][:10] += 1  # B differs from A in one value, so diff reads everything and exits 1
-        b = tf.train.Checkpoint(**{k: tf.Variable(v) for k, v in values.items()}).write(f"{folder}/b")
+        b = tf.train.Checkpoint(**{k: tf.Variable(v) for k, v in values.items()}).write(f"{scratch}/b")
         tf_read = (
             "import tensorflow as tf\n"
             f"r = tf.train.load_checkpoint({a!r})\n"
@@ -247,157 +407,138 @@ def cli_reading(mb: int = 100, repeat: int = 3) -> dict[str, float]:
     return result
 
 
-def notebook_costs(folder: Path = NOTEBOOKS, skip: tuple[str, ...] = ()) -> list[dict[str, object]]:
-    """Run each notebook in a fresh kernel: wall time and the kernel's peak resident memory."""
-    import nbformat
-    import psutil
-    from nbclient import NotebookClient
+def _run_cli(args: argparse.Namespace, folder: Path) -> dict:
+    return cli_reading(folder=folder)
 
-    rows = []
-    for path in sorted(folder.glob("*.ipynb")):
-        if path.stem in skip:
-            continue
-        nb = nbformat.read(path, 4)
-        client = NotebookClient(
-            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+
+def _table_cli(r: dict) -> list[str]:
+    lines = [f"reading a {r['mb']:.0f} MB checkpoint, whole process (median s; peak MB)"]
+    return lines + [
+        f"  {label:42} {r[key + '_s']:6.2f} s {r[key + '_peak_rss_mb']:7.0f} MB"
+        + (f"   ratio {r[key + '_ratio']:.3f}" if key != "tf_read" else "")
+        for key, label in (
+            ("tf_read", "TensorFlow: load_checkpoint + every tensor"),
+            ("inspect", "python -m ckptkit inspect"),
+            ("diff", "python -m ckptkit diff (two checkpoints)"),
         )
-        peak, running = [0], [True]
-
-        def sample(client: NotebookClient = client, peak: list = peak, running: list = running) -> None:
-            while running[0]:
-                try:
-                    process = psutil.Process(client.km.provisioner.process.pid)
-                    peak[0] = max(peak[0], process.memory_info().rss)
-                except (AttributeError, psutil.Error):
-                    pass  # the kernel is starting or gone
-                time.sleep(0.02)
-
-        start = time.perf_counter()
-        with client.setup_kernel():
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
-            for index, cell in enumerate(nb.cells):
-                client.execute_cell(cell, index)
-            running[0] = False
-        rows.append(
-            {"name": path.name, "seconds": time.perf_counter() - start, "peak_rss_mb": peak[0] / 2**20}
-        )
-    return rows
-
-
-def _table(results: dict) -> str:
-    lines = ["ckptkit benchmark", ""]
-    lines.append("overhead (median ms; ratio = ckptkit / bare TensorFlow doing the same job)")
-    for kind, row in results["overhead_detail"].items():
-        lines.append(
-            f"  {kind:6} save: lab {row['lab_save_ms']:.2f}, manager {row['manager_save_ms']:.2f}, "
-            f"Checkpoint.save {row['checkpoint_save_ms']:.2f} | restore: lab {row['lab_restore_ms']:.2f}, "
-            f"checked {row['restore_checked_ms']:.2f}, Checkpoint.restore {row['checkpoint_restore_ms']:.2f}"
-        )
-    for key in (
-        "overhead_save_ratio",
-        "overhead_save_vs_checkpoint_ratio",
-        "overhead_restore_ratio",
-        "restore_checked_ratio",
-    ):
-        lines.append(f"  {key:36} {results[key]:.3f}")
-    lines += ["", "throughput (MB/s; fraction of a raw fsync'd write / a raw read of the same bytes)"]
-    lines.append(
-        f"  {'MB':>5} {'save':>9} {'raw write':>10} {'fraction':>9}"
-        f" {'restore':>9} {'raw read':>9} {'fraction':>9}"
-    )
-    for r in results["throughput"]:
-        lines.append(
-            f"  {r['mb']:>5} {r['save_mb_s']:>9.0f} {r['raw_write_mb_s']:>10.0f} {r['save_fraction']:>9.2f}"
-            f" {r['restore_mb_s']:>9.0f} {r['raw_read_mb_s']:>9.0f} {r['restore_fraction']:>9.2f}"
-        )
-    a = results["async"]
-    lines += [
-        "",
-        f"async saving: blocks {a['async_block_ms']:.1f} ms vs sync {a['sync_block_ms']:.1f} ms "
-        f"(async_block_ratio {results['async_block_ratio']:.3f})",
     ]
-    c = results["panel_clicks"]
-    lines += [
-        "",
-        "panel clicks (median ms): "
-        + ", ".join(f"{k.removesuffix('_click_ms')} {v:.1f}" for k, v in c.items()),
-    ]
-    if results.get("cli_reading"):
-        r = results["cli_reading"]
-        lines += ["", f"reading a {r['mb']:.0f} MB checkpoint, whole process (median s; peak MB)"]
-        lines += [
-            f"  {label:42} {r[key + '_s']:6.2f} s {r[key + '_peak_rss_mb']:7.0f} MB"
-            + (f"   ratio {r[key + '_ratio']:.3f}" if key != "tf_read" else "")
-            for key, label in (
-                ("tf_read", "TensorFlow: load_checkpoint + every tensor"),
-                ("inspect", "python -m ckptkit inspect"),
-                ("diff", "python -m ckptkit diff (two checkpoints)"),
-            )
-        ]
-    if results.get("notebooks"):
-        lines += ["", "notebooks (fresh kernel):"]
-        lines += [
-            f"  {n['name']:40} {n['seconds']:6.1f} s {n['peak_rss_mb']:7.0f} MB" for n in results["notebooks"]
-        ]
-    lines += ["", "budgets:"] + [f"  {'ok  ' if ok else 'OVER'} {what}" for what, ok in results["budgets"]]
-    return "\n".join(lines)
 
 
-def _budgets(results: dict) -> list[tuple[str, bool]]:
-    limit = BUDGETS["overhead_ratio"]
-    checks = [
-        (f"{key} {results[key]:.3f} <= {limit}", results[key] <= limit)
-        for key in ("overhead_save_ratio", "overhead_restore_ratio", "restore_checked_ratio")
-    ]
-    for name, ms in results["panel_clicks"].items():
-        checks.append((f"{name} {ms:.1f} <= {BUDGETS['click_ms']}", ms <= BUDGETS["click_ms"]))
-    if results.get("cli_reading"):
-        r = results["cli_reading"]
-        for key in ("inspect", "diff"):
-            ratio, rss = BUDGETS[f"cli_{key}_ratio"], BUDGETS[f"cli_{key}_rss_mb"]
-            checks.append(
-                (f"cli {key} {r[key + '_ratio']:.3f} x TensorFlow <= {ratio}", r[key + "_ratio"] <= ratio)
-            )
-            checks.append(
-                (f"cli {key} {r[key + '_peak_rss_mb']:.0f} MB <= {rss:.0f}", r[key + "_peak_rss_mb"] <= rss)
-            )
-    for n in results.get("notebooks", []):
+def _budgets_cli(r: dict) -> list[Check]:
+    checks = []
+    for key in ("inspect", "diff"):
+        ratio, rss = BUDGETS[f"cli_{key}_ratio"], BUDGETS[f"cli_{key}_rss_mb"]
         checks.append(
-            (
-                f"{n['name']} {n['seconds']:.1f} s <= {BUDGETS['notebook_seconds']}",
-                n["seconds"] <= BUDGETS["notebook_seconds"],
-            )
+            (f"cli {key} {r[key + '_ratio']:.3f} x TensorFlow <= {ratio}", r[key + "_ratio"] <= ratio)
         )
         checks.append(
-            (
-                f"{n['name']} {n['peak_rss_mb']:.0f} MB <= {BUDGETS['notebook_peak_rss_mb']:.0f}",
-                n["peak_rss_mb"] <= BUDGETS["notebook_peak_rss_mb"],
-            )
+            (f"cli {key} {r[key + '_peak_rss_mb']:.0f} MB <= {rss:.0f}", r[key + "_peak_rss_mb"] <= rss)
         )
     return checks
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark, print a table (and JSON if asked); exit 1 when a budget is exceeded."""
-    parser = argparse.ArgumentParser(prog="python -m ckptkit.bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="sizes up to 64 MB instead of 256 MB")
-    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+def _options_notebooks(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-notebooks", action="store_true", help="skip running the notebooks")
+    parser.add_argument(
+        "--notebook",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only notebooks whose name holds NAME",
+    )
+
+
+def _run_notebooks(args: argparse.Namespace, folder: Path) -> list | None:
+    return None if args.no_notebooks else notebook_costs(only=tuple(args.notebook))
+
+
+def _table_notebooks(rows: list) -> list[str]:
+    lines = ["notebooks (fresh kernel; memory: peak of the summed RSS of the kernel and its child processes)"]
+    return lines + [
+        f"  {n['name']:40} {n['seconds']:6.1f} s ({n['cpu_seconds']:5.1f} s CPU) {n['peak_rss_mb']:7.0f} MB"
+        f" (kernel alone {n['kernel_peak_rss_mb']:.0f} MB, up to {n['most_children']} children)"
+        for n in rows
+    ]
+
+
+def _budgets_notebooks(rows: list) -> list[Check]:
+    checks = []
+    for n in rows:
+        seconds, memory = BUDGETS["notebook_seconds"], BUDGETS["notebook_memory_mb"]
+        checks.append((f"{n['name']} {n['seconds']:.1f} s <= {seconds}", n["seconds"] <= seconds))
+        checks.append((f"{n['name']} {n['peak_rss_mb']:.0f} MB <= {memory:.0f}", n["peak_rss_mb"] <= memory))
+    return checks
+
+
+def _options_suite(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", action="store_true", help="also time the whole `pytest --nbval` suite")
+
+
+def _run_suite(args: argparse.Namespace, folder: Path) -> dict | None:
+    return suite_time() if args.suite else None
+
+
+def _table_suite(results: dict) -> list[str]:
+    return [
+        f"pytest --nbval: {results['seconds']:.0f} s, "
+        f"exit code {results['returncode']} ({results['summary']})"
+    ]
+
+
+def _budgets_suite(results: dict) -> list[Check]:
+    limit = BUDGETS["suite_seconds"]
+    return [
+        (f"pytest --nbval {results['seconds']:.0f} s <= {limit:.0f}", results["seconds"] <= limit),
+        ("pytest --nbval passes", results["returncode"] == 0),
+    ]
+
+
+# In order of the printed report. Add a benchmark by appending a Section: main() runs, prints and
+# budgets every section the same way.
+SECTIONS: list[Section] = [
+    Section("overhead", _run_overhead, _table_overhead, _budgets_overhead),
+    Section("throughput", _run_throughput, _table_throughput),
+    Section("async", _run_async, _table_async, _budgets_async),
+    Section("cost_per_step", _run_cost, _table_cost),
+    Section("panel_clicks", _run_clicks, _table_clicks, _budgets_clicks),
+    Section("cli_reading", _run_cli, _table_cli, _budgets_cli),
+    Section("notebooks", _run_notebooks, _table_notebooks, _budgets_notebooks, _options_notebooks),
+    Section("suite", _run_suite, _table_suite, _budgets_suite, _options_suite),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every section, print its table (and JSON if asked); exit 1 when a budget is exceeded."""
+    parser = argparse.ArgumentParser(prog="python -m ckptkit.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="checkpoints up to 64 MB instead of 256 MB")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    parser.add_argument(
+        "--workdir",
+        metavar="DIR",
+        default=".",
+        help="where the scratch folder goes (default: here; measure the disk you care about, not a tmpfs)",
+    )
+    for section in SECTIONS:
+        section.options(parser)
     args = parser.parse_args(argv)
-    sizes = [1, 4, 16, 64] if args.quick else [1, 4, 16, 64, 256]
-    results: dict = overhead(repeat=20 if args.quick else 30)
-    results["throughput"] = throughput(sizes)
-    results["async"] = async_blocking(64)
-    results["async_block_ratio"] = results["async"]["async_block_ratio"]
-    results["panel_clicks"] = panel_clicks()
-    results["cli_reading"] = cli_reading()
-    results["notebooks"] = [] if args.no_notebooks else notebook_costs()
-    results["budgets"] = _budgets(results)
-    print(_table(results))
+    results: dict = {}
+    checks: list[Check] = []
+    print("ckptkit benchmark", flush=True)
+    with tempfile.TemporaryDirectory(prefix="ckptkit-bench-", dir=args.workdir) as scratch:
+        for section in SECTIONS:
+            folder = Path(scratch) / section.key
+            folder.mkdir()
+            outcome = section.run(args, folder)
+            if outcome is None:
+                continue
+            results[section.key] = outcome
+            print("", *section.table(outcome), sep="\n", flush=True)  # each section as soon as it is done
+            checks += section.budgets(outcome)
+    results["budgets"] = checks
+    print("", "budgets:", *[f"  {'ok  ' if ok else 'OVER'} {what}" for what, ok in checks], sep="\n")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    return 0 if all(ok for _, ok in results["budgets"]) else 1
+    return 0 if all(ok for _, ok in checks) else 1
 
 
 if __name__ == "__main__":

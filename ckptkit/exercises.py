@@ -407,15 +407,19 @@ def check_frozen(model: object) -> Feedback:
     return Feedback(True, f"right: a training step moves only the head ({len(variables)} variables)")
 
 
-def check_branches(history: object, wanted: int = 2) -> Feedback:
-    """Check that a loss history holds at least `wanted` runs with training in them."""
-    runs = [r for r in history.runs.values() if r.steps]
-    if len(runs) >= wanted:
-        return Feedback(True, f"right: {len(runs)} branches with training: {', '.join(r.name for r in runs)}")
+def check_branches(history: object, wanted: int = 3) -> Feedback:
+    """Notebook 08, exercise 1: the lab's loss history holds at least `wanted` runs with training in them."""
+    runs = getattr(history, "runs", None)
+    if not isinstance(runs, Mapping):
+        return Feedback(False, f"this is a {type(history).__name__}: pass the lab's history, lab.history")
+    trained = [r for r in runs.values() if r.steps]
+    if len(trained) >= wanted:
+        names = ", ".join(r.name for r in trained)
+        return Feedback(True, f"right: {len(trained)} branches with training: {names}")
     return Feedback(
         False,
-        f"{len(runs)} branch(es) with training so far: save, train on, restore the earlier checkpoint, "
-        "then train again to start a new branch",
+        f"{len(trained)} branch(es) with training so far, {len(runs) - len(trained)} without: "
+        "a restore starts a branch, and only training puts steps in it",
     )
 
 
@@ -550,31 +554,63 @@ def check_seed_states(chosen: object, model: tf.keras.Model) -> Feedback:
 
 
 def check_async_options(options: object) -> Feedback:
-    """Check that `options` is a `tf.train.CheckpointOptions` that saves in the background."""
+    """Notebook 07, exercise 1: `options` is a `tf.train.CheckpointOptions` that saves in the background."""
     if not isinstance(options, tf.train.CheckpointOptions):
         return Feedback(False, f"this is a {type(options).__name__}: build tf.train.CheckpointOptions(...)")
     if not options.enable_async:
-        return Feedback(False, "these options save synchronously: pass enable_async=True")
-    return Feedback(True, "right: ckpt.save(path, options=options) now returns while the bytes are written")
+        return Feedback(
+            False,
+            "these options save synchronously: help(tf.train.CheckpointOptions) lists the argument "
+            "that saves in a background thread",
+        )
+    import tempfile
+
+    # Save with the learner's options and read the result back: the options must work, not just look right.
+    value = tf.Variable(7.0)
+    ckpt = tf.train.Checkpoint(v=value)
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = ckpt.save(os.path.join(folder, "ckpt"), options=options)
+            ckpt.sync()
+            value.assign(0.0)
+            ckpt.restore(path).assert_consumed()
+        except (tf.errors.OpError, ValueError, AssertionError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return Feedback(False, f"a save with these options failed: {first}")
+    if float(value) != 7.0:
+        return Feedback(False, "a checkpoint saved with these options did not restore its value")
+    return Feedback(True, "right: ckpt.save(path, options=options) returns while the bytes are written")
 
 
-def check_save_interval(interval: object, step_ms: float, save_ms: float, budget: float = 0.05) -> Feedback:
-    """Check `interval` is the fewest steps between saves that keeps saving under `budget` of the time."""
-    import math
+def check_save_interval(
+    interval: object, step_ms: float = 12.0, save_ms: float = 30.0, budget: float = 0.05
+) -> Feedback:
+    """Notebook 07, exercise 2: `interval` is the fewest steps between saves that keeps saving in `budget`.
 
-    smallest = max(1, math.ceil(save_ms / (budget * step_ms)))
-    if not isinstance(interval, int) or interval < 1:
+    The time is training plus saving: `save_ms / (interval * step_ms + save_ms) <= budget`.
+    """
+    if isinstance(interval, bool) or not isinstance(interval, int | np.integer) or interval < 1:
         return Feedback(False, "the interval is a whole number of steps, 1 or more")
-    share = save_ms / (interval * step_ms)
+    interval = int(interval)
+
+    def share(n: int) -> float:
+        return save_ms / (n * step_ms + save_ms)
+
+    smallest = 1
+    while share(smallest) > budget + 1e-12:
+        smallest += 1
     if interval < smallest:
         return Feedback(
-            False, f"saving every {interval} steps spends {share:.0%} of the time saving: save less often"
+            False,
+            f"saving every {interval} steps spends {share(interval):.1%} of the time saving: save less often",
         )
     if interval > smallest:
         return Feedback(
-            False, f"it fits the budget, but {smallest} steps would too, losing less work in a crash"
+            False,
+            f"every {interval} steps fits the budget ({share(interval):.1%}), but a shorter interval would "
+            "too and lose less work in a crash: the time is training plus saving",
         )
-    return Feedback(True, f"right: every {interval} steps, saves take {share:.1%} of the time")
+    return Feedback(True, f"right: every {interval} steps, saves take {share(interval):.2%} of the time")
 
 
 def check_savedmodel_restored(model: object, saved_model: str | os.PathLike[str]) -> Feedback:

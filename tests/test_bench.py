@@ -1,75 +1,173 @@
-from ckptkit import bench
+from ckptkit import bench, measure
 
 import json
+import os
 
 import nbformat
+import numpy as np
+import pytest
 
 
-def test_measurements_have_the_documented_keys():
+def test_measurements_have_the_documented_keys(tmp_path):
     ratios = bench.overhead(repeat=3)
     for key in ("overhead_save_ratio", "overhead_restore_ratio", "restore_checked_ratio"):
         assert ratios[key] > 0
-    (row,) = bench.throughput([1], repeat=1)
-    assert row["mb"] == 1 and row["save_fraction"] > 0 and row["restore_fraction"] > 0
-    blocked = bench.async_blocking(mb=1, saves=2, training_s=0.0)
-    assert blocked["async_block_ratio"] == blocked["async_block_ms"] / blocked["sync_block_ms"]
-    assert [r["interval"] for r in bench.cost_per_step([1, 5], steps=5)] == [1, 5]
+    (row,) = bench.throughput([1], tmp_path, repeat=1)
+    assert row["mb"] == 1 and row["save_mb_s"] > 0 and row["raw_write_fsync_mb_s"] > 0
+    assert ("restore_cold_mb_s" in row) == measure.can_drop_cache()
+    assert list(tmp_path.iterdir()) == []  # the measurement removes its files
+    assert [r["interval"] for r in bench.cost_per_step([1, 5], tmp_path, steps=5, repeat=1)["rows"]] == [1, 5]
     assert set(bench.panel_clicks(repeat=2)) == {"save_click_ms", "restore_click_ms", "compare_click_ms"}
 
 
-def test_notebook_costs_sample_the_kernel(tmp_path):
+def test_async_checkpoint_is_checked_against_the_values_at_its_save(tmp_path):
+    result = measure.async_blocking(tmp_path, mb=1, saves=2, steps_between=1)
+    assert result["async_holds_save_time_values"] and result["async_live_values_changed"]
+    assert result["sync_holds_save_time_values"] and result["sync_live_values_changed"]
+    assert result["async_block_ratio"] == result["async_block_ms"] / result["sync_block_ms"]
+
+
+def test_drop_from_cache_keeps_the_bytes(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"abc" * 1000)
+    assert measure.drop_from_cache(str(path)) == hasattr(os, "posix_fadvise")
+    assert path.read_bytes() == b"abc" * 1000
+
+
+def test_filesystem_of_names_a_mount():
+    kind = measure.filesystem_of(".")
+    assert kind == "unknown" or (kind and " " not in kind)
+
+
+def test_notebook_costs_count_child_processes(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import time\nblock = bytearray(200 * 2**20)\ntime.sleep(0.3)")]
+    child = "import subprocess, sys\n" + (
+        "p = subprocess.run([sys.executable, '-c', "
+        '\'import time; block = bytearray(300 * 2**20); block[::4096] = b"x" * len(block[::4096]); '
+        "time.sleep(0.5)'])"
+    )
+    nb.cells = [nbformat.v4.new_code_cell(child)]
     nbformat.write(nb, tmp_path / "tiny.ipynb")
     (row,) = bench.notebook_costs(tmp_path)
-    assert row["name"] == "tiny.ipynb" and row["seconds"] > 0.3 and row["peak_rss_mb"] > 200
+    assert row["name"] == "tiny.ipynb" and row["seconds"] > 0.5
+    assert row["most_children"] >= 1 and row["cpu_seconds"] > 0
+    assert row["peak_rss_mb"] > row["kernel_peak_rss_mb"] + 250  # the child's 300 MB counted
 
 
-def test_main_writes_json_and_checks_budgets(tmp_path, monkeypatch, capsys):
+def _fake_results(monkeypatch, save_ratio):
     monkeypatch.setattr(
         bench,
         "overhead",
-        lambda repeat: {
-            "overhead_save_ratio": 1.2,
+        lambda repeat, folder: {
+            "overhead_save_ratio": save_ratio,
             "overhead_save_vs_checkpoint_ratio": 1.3,
             "overhead_restore_ratio": 0.7,
             "restore_checked_ratio": 0.6,
             "overhead_detail": {},
         },
     )
-    monkeypatch.setattr(
-        bench,
-        "throughput",
-        lambda sizes: [
-            {
-                "mb": m,
-                "save_mb_s": 1.0,
-                "restore_mb_s": 1.0,
-                "raw_write_mb_s": 2.0,
-                "raw_read_mb_s": 2.0,
-                "save_fraction": 0.5,
-                "restore_fraction": 0.5,
-            }
-            for m in sizes
-        ],
-    )
+    row = {"save_mb_s": 1.0, "raw_write_mb_s": 2.0, "save_fsync_mb_s": 1.0, "raw_write_fsync_mb_s": 2.0}
+    row |= {"restore_hot_mb_s": 1.0, "raw_read_hot_mb_s": 2.0}
+    monkeypatch.setattr(bench, "throughput", lambda sizes, folder: [{"mb": m} | row for m in sizes])
+    monkeypatch.setattr(bench, "fixed_cost_ms", lambda folder: 5.0)
     monkeypatch.setattr(
         bench,
         "async_blocking",
-        lambda mb: {"sync_block_ms": 10.0, "async_block_ms": 1.0, "async_block_ratio": 0.1},
+        lambda folder: {
+            "mb": 16,
+            "sync_block_ms": 10.0,
+            "async_block_ms": 1.0,
+            "async_block_ratio": 0.1,
+            "sync_next_step_ms": 5.0,
+            "async_next_step_ms": 7.0,
+            "async_holds_save_time_values": True,
+            "async_live_values_changed": True,
+        },
     )
-    monkeypatch.setattr(bench, "panel_clicks", lambda: {"save_click_ms": 50.0})
-    monkeypatch.setattr(bench, "cli_reading", lambda: {})
+    monkeypatch.setattr(
+        bench,
+        "cost_per_step",
+        lambda intervals, folder: {"step_ms": 1.0, "save_ms": 20.0, "rows": []},
+    )
+    monkeypatch.setattr(bench, "panel_clicks", lambda folder: {"save_click_ms": 50.0})
+    cli = {"mb": 100.0, "inspect_ratio": 0.05, "diff_ratio": 0.1}
+    cli |= {f"{k}_s": 1.0 for k in ("tf_read", "inspect", "diff")}
+    cli |= {f"{k}_peak_rss_mb": 40.0 for k in ("tf_read", "inspect", "diff")}
+    monkeypatch.setattr(bench, "cli_reading", lambda folder: cli)
+
+
+@pytest.mark.parametrize("save_ratio, code", [(1.05, 0), (1.2, 1)])
+def test_main_writes_json_and_checks_budgets(tmp_path, monkeypatch, capsys, save_ratio, code):
+    _fake_results(monkeypatch, save_ratio)
     out = tmp_path / "bench.json"
-    assert bench.main(["--quick", "--no-notebooks", "--json", str(out)]) == 1  # 1.2 is over the 1.10 budget
+    argv = ["--quick", "--no-notebooks", "--json", str(out), "--workdir", str(tmp_path)]
+    assert bench.main(argv) == code
     data = json.loads(out.read_text())
-    assert [r["mb"] for r in data["throughput"]] == [1, 4, 16, 64]
-    assert {"overhead_save_ratio", "overhead_restore_ratio", "async_block_ratio", "notebooks"} <= set(data)
-    assert "OVER overhead_save_ratio 1.200 <= 1.1" in capsys.readouterr().out
+    assert [r["mb"] for r in data["throughput"]["rows"]] == [1, 4, 16, 64]
+    expected = {"overhead", "throughput", "async", "cost_per_step", "panel_clicks", "cli_reading", "budgets"}
+    assert expected <= set(data)
+    assert "notebooks" not in data and "suite" not in data  # not asked for
+    printed = capsys.readouterr().out
+    assert ("OVER overhead_save_ratio 1.200 <= 1.1" in printed) == (code == 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json"]  # the scratch folder is gone
 
 
-def test_cli_reading_measures_whole_processes():
-    r = bench.cli_reading(mb=2, repeat=1)
+def test_suite_section_times_pytest_and_budgets_it(tmp_path, monkeypatch, capsys):
+    _fake_results(monkeypatch, 1.0)
+    monkeypatch.setattr(
+        bench, "suite_time", lambda: {"seconds": 301.0, "returncode": 0, "summary": "9 passed"}
+    )
+    assert bench.main(["--quick", "--no-notebooks", "--suite", "--workdir", str(tmp_path)]) == 1
+    assert "OVER pytest --nbval 301 s <= 300" in capsys.readouterr().out
+
+
+def test_suite_time_runs_pytest(tmp_path):
+    (tmp_path / "test_one.py").write_text("def test_ok():\n    assert 1 + 1 == 2\n")
+    result = bench.suite_time(tmp_path)
+    assert result["returncode"] == 0 and "1 passed" in result["summary"] and result["seconds"] > 0
+
+
+def test_sections_extend_the_report(tmp_path, monkeypatch, capsys):
+    _fake_results(monkeypatch, 1.0)
+    extra = bench.Section(
+        "extra", lambda args, folder: {"n": 3}, lambda r: [f"extra {r['n']}"], lambda r: [("n <= 2", False)]
+    )
+    monkeypatch.setattr(bench, "SECTIONS", [*bench.SECTIONS, extra])
+    assert bench.main(["--quick", "--no-notebooks", "--workdir", str(tmp_path)]) == 1
+    printed = capsys.readouterr().out
+    assert "extra 3" in printed and "OVER n <= 2" in printed
+
+
+def test_public_names_stay_importable():
+    names = ["BUDGETS", "async_blocking", "cost_per_step", "main", "notebook_costs", "overhead"]
+    names += ["panel_clicks", "throughput", "SECTIONS", "Section", "suite_time"]
+    assert all(callable(getattr(bench, name)) or name in ("BUDGETS", "SECTIONS") for name in names)
+    assert set(names) <= set(bench.__all__)
+
+    assert bench.BUDGETS["notebook_seconds"] == 20.0 and bench.BUDGETS["notebook_memory_mb"] == 1200.0
+    assert np.isclose(bench.BUDGETS["suite_seconds"], 300.0)
+
+
+def test_measure_imports_no_widgets():
+    import subprocess
+    import sys
+
+    code = "import ckptkit.measure, sys; print(sorted({'ckptkit.panel', 'ipywidgets'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_interleaved_ms_takes_turns():
+    calls = []
+    result = measure.interleaved_ms(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeat=2
+    )
+    assert calls == ["a", "b"] * 3  # a warm-up round, then two timed rounds
+    assert set(result) == {"a", "b"} and all(ms >= 0 for ms in result.values())
+
+
+def test_cli_reading_measures_whole_processes(tmp_path):
+    r = bench.cli_reading(mb=2, repeat=1, folder=tmp_path)
     assert (
         1.5 < r["mb"] < 2.5
         and r["tf_read_s"] > 0

@@ -1,6 +1,7 @@
 import ckptkit
 from ckptkit.exercises import check_checkpoint, check_restored, check_save_schedule
 
+import numpy as np
 import tensorflow as tf
 
 from helpers import built_keras, saved_keras
@@ -296,14 +297,57 @@ def test_resumable_and_seed_states():
     assert "look in model.variables" in check_seed_states([], model).message
 
 
+def test_async_options_answer_when_the_save_fails(monkeypatch):
+    from ckptkit.exercises import check_async_options
+
+    def failing_save(self, file_prefix, options=None):
+        raise tf.errors.UnknownError(None, None, "disk full\nmore detail")
+
+    monkeypatch.setattr(tf.train.Checkpoint, "save", failing_save)
+    answer = check_async_options(tf.train.CheckpointOptions(enable_async=True))
+    assert not answer and answer.message == "a save with these options failed: disk full"
+
+
 def test_async_options_and_save_interval():
     from ckptkit.exercises import check_async_options, check_save_interval
 
     assert check_async_options(tf.train.CheckpointOptions(enable_async=True))
-    assert "synchronously" in check_async_options(tf.train.CheckpointOptions()).message
+    sync = check_async_options(tf.train.CheckpointOptions())
+    assert not sync and "synchronously" in sync.message and "enable_async=True" not in sync.message
     assert "build tf.train.CheckpointOptions" in check_async_options({"enable_async": True}).message
-    # a step takes 10 ms, a save 20 ms: under 5 % needs saves at least 40 steps apart
-    assert check_save_interval(40, step_ms=10.0, save_ms=20.0)
-    assert "save less often" in check_save_interval(10, step_ms=10.0, save_ms=20.0).message
-    assert "40 steps would too" in check_save_interval(100, step_ms=10.0, save_ms=20.0).message
-    assert "whole number" in check_save_interval(0, step_ms=10.0, save_ms=20.0).message
+    assert not check_async_options(None)
+    # notebook 07: a step takes 12 ms, a save 30 ms; saves within 5 % of all the time (training plus
+    # saving): 30 / (12 n + 30) <= 0.05 holds from n = 48 on
+    assert check_save_interval(48)
+    assert check_save_interval(np.int64(48))
+    share_of_training = check_save_interval(50)  # 30 / (12 * 50) = 5 %: the share of training time only
+    assert not share_of_training and "shorter interval" in share_of_training.message
+    assert "48" not in share_of_training.message  # a hint, not the answer
+    assert "save less often" in check_save_interval(47).message  # 5.05 %: rounded down
+    assert "save less often" in check_save_interval(10).message
+    assert "whole number" in check_save_interval(0).message
+    assert "whole number" in check_save_interval(48.0).message
+    assert "whole number" in check_save_interval(True).message
+    # another problem: a step of 10 ms, a save of 20 ms: 20 / (10 n + 20) <= 0.05 from n = 38 on
+    assert check_save_interval(38, step_ms=10.0, save_ms=20.0)
+    assert not check_save_interval(40, step_ms=10.0, save_ms=20.0)
+
+
+def test_branches_of_the_playground():
+    from ckptkit.exercises import check_branches
+    from ckptkit.history import History
+
+    h = History()
+    h.record(1, 1.0)
+    h.mark_save("ckpt-1", 1)
+    h.record(2, 0.5)
+    h.mark_restore("ckpt-1", 1)
+    h.record(2, 0.6)
+    h.mark_restore("ckpt-1", 1)  # notebook 08's starting answer: a third branch, not trained yet
+    untrained = check_branches(h)
+    assert not untrained and "2 branch(es) with training so far, 1 without" in untrained.message
+    assert "restore_button" not in untrained.message  # a hint, not the solution
+    assert "pass the lab's history" in check_branches(None).message
+    assert "pass the lab's history" in check_branches(h.runs["run 1"]).message  # one run, not the history
+    h.record(2, 0.7)
+    assert check_branches(h)

@@ -1,0 +1,33 @@
+"""Notebook 08 runs with each model it offers, not only the one its committed outputs show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "08_playground.ipynb"
+
+
+# A Keras 3 Sequential's weights are stored under optimizer/_trainable_variables/N (the first path a
+# breadth-first walk of the checkpoint finds), and CheckpointLab.variable_rows skips every optimizer/
+# path, so the panel finds no model variable to show. Strict: this fails once the lab is fixed.
+OWN_SEQUENTIAL_BUG = pytest.mark.xfail(
+    raises=ValueError, strict=True, reason="CheckpointLab.variable_rows finds no variable of a Sequential"
+)
+
+
+@pytest.mark.parametrize("choice", ["linear", pytest.param("your own", marks=OWN_SEQUENTIAL_BUG)])
+def test_every_choice_runs_the_whole_playground(choice, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the notebook writes under ./workspace/
+    cells = [c.source for c in nbformat.read(NOTEBOOK, 4).cells if c.cell_type == "code"]
+    picked = [i for i, source in enumerate(cells) if source.startswith('choice = "keras"')]
+    assert len(picked) == 1
+    cells[picked[0]] = cells[picked[0]].replace('choice = "keras"', f"choice = {choice!r}", 1)
+    namespace: dict = {}
+    for source in cells:
+        exec(compile(source, str(NOTEBOOK), "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert "is gone from disk" in printed and "learning rate restored: True" in printed
+    assert not namespace["check_branches"](namespace["lab"].history)  # the exercise is still to do
