@@ -292,8 +292,11 @@ TF1_TO_TF2 = {
 }
 
 
-def check_converted(path: object, tf1_path: str | os.PathLike[str]) -> Feedback:
-    """05 exercise 1: `path` restores into a fresh `MyModel` and step with the TF1 run's values and step."""
+def check_converted(path: object, tf1_path: str | os.PathLike[str], model: object = None) -> Feedback:
+    """05 exercise 1: `path` restores into a fresh `MyModel` and step with the TF1 run's values and step.
+
+    With `model`, the learner's own model must hold those values too, so another file cannot stand in.
+    """
     if not isinstance(path, str | os.PathLike):
         return Feedback(False, "no checkpoint yet: write one with tf.train.Checkpoint(model=..., step=...)")
     try:
@@ -338,6 +341,14 @@ def check_converted(path: object, tf1_path: str | os.PathLike[str]) -> Feedback:
                 False,
                 f"restored into a fresh model, {key} is not the TF1 run's value: assign each variable the "
                 "tensor its TF1 name holds",
+            )
+    if model is not None:
+        live = snapshot(tf.train.Checkpoint(model=model))
+        if any(
+            not np.array_equal(live.get(key), tf1[name]) for key, name in TF1_TO_TF2.items() if key != "step"
+        ):
+            return Feedback(
+                False, "the file is right, but your model does not hold the TF1 values: convert into it"
             )
     return Feedback(
         True,

@@ -192,6 +192,7 @@ def _converted(tf1_path, folder, names=None, carry_step=True, extra=None):
 
 def test_converted_right_and_wrong(tmp_path):
     from ckptkit.exercises import check_converted
+    from ckptkit.models import MyModel
 
     tf1_path = _tf1_checkpoint(tmp_path)
     right = check_converted(_converted(tf1_path, tmp_path / "right"), tf1_path)
@@ -208,6 +209,18 @@ def test_converted_right_and_wrong(tmp_path):
     for path, words in cases:
         feedback = check_converted(path, tf1_path)
         assert not feedback and words in feedback.message, (path, feedback)
+    mine = MyModel()
+    mine(tf.zeros([1, 4]))
+    names = ["hidden/weights", "hidden/biases", "out/weights", "out/biases"]
+    for name, variable in zip(names, mine.weights, strict=True):
+        variable.assign(tf.train.load_variable(tf1_path, name))
+    step = tf.Variable(tf.train.load_variable(tf1_path, "global_step"))
+    path = tf.train.Checkpoint(model=mine, step=step).save(str(tmp_path / "mine" / "model"))
+    assert check_converted(path, tf1_path, mine)
+    untouched = MyModel()
+    untouched(tf.zeros([1, 4]))
+    someone_elses = check_converted(_converted(tf1_path, tmp_path / "theirs"), tf1_path, untouched)
+    assert not someone_elses and "your model does not hold" in someone_elses.message
 
 
 def test_converted_names_what_is_missing(tmp_path):
