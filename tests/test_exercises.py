@@ -258,15 +258,10 @@ def test_step_reader_is_run_on_checkpoints_it_never_saw():
     assert "raised" in check_step_reader(lambda path: tf.train.load_variable(path, "step")).message
 
 
-def test_matches_checkpoint_and_branches(tmp_path):
-    from ckptkit.exercises import check_branches, check_matches_checkpoint
+def test_branches():
+    from ckptkit.exercises import check_branches
     from ckptkit.history import History
 
-    w = tf.Variable([1.0, 2.0])
-    path = tf.train.Checkpoint(w=w).save(str(tmp_path / "c"))
-    assert check_matches_checkpoint({"w": w}, path)
-    assert "yours is [0, 0]" in check_matches_checkpoint({"w": tf.Variable([0.0, 0.0])}, path).message
-    assert "has no key 'v'" in check_matches_checkpoint({"v": w}, path).message
     h = History()
     h.record(1, 1.0)
     assert not check_branches(h, wanted=2)
@@ -276,25 +271,164 @@ def test_matches_checkpoint_and_branches(tmp_path):
     assert check_branches(h, wanted=2)
 
 
-def test_resumable_and_seed_states():
-    from ckptkit.exercises import check_resumable, check_seed_states
-    from ckptkit.models import DropoutModel, regression_data
+def _tf1_checkpoint(folder):
+    """A name-based checkpoint laid out as notebook 05's: hidden/ and out/ weights, global_step 20."""
+    rng = np.random.default_rng(0)
+    values = {
+        "hidden/weights": rng.normal(size=(4, 16)).astype(np.float32),
+        "hidden/biases": rng.normal(size=16).astype(np.float32),
+        "out/weights": rng.normal(size=(16, 1)).astype(np.float32),
+        "out/biases": rng.normal(size=1).astype(np.float32),
+    }
+    graph = tf.Graph()
+    with graph.as_default():
+        for name, value in values.items():
+            tf.compat.v1.get_variable(name, initializer=value)
+        step = tf.compat.v1.train.get_or_create_global_step()
+        assign = step.assign(20)
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            sess.run(assign)
+            return saver.save(sess, str(folder / "tf1" / "model"), global_step=step)
+
+
+def _converted(tf1_path, folder, names=None, carry_step=True, extra=None):
+    from ckptkit.models import MyModel
+
+    model = MyModel()
+    model(tf.zeros([1, 4]))
+    where = {
+        "hidden/weights": model.dense1.kernel,
+        "hidden/biases": model.dense1.bias,
+        "out/weights": model.dense2.kernel,
+        "out/biases": model.dense2.bias,
+    }
+    for name in where if names is None else names:
+        where[name].assign(tf.train.load_variable(tf1_path, name))
+    step = tf.Variable(tf.train.load_variable(tf1_path, "global_step") if carry_step else 0, dtype=tf.int64)
+    return tf.train.Checkpoint(model=model, step=step, **(extra or {})).save(str(folder / "model"))
+
+
+def test_converted_right_and_wrong(tmp_path):
+    from ckptkit.exercises import check_converted
+    from ckptkit.models import MyModel
+
+    tf1_path = _tf1_checkpoint(tmp_path)
+    right = check_converted(_converted(tf1_path, tmp_path / "right"), tf1_path)
+    assert right and "step = 20" in right.message, right
+    sgd = {"optimizer": tf.keras.optimizers.SGD(momentum=0.9)}
+    cases = [
+        (_converted(tf1_path, tmp_path / "half", names=["hidden/weights"]), "TF1 run's value"),
+        (_converted(tf1_path, tmp_path / "nostep", carry_step=False), "ended at global step 20"),
+        (_converted(tf1_path, tmp_path / "opt", extra=sgd), "also holds"),
+        (tf1_path, "name-based (TF1)"),
+        (str(tmp_path / "nowhere" / "model-1"), "no checkpoint"),
+        (None, "no checkpoint yet"),
+    ]
+    for path, words in cases:
+        feedback = check_converted(path, tf1_path)
+        assert not feedback and words in feedback.message, (path, feedback)
+    mine = MyModel()
+    mine(tf.zeros([1, 4]))
+    names = ["hidden/weights", "hidden/biases", "out/weights", "out/biases"]
+    for name, variable in zip(names, mine.weights, strict=True):
+        variable.assign(tf.train.load_variable(tf1_path, name))
+    step = tf.Variable(tf.train.load_variable(tf1_path, "global_step"))
+    path = tf.train.Checkpoint(model=mine, step=step).save(str(tmp_path / "mine" / "model"))
+    assert check_converted(path, tf1_path, mine)
+    untouched = MyModel()
+    untouched(tf.zeros([1, 4]))
+    someone_elses = check_converted(_converted(tf1_path, tmp_path / "theirs"), tf1_path, untouched)
+    assert not someone_elses and "your model does not hold" in someone_elses.message
+
+
+def test_converted_names_what_is_missing(tmp_path):
+    from ckptkit.exercises import check_converted
+    from ckptkit.models import MyModel
+
+    tf1_path = _tf1_checkpoint(tmp_path)
+    model = MyModel()
+    model(tf.zeros([1, 4]))
+    no_step = tf.train.Checkpoint(model=model).save(str(tmp_path / "m" / "model"))
+    assert "leaves the step behind" in check_converted(no_step, tf1_path).message
+    unbuilt = tf.train.Checkpoint(model=MyModel(), step=tf.Variable(20, dtype=tf.int64))
+    path = unbuilt.save(str(tmp_path / "u" / "model"))
+    assert "nothing stored at model/dense1/_kernel" in check_converted(path, tf1_path).message
+    int32 = tf.train.Checkpoint(model=model, step=tf.Variable(20)).save(str(tmp_path / "i" / "model"))
+    assert "step is int32" in check_converted(int32, tf1_path).message
+
+
+def test_saved_by_step_right_and_wrong():
+    from ckptkit.exercises import check_saved_by_step
+
+    def by_step(ckpt, folder):
+        return tf.train.CheckpointManager(ckpt, folder, max_to_keep=3).save(checkpoint_number=ckpt.step)
+
+    def by_count(ckpt, folder):
+        return tf.train.CheckpointManager(ckpt, folder, max_to_keep=3).save()
+
+    def copied_number(ckpt, folder):
+        return tf.train.CheckpointManager(ckpt, folder, max_to_keep=3).save(checkpoint_number=20)
+
+    def plain_save(ckpt, folder):
+        return ckpt.save(f"{folder}/ckpt")
+
+    def write_only(ckpt, folder):
+        return ckpt.write(f"{folder}/ckpt-{int(ckpt.step)}")
+
+    assert check_saved_by_step(by_step)
+    for answer, words in (
+        (by_count, "counts saves"),
+        (copied_number, "counts saves"),
+        (plain_save, "counts saves"),
+        (write_only, "does not find it"),
+        ("folder/ckpt-20", "function itself"),
+        (lambda ckpt, folder: None, "must return the path"),
+        (lambda ckpt, folder: 1 / 0, "ZeroDivisionError"),
+    ):
+        feedback = check_saved_by_step(answer)
+        assert not feedback and words in feedback.message, (answer, feedback)
+
+
+def test_resumable_right_and_wrong():
+    from ckptkit.exercises import check_resumable
+    from ckptkit.models import DropoutModel, regression_data, seed_states
 
     model, opt = DropoutModel(), tf.keras.optimizers.Adam(0.01)
     model(regression_data()[0][:1])
     it = iter(tf.data.Dataset.range(5))
     gen = tf.random.Generator.from_seed(0)
     step = tf.Variable(0)
-    partial = tf.train.Checkpoint(model=model, optimizer=opt, step=step)
-    assert "iterator is not tracked" in check_resumable(partial, opt, it, gen).message
-    no_step = tf.train.Checkpoint(model=model, optimizer=opt, iterator=it, generator=gen)
-    assert "no step counter" in check_resumable(no_step, opt, it, gen).message
-    full = tf.train.Checkpoint(model=model, optimizer=opt, step=step, iterator=it, generator=gen)
-    assert check_resumable(full, opt, it, gen)
+    seeds = seed_states(model)
+    objects = {"model": model, "optimizer": opt, "iterator": it, "generator": gen}
+    right = tf.train.Checkpoint(step=step, layer_seeds=seeds, **objects)
+    assert check_resumable(right, model, opt, it, gen)
+    renamed = tf.train.Checkpoint(global_step=step, seeds={"dropout": seeds[0]}, **objects)
+    assert check_resumable(renamed, model, opt, it, gen)
+    cases = [
+        (tf.train.Checkpoint(step=step, **objects), "Dropout seed states are not saved"),
+        (tf.train.Checkpoint(step=step, model=model, optimizer=opt, layer_seeds=seeds), "iterator"),
+        (tf.train.Checkpoint(layer_seeds=seeds, **objects), "no step counter"),
+        (tf.train.Checkpoint(step=step, layer_seeds=seeds, **objects | {"model": seeds}), "model's weights"),
+        (objects, "not a tf.train.Checkpoint"),
+    ]
+    for ckpt, words in cases:
+        feedback = check_resumable(ckpt, model, opt, it, gen)
+        assert not feedback and words in feedback.message, (ckpt, feedback)
+
+
+def test_seed_states_right_and_wrong():
+    from ckptkit.exercises import check_seed_states
+    from ckptkit.models import DropoutModel, regression_data
+
+    model = DropoutModel()
+    model(regression_data()[0][:1])
     seeds = [v for v in model.variables if "seed_generator_state" in v.path]
     assert len(seeds) == 1 and check_seed_states(seeds, model)
     assert "saved with the model already" in check_seed_states(model.trainable_variables, model).message
     assert "look in model.variables" in check_seed_states([], model).message
+    assert "pick the seed states" in check_seed_states(model.variables, model).message
 
 
 def test_async_options_answer_when_the_save_fails(monkeypatch):
