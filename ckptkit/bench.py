@@ -25,12 +25,14 @@ tf = import_tensorflow()
 
 __all__ = [
     "BUDGETS",
+    "app_costs",
     "async_blocking",
     "cost_per_step",
     "main",
     "notebook_costs",
     "overhead",
     "panel_clicks",
+    "record_timings",
     "throughput",
 ]
 
@@ -39,6 +41,7 @@ BUDGETS = {
     "notebook_seconds": 30.0,
     "notebook_peak_rss_mb": 1024.0,
     "click_ms": 100.0,
+    "app_first_paint_s": 10.0,
 }
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -222,6 +225,127 @@ def notebook_costs(folder: Path = NOTEBOOKS, skip: tuple[str, ...] = ()) -> list
     return rows
 
 
+def record_timings(path: Path, folder: Path = NOTEBOOKS) -> dict[str, object]:
+    """Run each notebook in `folder` once; write its time and peak memory to `path` for the start page."""
+    import platform
+
+    rows = notebook_costs(folder)
+    record = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+        },
+        "notebooks": [
+            {"name": r["name"], "seconds": round(r["seconds"], 1), "peak_rss_mb": round(r["peak_rss_mb"])}
+            for r in rows
+        ],
+    }
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+# Runs in the page: click a button, resolve with the milliseconds until the panel's table or status
+# line shows the answer (the kernel's round trip included).
+_CLICK_JS = """label => new Promise(resolve => {
+    const html = [...document.querySelectorAll('.widget-html')].slice(-2);
+    const button = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === label);
+    let start;
+    const seen = new MutationObserver(() => { seen.disconnect(); resolve(performance.now() - start); });
+    html.forEach(node => seen.observe(node, {subtree: true, childList: true, characterData: true}));
+    start = performance.now();
+    button.click();
+})"""
+
+
+def app_costs(chromium: str | None = None, rounds: int = 3) -> dict[str, float]:
+    """The Voila app in Chromium: first paint (TensorFlow import included), clicks, the kernel's memory.
+
+    Chromium comes from `chromium`, else `CKPTKIT_CHROMIUM`, `chromium`/`chromium-browser` on PATH,
+    or Playwright's own browser. Train is measured with one step, so it is nearly all click.
+    """
+    import shutil
+    import socket
+    import subprocess
+
+    import psutil
+    from playwright.sync_api import expect, sync_playwright
+
+    root = NOTEBOOKS.parent
+    chromium = chromium or os.environ.get("CKPTKIT_CHROMIUM") or shutil.which("chromium")
+    chromium = chromium or shutil.which("chromium-browser")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            "notebooks/app.ipynb",
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            f"--port={port}",
+        ],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while server.poll() is None and time.monotonic() < deadline:  # a TCP connect: a GET starts a kernel
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1100, "height": 1100})
+            status = page.locator(".widget-html").last
+            start = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="commit")
+            expect(status).to_have_text("ready: train, then save", timeout=120_000)
+            first_paint = time.perf_counter() - start
+            page.locator(".widget-slider").first.focus()  # steps slider to its minimum, 1
+            page.locator(".ui-slider-handle, .noUi-handle").first.press("Home")
+            clicks: dict[str, list[float]] = {name: [] for name in ("Train", "Save", "Restore", "Compare")}
+            for _ in range(rounds):
+                for name in clicks:
+                    clicks[name].append(page.evaluate(_CLICK_JS, name))
+                    page.wait_for_timeout(300)  # let the rest of the answer (dropdowns, plot) arrive
+            expect(status).not_to_contain_text("⚠")
+            kernels = [
+                c
+                for c in psutil.Process(server.pid).children(recursive=True)
+                if "ipykernel" in " ".join(c.cmdline())
+            ]
+            rss = sum(k.memory_info().rss for k in kernels)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {
+        "app_first_paint_s": first_paint,
+        **{f"app_{name.lower()}_click_ms": statistics.median(ms) for name, ms in clicks.items()},
+        "app_kernel_rss_mb": rss / 2**20,
+        "app_kernels": len(kernels),
+    }
+
+
+def _app_budgets(app: dict | None) -> list[tuple[str, bool]]:
+    if not app:
+        return []
+    limit = BUDGETS["app_first_paint_s"]
+    checks = [
+        (f"app first paint {app['app_first_paint_s']:.1f} s <= {limit}", app["app_first_paint_s"] <= limit)
+    ]
+    for name in ("save", "restore", "compare"):  # Train is mostly training
+        ms = app[f"app_{name}_click_ms"]
+        checks.append((f"app {name} click {ms:.1f} ms <= {BUDGETS['click_ms']}", ms <= BUDGETS["click_ms"]))
+    return checks
+
+
 def _table(results: dict) -> str:
     lines = ["ckptkit benchmark", ""]
     lines.append("overhead (median ms; ratio = ckptkit / bare TensorFlow doing the same job)")
@@ -265,6 +389,14 @@ def _table(results: dict) -> str:
         lines += [
             f"  {n['name']:40} {n['seconds']:6.1f} s {n['peak_rss_mb']:7.0f} MB" for n in results["notebooks"]
         ]
+    if results.get("app"):
+        a = results["app"]
+        lines += [
+            "",
+            f"app (Voila, Chromium): first paint {a['app_first_paint_s']:.1f} s; clicks (median ms) "
+            + ", ".join(f"{n} {a[f'app_{n}_click_ms']:.1f}" for n in ("train", "save", "restore", "compare"))
+            + f"; kernel {a['app_kernel_rss_mb']:.0f} MB",
+        ]
     lines += ["", "budgets:"] + [f"  {'ok  ' if ok else 'OVER'} {what}" for what, ok in results["budgets"]]
     return "\n".join(lines)
 
@@ -299,7 +431,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="sizes up to 64 MB instead of 256 MB")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     parser.add_argument("--no-notebooks", action="store_true", help="skip running the notebooks")
+    parser.add_argument("--app", action="store_true", help="also measure the Voila app in Chromium")
+    parser.add_argument(
+        "--timings", metavar="FILE", help="only run every notebook and write its time and memory to FILE"
+    )
     args = parser.parse_args(argv)
+    if args.timings:
+        record = record_timings(Path(args.timings))
+        print(
+            "\n".join(
+                f"{n['name']:40} {n['seconds']:6.1f} s {n['peak_rss_mb']:5d} MB" for n in record["notebooks"]
+            )
+        )
+        return 0
     sizes = [1, 4, 16, 64] if args.quick else [1, 4, 16, 64, 256]
     results: dict = overhead(repeat=20 if args.quick else 30)
     results["throughput"] = throughput(sizes)
@@ -307,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     results["async_block_ratio"] = results["async"]["async_block_ratio"]
     results["panel_clicks"] = panel_clicks()
     results["notebooks"] = [] if args.no_notebooks else notebook_costs()
-    results["budgets"] = _budgets(results)
+    results["app"] = app_costs() if args.app else None
+    results["budgets"] = _budgets(results) + _app_budgets(results["app"])
     print(_table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
