@@ -69,3 +69,13 @@ def test_the_folder_goes_when_the_kernel_dies_without_cleaning_up(apps):
 
 def test_display_has_a_stable_text_fallback(apps):
     assert apps[0]._repr_mimebundle_()["text/plain"] == "CheckpointApp()"
+
+
+def test_bench_checks_the_app_budgets():
+    from ckptkit import bench
+
+    fast = {"app_first_paint_s": 4.0, "app_save_click_ms": 50.0, "app_restore_click_ms": 60.0}
+    assert all(ok for _, ok in bench._app_budgets(fast | {"app_compare_click_ms": 5.0}))
+    slow = bench._app_budgets(fast | {"app_first_paint_s": 12.0, "app_compare_click_ms": 150.0})
+    assert [what.split(" ")[1] for what, ok in slow if not ok] == ["first", "compare"]
+    assert bench._app_budgets(None) == []
