@@ -96,8 +96,16 @@ def test_two_visitors_each_see_only_their_own_checkpoints(voila):
                 assert [re.match(r"ckpt-\d+", o).group() for o in options] == expected
             folders = sorted(temp.glob("ckptkit-lab-*"))
             assert len(folders) == 2, folders  # one private folder per page
-            saved = sorted(len(list(f.glob("linear/*.index"))) for f in folders)
-            assert saved == [1, 2]
+            # Each page's folder, known by what it holds: page 0 saved twice, page 1 once.
+            owner = {len(list(f.glob("linear/*.index"))): f for f in folders}
+            assert sorted(owner) == [1, 2]
+            folders = [owner[2], owner[1]]
+            # The model choice swaps the panel; the linear model's work stays where it was.
+            pages[1].get_by_role("button", name="the Keras model").click()
+            keras_title = pages[1].get_by_text("Checkpoint Lab: the Keras model").first
+            expect(keras_title).to_be_visible(timeout=30_000)
+            expect(status(pages[1])).to_have_text("ready: train, then save")
+            assert (folders[1] / "keras").is_dir() and not (folders[0] / "keras").exists()
             # No code cell is visible: Voila strips the sources.
             assert page.locator(".jp-InputArea-editor").count() == 0
             for i, page in enumerate(pages):
@@ -108,9 +116,9 @@ def test_two_visitors_each_see_only_their_own_checkpoints(voila):
             # the other page, still open, keeps its kernel.
             pages[0].goto("about:blank")
             deadline = time.monotonic() + 30
-            while folders[0].exists() and folders[1].exists() and time.monotonic() < deadline:
+            while folders[0].exists() and time.monotonic() < deadline:
                 time.sleep(0.2)
-            assert sum(f.exists() for f in folders) == 1
+            assert not folders[0].exists() and folders[1].exists()
             print(f"folder removed {time.monotonic() - started:.1f} s after the page closed")
         finally:
             if not shot:  # what the pages showed when the test failed
