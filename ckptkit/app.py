@@ -17,6 +17,7 @@ import ipywidgets as widgets
 __all__ = ["MODELS", "CheckpointApp"]
 
 MODELS = {"linear": "the linear model", "keras": "the Keras model"}
+_CLASS = "ckptkit-app"
 
 # A tiny watcher process: it waits for end-of-file on its stdin, whose other end only this kernel
 # holds, so the folder goes even when the kernel is killed (Voila and nbval may SIGKILL kernels).
@@ -49,6 +50,8 @@ class CheckpointApp:
         self.body = widgets.VBox()
         self.widget = widgets.VBox(
             [
+                # Voila's page styles a widget's <pre> in the body font: the table's columns need a fixed one.
+                widgets.HTML(f"<style>.{_CLASS} pre {{font-family: monospace; line-height: 1.3}}</style>"),
                 self.choice,
                 widgets.HTML(
                     "Your checkpoints live in a private temporary folder, "
@@ -57,6 +60,7 @@ class CheckpointApp:
                 self.body,
             ]
         )
+        self.widget.add_class(_CLASS)
         self.choice.observe(lambda change: self.show(change["new"]), names="value")
         self.choice.value = "linear"
 
