@@ -1,6 +1,7 @@
 from ckptkit.app import CheckpointApp
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,12 @@ def test_bench_checks_the_app_budgets():
     slow = bench._app_budgets(fast | {"app_first_paint_s": 12.0, "app_compare_click_ms": 150.0})
     assert [what.split(" ")[1] for what, ok in slow if not ok] == ["first", "compare"]
     assert bench._app_budgets(None) == []
+
+
+def test_voila_reads_the_culling_settings_from_the_repository():
+    from voila.app import Voila
+
+    app = Voila()
+    app.load_config_file("voila", path=[str(Path(__file__).resolve().parents[1])])
+    culling = app.config.MappingKernelManager
+    assert culling.cull_idle_timeout == 120 and culling.cull_connected is False and culling.cull_interval > 0

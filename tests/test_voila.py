@@ -22,32 +22,32 @@ def start_voila(tmp_path: Path, notebook: Path = APP) -> tuple[subprocess.Popen,
     temp = tmp_path / "tmp"
     temp.mkdir()
     port = free_port()
-    log = open(tmp_path / "voila.log", "w")  # noqa: SIM115 (the file outlives this function with the server)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(notebook),
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            f"--port={port}",
-            "--show_tracebacks=True",
-            # The repository's voila.json culls kernels whose page is gone; sooner here, for the test.
-            "--MappingKernelManager.cull_idle_timeout=6",
-            "--MappingKernelManager.cull_interval=1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        # TMPDIR reaches the kernels: the test can see, and count, each visitor's folder.
-        env={
-            **os.environ,
-            "TMPDIR": str(temp),
-            "MPLBACKEND": "Agg",
-            "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
-        },
-        cwd=ROOT,  # where `voila notebooks/app.ipynb` is run from: it reads ./voila.json
-    )
+    with open(tmp_path / "voila.log", "w") as log:  # the server keeps its own copy of the file
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "voila",
+                str(notebook),
+                "--no-browser",
+                "--Voila.ip=127.0.0.1",
+                f"--port={port}",
+                "--show_tracebacks=True",
+                # The repository's voila.json culls kernels whose page is gone; sooner here, for the test.
+                "--MappingKernelManager.cull_idle_timeout=6",
+                "--MappingKernelManager.cull_interval=1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # TMPDIR reaches the kernels: the test can see, and count, each visitor's folder.
+            env={
+                **os.environ,
+                "TMPDIR": str(temp),
+                "MPLBACKEND": "Agg",
+                "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+            },
+            cwd=ROOT,  # where `voila notebooks/app.ipynb` is run from: it reads ./voila.json
+        )
     if not wait_for_port(port, alive=lambda: server.poll() is None):
         server.kill()
         pytest.fail("Voila did not start: " + (tmp_path / "voila.log").read_text()[-2000:])
