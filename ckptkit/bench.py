@@ -209,7 +209,7 @@ def notebook_costs(folder: Path = NOTEBOOKS, skip: tuple[str, ...] = ()) -> list
                     process = psutil.Process(client.km.provisioner.process.pid)
                     rss = process.memory_info().rss
                     peak[0] = max(peak[0], rss)
-                    # Kernel plus the TensorFlow processes a notebook starts (06): what Binder must hold.
+                    # Kernel plus the TensorFlow processes a notebook starts (04, 06): what Binder must hold.
                     for child in process.children(recursive=True):
                         rss += child.memory_info().rss
                     peak[1] = max(peak[1], rss)
