@@ -35,6 +35,7 @@ tf = import_tensorflow()
 
 __all__ = [
     "BUDGETS",
+    "app_costs",
     "SECTIONS",
     "Section",
     "async_blocking",
@@ -44,6 +45,7 @@ __all__ = [
     "notebook_costs",
     "overhead",
     "panel_clicks",
+    "record_timings",
     "suite_time",
     "throughput",
 ]
@@ -53,6 +55,7 @@ BUDGETS = {
     "notebook_seconds": 20.0,
     "notebook_memory_mb": 1200.0,  # the kernel plus every process it started
     "click_ms": 100.0,
+    "app_first_paint_s": 10.0,
     "suite_seconds": 300.0,
     "cli_inspect_ratio": 0.2,
     "cli_inspect_rss_mb": 150.0,
@@ -493,6 +496,151 @@ def _budgets_suite(results: dict) -> list[Check]:
     ]
 
 
+def record_timings(path: Path, folder: Path = NOTEBOOKS) -> dict[str, object]:
+    """Run each notebook in `folder` once; write its time and peak memory to `path` for the start page."""
+    import platform
+
+    rows = notebook_costs(folder)
+    record = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            # Wall times grow with whatever else runs: the load says how busy the machine was.
+            "load_average_1min": round(os.getloadavg()[0], 1),
+        },
+        "notebooks": [
+            {
+                "name": r["name"],
+                "seconds": round(r["seconds"], 1),
+                "cpu_seconds": round(r["cpu_seconds"], 1),
+                "peak_rss_mb": round(r["kernel_peak_rss_mb"]),
+                "peak_with_children_mb": round(r["peak_rss_mb"]),
+            }
+            for r in rows
+        ],
+    }
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+# Runs in the page: click a button, resolve with the milliseconds until the panel's table or status
+# line shows the answer (the kernel's round trip included).
+_CLICK_JS = """label => new Promise(resolve => {
+    const html = [...document.querySelectorAll('.widget-html')].slice(-2);
+    const button = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === label);
+    let start;
+    const seen = new MutationObserver(() => { seen.disconnect(); resolve(performance.now() - start); });
+    html.forEach(node => seen.observe(node, {subtree: true, childList: true, characterData: true}));
+    start = performance.now();
+    button.click();
+})"""
+
+
+def app_costs(chromium: str | None = None, rounds: int = 3) -> dict[str, float]:
+    """The Voila app in Chromium: first paint (TensorFlow import included), clicks, the kernel's memory.
+
+    The browser is the `chromium` path, else `CKPTKIT_CHROMIUM`, `chromium`/`chromium-browser` on PATH,
+    or Playwright's own. Train runs one step, so its time is nearly all click.
+    """
+    import shutil
+    import socket
+    import subprocess
+
+    import psutil
+    from playwright.sync_api import expect, sync_playwright
+
+    root = NOTEBOOKS.parent
+    chromium = chromium or os.environ.get("CKPTKIT_CHROMIUM") or shutil.which("chromium")
+    chromium = chromium or shutil.which("chromium-browser")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            "notebooks/app.ipynb",
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            f"--port={port}",
+        ],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while server.poll() is None and time.monotonic() < deadline:  # a TCP connect: a GET starts a kernel
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1100, "height": 1100})
+            status = page.locator(".widget-html").last
+            start = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="commit")
+            expect(status).to_have_text("ready: train, then save", timeout=120_000)
+            first_paint = time.perf_counter() - start
+            page.locator(".widget-slider").first.focus()  # steps slider to its minimum, 1
+            page.locator(".ui-slider-handle, .noUi-handle").first.press("Home")
+            expect(page.locator(".widget-readout").first).to_have_text("1")
+            clicks: dict[str, list[float]] = {name: [] for name in ("Train", "Save", "Restore", "Compare")}
+            for _ in range(rounds):
+                for name in clicks:
+                    clicks[name].append(page.evaluate(_CLICK_JS, name))
+                    page.wait_for_timeout(300)  # let the rest of the answer (dropdowns, plot) arrive
+            expect(status).not_to_contain_text("⚠")
+            kernels = [
+                c
+                for c in psutil.Process(server.pid).children(recursive=True)
+                if "ipykernel" in " ".join(c.cmdline())
+            ]
+            rss = sum(k.memory_info().rss for k in kernels)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {
+        "app_first_paint_s": first_paint,
+        **{f"app_{name.lower()}_click_ms": statistics.median(ms) for name, ms in clicks.items()},
+        "app_kernel_rss_mb": rss / 2**20,
+        "app_kernels": len(kernels),
+        "load_average_1min": os.getloadavg()[0],  # first paint grows with whatever else runs
+    }
+
+
+def _options_app(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--app", action="store_true", help="also measure the Voila app in Chromium")
+
+
+def _run_app(args: argparse.Namespace, folder: Path) -> dict | None:
+    return app_costs() if args.app else None
+
+
+def _table_app(a: dict) -> list[str]:
+    return [
+        f"app (Voila, Chromium): first paint {a['app_first_paint_s']:.1f} s; clicks (median ms) "
+        + ", ".join(f"{n} {a[f'app_{n}_click_ms']:.1f}" for n in ("train", "save", "restore", "compare"))
+        + f"; kernel {a['app_kernel_rss_mb']:.0f} MB (load average {a['load_average_1min']:.1f})"
+    ]
+
+
+def _budgets_app(app: dict) -> list[Check]:
+    limit = BUDGETS["app_first_paint_s"]
+    checks = [
+        (f"app first paint {app['app_first_paint_s']:.1f} s <= {limit}", app["app_first_paint_s"] <= limit)
+    ]
+    for name in ("save", "restore", "compare"):  # Train is mostly training
+        ms = app[f"app_{name}_click_ms"]
+        checks.append((f"app {name} click {ms:.1f} ms <= {BUDGETS['click_ms']}", ms <= BUDGETS["click_ms"]))
+    return checks
+
+
 # In order of the printed report. Add a benchmark by appending a Section: main() runs, prints and
 # budgets every section the same way.
 SECTIONS: list[Section] = [
@@ -504,6 +652,7 @@ SECTIONS: list[Section] = [
     Section("cli_reading", _run_cli, _table_cli, _budgets_cli),
     Section("notebooks", _run_notebooks, _table_notebooks, _budgets_notebooks, _options_notebooks),
     Section("suite", _run_suite, _table_suite, _budgets_suite, _options_suite),
+    Section("app", _run_app, _table_app, _budgets_app, _options_app),
 ]
 
 
@@ -518,9 +667,20 @@ def main(argv: list[str] | None = None) -> int:
         default=".",
         help="where the scratch folder goes (default: here; measure the disk you care about, not a tmpfs)",
     )
+    parser.add_argument(
+        "--timings", metavar="FILE", help="only run every notebook and write its time and memory to FILE"
+    )
     for section in SECTIONS:
         section.options(parser)
     args = parser.parse_args(argv)
+    if args.timings:  # the start page's table: nothing else runs
+        record = record_timings(Path(args.timings))
+        for n in record["notebooks"]:
+            print(
+                f"{n['name']:40} {n['seconds']:6.1f} s {n['cpu_seconds']:6.1f} CPU s "
+                f"{n['peak_rss_mb']:5d} MB ({n['peak_with_children_mb']} MB with children)"
+            )
+        return 0
     results: dict = {}
     checks: list[Check] = []
     print("ckptkit benchmark", flush=True)

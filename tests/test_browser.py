@@ -1,4 +1,4 @@
-"""A real browser: JupyterLab on 127.0.0.1, Debian's Chromium driven by Playwright, the panel clicked."""
+"""A real browser: JupyterLab on 127.0.0.1, Chromium driven by Playwright, the panel clicked."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -16,32 +15,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from browser import ARTIFACTS, CHROMIUM_ARGS, chromium, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CKPTKIT_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = ROOT / "artifacts"
-# Chromium's own network chatter is refused on a closed machine; these flags keep it quiet.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def lab_server(tmp_path):
     """A JupyterLab server on 127.0.0.1 with a token, serving a copy of the playground notebook."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
+    executable = chromium()  # skips (or fails under CKPTKIT_REQUIRE_BROWSER=1) when there is none
     # Outputs and prompt numbers are stripped, so every one the test sees comes from this run.
     notebook = nbformat.read(ROOT / "notebooks" / "08_playground.ipynb", as_version=4)
     for cell in notebook.cells:
@@ -54,7 +36,7 @@ def lab_server(tmp_path):
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True})
     )
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(tmp_path / ".config"),
@@ -93,7 +75,7 @@ def lab_server(tmp_path):
                 server.kill()
                 pytest.fail("JupyterLab did not start: " + (tmp_path / "server.log").read_text()[-2000:])
             time.sleep(0.5)
-    yield base, token
+    yield base, token, executable
     server.terminate()
     server.wait(timeout=20)
     log.close()
@@ -129,10 +111,10 @@ def _run_all(page) -> None:
 def test_playground_panel_in_jupyterlab(lab_server):
     from playwright.sync_api import expect, sync_playwright
 
-    base, token = lab_server
+    base, token, executable = lab_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             _drive(page, base, token, expect)
