@@ -35,9 +35,9 @@ tf = import_tensorflow()
 
 __all__ = [
     "BUDGETS",
-    "app_costs",
     "SECTIONS",
     "Section",
+    "app_costs",
     "async_blocking",
     "cli_reading",
     "cost_per_step",
