@@ -249,9 +249,12 @@ class CheckpointLab:
             and os.path.exists(self._last_saved + ".index")
         ):
             self._last_values = snapshot(self._last_saved)
+        # The model's own variables, wherever the walk first meets them: a Sequential's weights are
+        # reached through the optimizer (optimizer/_trainable_variables/N) before the model.
+        own = {id(v) for v in (self.variables or getattr(self.predict, "variables", []))}
         rows = []
         for name, var in live_variables(self.checkpoint):
-            if name.startswith(("optimizer/", "save_counter", "step")):
+            if id(var) not in own:
                 continue
             value = value_of(var)
             shown = brief(value) if value.size <= 3 else f"norm {np.linalg.norm(value):.4g}"

@@ -142,7 +142,7 @@ class CheckpointPanel:
 
     def _show_variables(self) -> None:
         rows = self.lab.variable_rows()
-        width = max(len(r.name) for r in rows)
+        width = max([len(r.name) for r in rows] + [len("variable")])
         lines = [f"{'variable':<{width}}  {'shape':<9}  {'value':<24}  change since save"]
         lines += [f"{r.name:<{width}}  {r.shape!s:<9}  {r.value:<24}  {r.change}" for r in rows]
         self._set_table("\n".join(lines))

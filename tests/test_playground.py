@@ -10,15 +10,9 @@ import pytest
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "08_playground.ipynb"
 
 
-# A Keras 3 Sequential's weights are stored under optimizer/_trainable_variables/N (the first path a
-# breadth-first walk of the checkpoint finds), and CheckpointLab.variable_rows skips every optimizer/
-# path, so the panel finds no model variable to show. Strict: this fails once the lab is fixed.
-OWN_SEQUENTIAL_BUG = pytest.mark.xfail(
-    raises=ValueError, strict=True, reason="CheckpointLab.variable_rows finds no variable of a Sequential"
-)
-
-
-@pytest.mark.parametrize("choice", ["linear", pytest.param("your own", marks=OWN_SEQUENTIAL_BUG)])
+# "your own" is a Sequential: Keras 3 stores its weights under optimizer/_trainable_variables/N, the
+# first path a breadth-first walk finds, and the panel must still show them as the model's.
+@pytest.mark.parametrize("choice", ["linear", "your own"])
 def test_every_choice_runs_the_whole_playground(choice, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the notebook writes under ./workspace/
     cells = [c.source for c in nbformat.read(NOTEBOOK, 4).cells if c.cell_type == "code"]
