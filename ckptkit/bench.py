@@ -527,7 +527,7 @@ def record_timings(path: Path, folder: Path = NOTEBOOKS) -> dict[str, object]:
 # Runs in the page: click a button, resolve with the milliseconds until the panel's table or status
 # line shows the answer (the kernel's round trip included).
 _CLICK_JS = """label => new Promise(resolve => {
-    const html = [...document.querySelectorAll('.widget-html')].slice(-2);
+    const html = [...document.querySelectorAll('.ckptkit-table, .ckptkit-status')];
     const button = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === label);
     let start;
     const seen = new MutationObserver(() => { seen.disconnect(); resolve(performance.now() - start); });
@@ -581,7 +581,7 @@ def app_costs(chromium: str | None = None, rounds: int = 3) -> dict[str, float]:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page(viewport={"width": 1100, "height": 1100})
-            status = page.locator(".widget-html").last
+            status = page.locator(".ckptkit-status")
             start = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/", wait_until="commit")
             expect(status).to_have_text("ready: train, then save", timeout=120_000)

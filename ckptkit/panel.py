@@ -35,8 +35,9 @@ class CheckpointPanel:
         self.compare_button = widgets.Button(description="Compare", icon="exchange")
         self.plot = widgets.Image(format="png", layout={"width": "620px"})
         self.branches = widgets.HTML()
-        self.table = widgets.HTML()
-        self.status = widgets.HTML()
+        # Named, so a page (a browser test, the bench) can find them whatever else the panel shows.
+        self.table = widgets.HTML().add_class("ckptkit-table")
+        self.status = widgets.HTML().add_class("ckptkit-status")
         self.call = widgets.HTML()  # the line of code the last click ran
         self.train_button.on_click(lambda _: self._act(self._train))
         self.save_button.on_click(lambda _: self._act(self._save))

@@ -152,4 +152,4 @@ def _drive(page, base: str, token: str, expect) -> None:
     buttons.filter(has_text="Train").click()
     branches = page.locator(".widget-html-content").filter(has_text="branches: run 1, run 2, run 3, run 4")
     expect(branches).to_be_visible(timeout=30_000)
-    assert image.get_attribute("src") != drawn  # the plot now shows the new branch
+    expect(image).not_to_have_attribute("src", drawn, timeout=20_000)  # the plot shows the new branch

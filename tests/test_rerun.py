@@ -21,7 +21,15 @@ def _error(client: NotebookClient, cell: dict, index: int) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("[0-9]*.ipynb")))
+# Each on the xdist worker that runs the same notebook under nbval (tests/conftest.py), one after the
+# other: both write the notebook's workspace folder.
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(p.name, marks=pytest.mark.xdist_group(p.name))
+        for p in sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    ],
+)
 def test_every_cell_survives_running_twice(name):
     """Each cell runs, then at once again, as a learner pressing Shift+Enter twice.
 

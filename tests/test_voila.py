@@ -64,8 +64,8 @@ def voila(tmp_path):
 
 
 def status(page):
-    """The panel's status line: the last HTML widget of the panel."""
-    return page.locator(".widget-vbox .widget-html").last
+    """The panel's status line."""
+    return page.locator(".ckptkit-status")
 
 
 def test_two_visitors_each_see_only_their_own_checkpoints(voila):
