@@ -10,6 +10,7 @@ from ckptkit.trainer import INGREDIENTS, train
 import argparse
 import json
 import sys
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -48,6 +49,8 @@ def _ls(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     drop = tuple(name for name in INGREDIENTS if getattr(args, f"no_save_{name}"))
+    if args.strategy or args.max_shard_mb is not None:
+        return _train_distributed(args, drop)
     result = train(
         args.model,
         args.steps,
@@ -59,6 +62,53 @@ def _train(args: argparse.Namespace) -> int:
         kill_during_save=args.kill_during_save,
     )
     print(f"final-weights-sha256: {result.sha256}")
+    return 0
+
+
+def _train_distributed(args: argparse.Namespace, drop: tuple[str, ...]) -> int:
+    from ckptkit import distributed
+
+    strategy = args.strategy or "none"
+    wrong = [f"--no-save-{name.replace('_', '-')}" for name in drop]
+    wrong += ["--kill-during-save"] if args.kill_during_save is not None else []
+    wrong += ["--devices"] if args.devices is not None and strategy != "mirrored" else []
+    multi = {"--workers": args.workers, "--cluster": args.cluster, "--kill-worker": args.kill_worker}
+    wrong += [flag for flag, value in multi.items() if value is not None and strategy != "multiworker"]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)} cannot be used with --strategy {strategy}")
+    common = {"model": args.model, "steps": args.steps, "save_every": args.save_every, "seed": args.seed}
+    common |= {"workdir": args.workdir, "max_shard_mb": args.max_shard_mb}
+    if strategy != "multiworker":
+        made = distributed.make_strategy(strategy, args.devices or 2)
+        result = distributed.train(made, kill_at_step=args.kill_at_step, **common)
+        print(f"final-weights-sha256: {result.sha256}", flush=True)
+        return 0
+    if (args.workers is None) == (args.cluster is None):
+        raise ValueError("--strategy multiworker needs either --workers N (this machine) or --cluster FILE")
+    if args.cluster is not None:
+        try:
+            config = json.loads(Path(args.cluster).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"cannot read the cluster file {args.cluster}: {err}") from None
+        try:
+            result = distributed.run_worker(config, args.timeout, kill_at_step=args.kill_at_step, **common)
+        except distributed.ClusterError as err:
+            print(f"ckptkit train: {err}", file=sys.stderr, flush=True)
+            return 3
+        print(f"final-weights-sha256: {result.sha256}", flush=True)
+        return 0
+    extra = ["--model", args.model, "--steps", str(args.steps), "--save-every", str(args.save_every)]
+    extra += ["--seed", str(args.seed)]
+    extra += ["--max-shard-mb", str(args.max_shard_mb)] if args.max_shard_mb is not None else []
+    if args.kill_at_step is not None and args.kill_worker is None:
+        raise ValueError("with --workers, --kill-at-step S needs --kill-worker I (which worker dies)")
+    launched = distributed.launch(
+        args.workers, args.workdir, extra, args.kill_worker, args.kill_at_step, args.timeout
+    )
+    if not launched.ok:
+        print("run the same command again (without --kill-worker) to resume from the last checkpoint")
+        return 1
+    print(f"final-weights-sha256: {launched.sha256}", flush=True)
     return 0
 
 
@@ -94,6 +144,19 @@ def main(argv: list[str] | None = None) -> int:
         )
     p.add_argument("--kill-at-step", type=int, help="SIGKILL this process after that step (a crash)")
     p.add_argument("--kill-during-save", type=int, help="SIGKILL this process inside the save at that step")
+    p.add_argument(
+        "--strategy",
+        choices=["none", "mirrored", "multiworker"],
+        help="train under tf.distribute (the step picks each batch, so any replica count sees the same data)",
+    )
+    p.add_argument("--devices", type=int, help="mirrored: logical CPUs to mirror over (default 2)")
+    p.add_argument("--workers", type=int, help="multiworker: start N workers on 127.0.0.1")
+    p.add_argument("--cluster", help="multiworker: join the cluster in this TF_CONFIG-style JSON file")
+    p.add_argument("--kill-worker", type=int, help="with --workers: the worker that --kill-at-step kills")
+    p.add_argument("--max-shard-mb", type=float, help="split checkpoint data files at this many MB")
+    p.add_argument(
+        "--timeout", type=float, default=30.0, help="multiworker: give up if the others do not answer (s)"
+    )
     p.set_defaults(run=_train)
     args = parser.parse_args(argv)
     try:
