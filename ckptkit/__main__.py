@@ -9,6 +9,7 @@ from ckptkit.trainer import INGREDIENTS, train
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -92,11 +93,14 @@ def _train_distributed(args: argparse.Namespace, drop: tuple[str, ...]) -> int:
             raise ValueError(f"cannot read the cluster file {args.cluster}: {err}") from None
         try:
             result = distributed.run_worker(config, args.timeout, kill_at_step=args.kill_at_step, **common)
+            print(f"final-weights-sha256: {result.sha256}", flush=True)
+            code = 0
         except distributed.ClusterError as err:
             print(f"ckptkit train: {err}", file=sys.stderr, flush=True)
-            return 3
-        print(f"final-weights-sha256: {result.sha256}", flush=True)
-        return 0
+            code = 3
+        # Everything is written and flushed; the multi-worker runtime's shutdown can take seconds
+        # (or wait for a dead peer), so leave without it.
+        os._exit(code)
     extra = ["--model", args.model, "--steps", str(args.steps), "--save-every", str(args.save_every)]
     extra += ["--seed", str(args.seed)]
     extra += ["--max-shard-mb", str(args.max_shard_mb)] if args.max_shard_mb is not None else []
