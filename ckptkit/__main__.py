@@ -67,7 +67,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_distributed(args: argparse.Namespace, drop: tuple[str, ...]) -> int:
-    from ckptkit import distributed
+    from ckptkit import distributed, launcher
 
     strategy = args.strategy or "none"
     wrong = [f"--no-save-{name.replace('_', '-')}" for name in drop]
@@ -106,14 +106,8 @@ def _train_distributed(args: argparse.Namespace, drop: tuple[str, ...]) -> int:
     extra += ["--max-shard-mb", str(args.max_shard_mb)] if args.max_shard_mb is not None else []
     if args.kill_at_step is not None and args.kill_worker is None:
         raise ValueError("with --workers, --kill-at-step S needs --kill-worker I (which worker dies)")
-    launched = distributed.launch(
-        args.workers, args.workdir, extra, args.kill_worker, args.kill_at_step, args.timeout
-    )
-    if not launched.ok:
-        print("run the same command again (without --kill-worker) to resume from the last checkpoint")
-        return 1
-    print(f"final-weights-sha256: {launched.sha256}", flush=True)
-    return 0
+    launcher.exec_launch(args.workers, args.workdir, extra, args.kill_worker, args.kill_at_step, args.timeout)
+    return 1  # not reached: exec_launch replaces this process
 
 
 def main(argv: list[str] | None = None) -> int:

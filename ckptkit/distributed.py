@@ -1,4 +1,7 @@
-"""Training under `tf.distribute` that resumes bit-identically: mirrored replicas, workers, sharded files."""
+"""Training under `tf.distribute` that resumes bit-identically: mirrored replicas, workers, sharded files.
+
+`ckptkit.launcher` starts the worker processes; this module is what each of them runs.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +14,10 @@ from ckptkit.training import check_steps
 import contextlib
 import json
 import os
-import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +28,9 @@ __all__ = [
     "BATCH",
     "STRATEGIES",
     "ClusterError",
-    "LaunchResult",
     "Training",
-    "cluster_configs",
-    "launch",
     "logical_cpus",
     "make_strategy",
-    "quiet_lines",
     "run_worker",
     "sharding_options",
     "train",
@@ -46,9 +38,6 @@ __all__ = [
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 BATCH = 8  # the global batch: replicas split it, so every replica count sees the same examples
-
-# TensorFlow's own log lines (C++ `I0000 ...`, absl's banner, gRPC's `E1126 ...`) in a child's output.
-_TF_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|\s*$)")
 
 
 class ClusterError(RuntimeError):
@@ -228,23 +217,6 @@ def train(
     return result
 
 
-def cluster_configs(workers: int, host: str = "127.0.0.1") -> list[dict]:
-    """TF_CONFIG dictionaries for `workers` workers on `host`, each on a free port."""
-    if workers < 1:
-        raise ValueError(f"--workers must be 1 or more, got {workers}")
-    sockets = [socket.socket() for _ in range(workers)]
-    try:
-        for s in sockets:
-            s.bind((host, 0))
-        addresses = [f"{host}:{s.getsockname()[1]}" for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-    return [
-        {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": i}} for i in range(workers)
-    ]
-
-
 def _say_flushed(line: str) -> None:
     print(line, flush=True)  # a worker may be SIGKILLed: unflushed lines would be lost
 
@@ -313,103 +285,3 @@ if not select.select([sys.stdin], [], [], timeout)[0]:  # stdin closes when the 
     print(line, file=sys.stderr, flush=True)
     os.kill(pid, signal.SIGKILL)
 """
-
-
-def quiet_lines(lines: Iterable[str]) -> list[str]:
-    """The lines without TensorFlow's own log lines (C++ start-up and gRPC messages)."""
-    return [line.rstrip("\n") for line in lines if not _TF_LINE.match(line)]
-
-
-@dataclass
-class LaunchResult:
-    """How each launched worker ended: exit codes, its own output lines, and the chief's final hash."""
-
-    codes: list[int]
-    lines: list[list[str]]
-    sha256: str | None
-
-    @property
-    def ok(self) -> bool:
-        """True when every worker finished."""
-        return all(code == 0 for code in self.codes)
-
-
-def _ended(index: int, code: int) -> str:
-    """One line saying how a worker process ended."""
-    if code < 0:
-        return f"worker {index} was killed by {signal.Signals(-code).name}"
-    return f"worker {index} exited with code {code}"
-
-
-def launch(
-    workers: int,
-    workdir: str | os.PathLike[str],
-    train_args: Iterable[str] = (),
-    kill_worker: int | None = None,
-    kill_at_step: int | None = None,
-    timeout: float = 30.0,
-    say: Callable[[str], None] = _say_flushed,
-) -> LaunchResult:
-    """Start `workers` processes of `python -m ckptkit train --strategy multiworker` on 127.0.0.1.
-
-    Each gets TF_CONFIG in its environment (before it imports TensorFlow) and a `--cluster` file.
-    Worker 0's lines are passed on as they come, the others' after they end (in worker order);
-    TensorFlow's log lines are dropped. `kill_worker` is SIGKILLed after step `kill_at_step`.
-    """
-    if (kill_worker is None) != (kill_at_step is None):
-        raise ValueError("--kill-worker I and --kill-at-step S go together")
-    if kill_worker is not None and not 0 <= kill_worker < workers:
-        raise ValueError(f"--kill-worker must be between 0 and {workers - 1}, got {kill_worker}")
-    configs = cluster_configs(workers)
-    Path(workdir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        processes = []
-        for i, config in enumerate(configs):
-            file = Path(tmp) / f"worker-{i}.json"
-            file.write_text(json.dumps(config))
-            command = [sys.executable, "-u", "-m", "ckptkit", "train", "--strategy", "multiworker"]
-            command += ["--cluster", str(file), "--workdir", os.fspath(workdir), "--timeout", f"{timeout:g}"]
-            command += list(train_args)
-            if i == kill_worker:
-                command += ["--kill-at-step", str(kill_at_step)]
-            env = {**os.environ, "TF_CONFIG": json.dumps(config)}
-            processes.append(
-                subprocess.Popen(
-                    command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-                )
-            )
-        outputs: list[list[str]] = [[] for _ in processes]
-
-        def read(i: int) -> None:
-            for line in processes[i].stdout:
-                if _TF_LINE.match(line):
-                    continue
-                outputs[i].append(line.rstrip("\n"))
-                if i == 0 and not line.startswith("final-weights-sha256:"):
-                    say(f"[worker 0] {line.rstrip()}")
-
-        readers = [threading.Thread(target=read, args=(i,)) for i in range(workers)]
-        for reader in readers:
-            reader.start()
-        deadline = time.monotonic() + timeout + 120
-        for process in processes:
-            try:
-                process.wait(max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for reader in readers:
-            reader.join()
-    for i in range(1, workers):
-        for line in outputs[i]:
-            if not line.startswith("final-weights-sha256:"):
-                say(f"[worker {i}] {line}")
-    codes = [p.returncode for p in processes]
-    for i, code in enumerate(codes):
-        if code:
-            say(_ended(i, code))
-    hashes = {line.split()[-1] for out in outputs for line in out if line.startswith("final-weights-sha256:")}
-    chief = [line.split()[-1] for line in outputs[0] if line.startswith("final-weights-sha256:")]
-    if len(hashes) > 1:
-        say("the workers ended with different weights")
-    return LaunchResult(codes, outputs, chief[0] if chief and all(c == 0 for c in codes) else None)

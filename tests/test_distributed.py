@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ckptkit
-from ckptkit import distributed
+from ckptkit import distributed, launcher
 from ckptkit.__main__ import main
 from ckptkit.exercises import check_sharded
 from ckptkit.models import DropoutModel, regression_data, seed_states
@@ -103,7 +103,7 @@ def test_two_workers_killed_and_restarted_end_as_an_uninterrupted_run(tmp_path):
 
 
 def test_a_worker_alone_gives_up_with_one_line(tmp_path):
-    config = distributed.cluster_configs(2)[0]  # worker 1 never starts
+    config = launcher.cluster_configs(2)[0]  # worker 1 never starts
     (tmp_path / "c.json").write_text(json.dumps(config))
     done = cli(
         "--strategy", "multiworker", "--cluster", str(tmp_path / "c.json"), "--timeout", "3",
