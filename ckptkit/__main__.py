@@ -81,7 +81,8 @@ def _train_distributed(args: argparse.Namespace, drop: tuple[str, ...]) -> int:
     common |= {"workdir": args.workdir, "max_shard_mb": args.max_shard_mb}
     if strategy != "multiworker":
         made = distributed.make_strategy(strategy, args.devices or 2)
-        result = distributed.train(made, kill_at_step=args.kill_at_step, **common)
+        say = lambda line: print(line, flush=True)  # noqa: E731  (--kill-at-step discards unflushed lines)
+        result = distributed.train(made, kill_at_step=args.kill_at_step, say=say, **common)
         print(f"final-weights-sha256: {result.sha256}", flush=True)
         return 0
     if (args.workers is None) == (args.cluster is None):
