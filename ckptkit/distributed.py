@@ -250,7 +250,7 @@ def run_worker(
     dog = subprocess.Popen(
         [sys.executable, "-c", _WATCHDOG, str(os.getpid()), f"{timeout}", line], stdin=subprocess.PIPE
     )
-    done = [0]
+    done: list[int | None] = [None]
 
     def on_step(at: int) -> None:
         done[0] = at
@@ -268,8 +268,9 @@ def run_worker(
         tf.errors.AbortedError,
     ):
         # Not the error's text: it varies with the moment the peer vanished; the step does not.
+        when = "before its first step" if done[0] is None else f"after step {done[0]}"
         raise ClusterError(
-            f"{kind} {index} lost the other workers after step {done[0]}: "
+            f"{kind} {index} lost the other workers {when}: "
             "restart every worker to resume from the last checkpoint"
         ) from None
     finally:
