@@ -102,6 +102,16 @@ def test_two_workers_killed_and_restarted_end_as_an_uninterrupted_run(tmp_path):
     assert final_hash(resumed) == reference
 
 
+def test_mirrored_run_killed_and_restarted_ends_as_an_uninterrupted_run(tmp_path):
+    common = ["--strategy", "mirrored", "--devices", "2", "--steps", "12", "--save-every", "4"]
+    reference = final_hash(cli(*common, "--workdir", str(tmp_path / "whole")))
+    crashed = cli(*common, "--workdir", str(tmp_path / "crash"), "--kill-at-step", "6")
+    assert crashed.returncode == -9 and "saved ckpt-4 at step 4" in crashed.stdout
+    resumed = cli(*common, "--workdir", str(tmp_path / "crash"))
+    assert "resumed from ckpt-4 at step 4" in resumed.stdout
+    assert final_hash(resumed) == reference
+
+
 def test_a_worker_alone_gives_up_with_one_line(tmp_path):
     config = launcher.cluster_configs(2)[0]  # worker 1 never starts
     (tmp_path / "c.json").write_text(json.dumps(config))
