@@ -11,7 +11,9 @@ from ckptkit.snapshot import compare
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -73,6 +75,8 @@ def _train(args: argparse.Namespace) -> int:
     from ckptkit.trainer import INGREDIENTS, train  # imports TensorFlow: only this command needs it
 
     drop = tuple(name for name in INGREDIENTS if getattr(args, f"no_save_{name}"))
+    if args.strategy or args.max_shard_mb is not None:
+        return _train_distributed(args, drop)
     result = train(
         args.model,
         args.steps,
@@ -92,6 +96,51 @@ def _migrate(args: argparse.Namespace) -> int:
 
     print(migrate_kit_model(args.model, args.source, args.out).text())
     return 0
+
+
+def _train_distributed(args: argparse.Namespace, drop: tuple[str, ...]) -> int:
+    from ckptkit import distributed, launcher
+
+    strategy = args.strategy or "none"
+    wrong = [f"--no-save-{name.replace('_', '-')}" for name in drop]
+    wrong += ["--kill-during-save"] if args.kill_during_save is not None else []
+    wrong += ["--devices"] if args.devices is not None and strategy != "mirrored" else []
+    multi = {"--workers": args.workers, "--cluster": args.cluster, "--kill-worker": args.kill_worker}
+    wrong += [flag for flag, value in multi.items() if value is not None and strategy != "multiworker"]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)} cannot be used with --strategy {strategy}")
+    common = {"model": args.model, "steps": args.steps, "save_every": args.save_every, "seed": args.seed}
+    common |= {"workdir": args.workdir, "max_shard_mb": args.max_shard_mb}
+    if strategy != "multiworker":
+        made = distributed.make_strategy(strategy, args.devices or 2)
+        say = lambda line: print(line, flush=True)  # noqa: E731  (--kill-at-step discards unflushed lines)
+        result = distributed.train(made, kill_at_step=args.kill_at_step, say=say, **common)
+        print(f"final-weights-sha256: {result.sha256}", flush=True)
+        return 0
+    if (args.workers is None) == (args.cluster is None):
+        raise ValueError("--strategy multiworker needs either --workers N (this machine) or --cluster FILE")
+    if args.cluster is not None:
+        try:
+            config = json.loads(Path(args.cluster).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"cannot read the cluster file {args.cluster}: {err}") from None
+        try:
+            result = distributed.run_worker(config, args.timeout, kill_at_step=args.kill_at_step, **common)
+            print(f"final-weights-sha256: {result.sha256}", flush=True)
+            code = 0
+        except distributed.ClusterError as err:
+            print(f"ckptkit train: {err}", file=sys.stderr, flush=True)
+            code = 3
+        # Everything is written and flushed; the multi-worker runtime's shutdown can take seconds
+        # (or wait for a dead peer), so leave without it.
+        os._exit(code)
+    extra = ["--model", args.model, "--steps", str(args.steps), "--save-every", str(args.save_every)]
+    extra += ["--seed", str(args.seed)]
+    extra += ["--max-shard-mb", str(args.max_shard_mb)] if args.max_shard_mb is not None else []
+    if args.kill_at_step is not None and args.kill_worker is None:
+        raise ValueError("with --workers, --kill-at-step S needs --kill-worker I (which worker dies)")
+    launcher.exec_launch(args.workers, args.workdir, extra, args.kill_worker, args.kill_at_step, args.timeout)
+    return 1  # not reached: exec_launch replaces this process
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +180,19 @@ def main(argv: list[str] | None = None) -> int:
             )
     p.add_argument("--kill-at-step", type=int, help="SIGKILL this process after that step (a crash)")
     p.add_argument("--kill-during-save", type=int, help="SIGKILL this process inside the save at that step")
+    p.add_argument(
+        "--strategy",
+        choices=["none", "mirrored", "multiworker"],
+        help="train under tf.distribute (the step picks each batch, so any replica count sees the same data)",
+    )
+    p.add_argument("--devices", type=int, help="mirrored: logical CPUs to mirror over (default 2)")
+    p.add_argument("--workers", type=int, help="multiworker: start N workers on 127.0.0.1")
+    p.add_argument("--cluster", help="multiworker: join the cluster in this TF_CONFIG-style JSON file")
+    p.add_argument("--kill-worker", type=int, help="with --workers: the worker that --kill-at-step kills")
+    p.add_argument("--max-shard-mb", type=float, help="split checkpoint data files at this many MB")
+    p.add_argument(
+        "--timeout", type=float, default=30.0, help="multiworker: give up if the others do not answer (s)"
+    )
     p.set_defaults(run=_train)
     p = sub.add_parser("migrate", help="rewrite a Keras 2 (tf-keras) checkpoint of a kit model for Keras 3")
     p.add_argument("--model", choices=["keras"], default="keras", help="the kit model it holds (MyModel)")

@@ -57,11 +57,14 @@ def import_tensorflow():  # returns the tensorflow module itself
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     # Some lines (the CUDA stub, absl's pre-init banner) ignore TF_CPP_MIN_LOG_LEVEL: they are
-    # written straight to fd 2 during import and first device set-up, so mute fd 2 for both.
+    # written straight to fd 2 during import and device discovery, so mute fd 2 for both.
+    # Physical devices only: listing logical ones would initialise TensorFlow's runtime, after
+    # which logical CPUs (MirroredStrategy on one CPU) and collective ops (multi-worker) can no
+    # longer be configured.
     with _stderr_muted():
         import tensorflow as tf
 
-        tf.config.list_logical_devices()
+        tf.config.list_physical_devices()
     return tf
 
 
