@@ -102,7 +102,9 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
         def quiet_load(module: object) -> None:
             with _stderr_muted():
                 load(module)
-                module.config.list_logical_devices()  # the first device set-up prints once more
+                # Device discovery prints once more. Physical devices only: logical ones would start
+                # TensorFlow's runtime, after which logical CPUs and collective ops cannot be set up.
+                module.config.list_physical_devices()
 
         spec.loader.exec_module = quiet_load
         return spec

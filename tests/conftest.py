@@ -18,10 +18,3 @@ tf = ckptkit.import_tensorflow()
 def _seeded() -> None:
     """Every test starts from the same random state."""
     ckptkit.seed_everything(0)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep each notebook's cells on one xdist worker: nbval runs them in order in one kernel."""
-    for item in items:
-        if item.path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group(item.path.name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -30,16 +31,22 @@ def _error(client: NotebookClient, cell: dict, index: int) -> str | None:
         for p in sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
     ],
 )
-def test_every_cell_survives_running_twice(name):
+def test_every_cell_survives_running_twice(name, tmp_path):
     """Each cell runs, then at once again, as a learner pressing Shift+Enter twice.
 
     The second run must not raise. A later cell's first run may fail an assertion, since the
     state it checks was changed by the re-runs before it (a step trained twice), but it must not
     crash in any other way.
     """
-    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    # In a copy of the repository's files, so this run's workspace never meets nbval's run of the
+    # same notebook on the other xdist worker.
+    folder = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, folder, ignore=shutil.ignore_patterns("workspace", ".ipynb_checkpoints"))
+    shutil.copytree(NOTEBOOKS.parent / "binder", tmp_path / "binder")  # the start page compares the pins
+    shutil.copy(NOTEBOOKS.parent / "requirements.txt", tmp_path)
+    notebook = nbformat.read(folder / name, as_version=4)
     client = NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     )
     failures = []
     with client.setup_kernel():
