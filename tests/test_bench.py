@@ -52,6 +52,7 @@ def test_notebook_costs_count_child_processes(tmp_path):
     assert row["name"] == "tiny.ipynb" and row["seconds"] > 0.5
     assert row["most_children"] >= 1 and row["cpu_seconds"] > 0
     assert row["peak_rss_mb"] > row["kernel_peak_rss_mb"] + 250  # the child's 300 MB counted
+    assert row["peak_pss_mb"] > 250  # private pages: in the PSS sum too
 
 
 def _fake_results(monkeypatch, save_ratio):
