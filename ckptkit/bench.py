@@ -35,6 +35,7 @@ tf = import_tensorflow()
 
 __all__ = [
     "BUDGETS",
+    "NOTEBOOK_BUDGETS",
     "SECTIONS",
     "Section",
     "app_costs",
@@ -50,6 +51,9 @@ __all__ = [
     "throughput",
 ]
 
+# Notebook 09 starts two TensorFlow worker processes, twice (a crash, then the resume): its own,
+# larger budget, still inside Binder's 2 GB with one kernel.
+NOTEBOOK_BUDGETS = {"09_distributed.ipynb": (30.0, 1500.0)}
 BUDGETS = {
     "overhead_ratio": 1.10,
     "notebook_seconds": 20.0,
@@ -485,7 +489,9 @@ def _table_notebooks(rows: list) -> list[str]:
 def _budgets_notebooks(rows: list) -> list[Check]:
     checks = []
     for n in rows:
-        seconds, memory = BUDGETS["notebook_seconds"], BUDGETS["notebook_memory_mb"]
+        seconds, memory = NOTEBOOK_BUDGETS.get(
+            n["name"], (BUDGETS["notebook_seconds"], BUDGETS["notebook_memory_mb"])
+        )
         checks.append((f"{n['name']} {n['seconds']:.1f} s <= {seconds}", n["seconds"] <= seconds))
         # PSS where the system reports it (Linux); the RSS sum, an upper bound, elsewhere.
         used = n["peak_pss_mb"] or n["peak_rss_mb"]
