@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ckptkit.browser import CHROMIUM_ARGS, HOW_TO_GET_ONE, find_chromium, free_port, wait_for_port
 from ckptkit.env import import_tensorflow
 from ckptkit.lab import CheckpointLab
 from ckptkit.measure import (
@@ -566,22 +567,20 @@ _CLICK_JS = """label => new Promise(resolve => {
 def app_costs(chromium: str | None = None, rounds: int = 3) -> dict[str, float]:
     """The Voila app in Chromium: first paint (TensorFlow import included), clicks, the kernel's memory.
 
-    The browser is the `chromium` path, else `CKPTKIT_CHROMIUM`, `chromium`/`chromium-browser` on PATH,
-    or Playwright's own. Train runs one step, so its time is nearly all click.
+    The browser is the `chromium` path, else what the browser tests use: `CKPTKIT_CHROMIUM`,
+    `chromium`/`chromium-browser` on PATH, or Playwright's own. Train runs one step, so its time is
+    nearly all click.
     """
-    import shutil
-    import socket
     import subprocess
 
     import psutil
     from playwright.sync_api import expect, sync_playwright
 
-    root = NOTEBOOKS.parent
-    chromium = chromium or os.environ.get("CKPTKIT_CHROMIUM") or shutil.which("chromium")
-    chromium = chromium or shutil.which("chromium-browser")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    if chromium is None:
+        chromium, why = find_chromium()
+        if chromium is None:
+            raise RuntimeError(f"{why}: {HOW_TO_GET_ONE}")
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -592,20 +591,14 @@ def app_costs(chromium: str | None = None, rounds: int = 3) -> dict[str, float]:
             "--Voila.ip=127.0.0.1",
             f"--port={port}",
         ],
-        cwd=root,
+        cwd=NOTEBOOKS.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while server.poll() is None and time.monotonic() < deadline:  # a TCP connect: a GET starts a kernel
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port, lambda: server.poll() is None)  # a TCP connect: a GET starts a kernel
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1100, "height": 1100})
             status = page.locator(".ckptkit-status")
             start = time.perf_counter()

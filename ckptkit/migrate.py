@@ -22,6 +22,7 @@ from ckptkit.errors import (
 )
 from ckptkit.models import MyModel
 from ckptkit.reader import GRAPH_KEY, VALUE_SUFFIX, explain_tf_error, resolve_checkpoint
+from ckptkit.restore import TF_READ_ERRORS
 from ckptkit.snapshot import live_variables
 
 import os
@@ -39,7 +40,7 @@ def read_checkpoint(prefix: str) -> tf.train.CheckpointReader:
     """TensorFlow's reader for `prefix` (the migration needs its object graph proto), errors in one line."""
     try:
         return tf.train.load_checkpoint(prefix)
-    except DAMAGE as err:
+    except TF_READ_ERRORS as err:
         raise explain_tf_error(prefix, err) from None
 
 
@@ -49,8 +50,6 @@ def damaged(prefix: str, err: BaseException, what: str) -> CheckpointError:
     return type(found)(f"{found}{what}")
 
 
-# What TensorFlow's reader raises on a damaged file: op errors (DataLoss, NotFound, ...) or IndexError.
-DAMAGE = (tf.errors.OpError, IndexError)
 # Keras 2 slot name -> the Keras 3 optimizer attribute holding that slot for every variable.
 SLOTS = {"m": "_momentums", "v": "_velocities", "vhat": "_velocity_hats"}
 SLOT_WORDS = {"m": "momentum", "v": "velocity", "vhat": "velocity_hat"}
@@ -115,7 +114,7 @@ def _graph(reader: tf.train.CheckpointReader, prefix: str) -> trackable_object_g
     graph = trackable_object_graph_pb2.TrackableObjectGraph()
     try:
         graph.ParseFromString(reader.get_tensor(GRAPH_KEY))
-    except DAMAGE as err:
+    except TF_READ_ERRORS as err:
         raise damaged(prefix, err, ": its object graph cannot be read") from None
     return graph
 
@@ -315,7 +314,7 @@ def _read(
             )
         try:
             value = reader.get_tensor(source.key + VALUE_SUFFIX)
-        except DAMAGE as err:
+        except TF_READ_ERRORS as err:
             raise damaged(prefix, err, f": value {source.key!r} cannot be read") from None
         values.append(np.asarray(value, dtype=np.dtype(target.dtype)))
     return values

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 tf = import_tensorflow()
 
 # What TensorFlow's own reads raise on a bad file: op errors (DataLoss, NotFound, ...) or IndexError.
-_TF_READ_ERRORS = (tf.errors.OpError, IndexError)
+TF_READ_ERRORS = (tf.errors.OpError, IndexError)
 
-__all__ = ["RestoreReport", "restore_checked", "restore_newest_good"]
+__all__ = ["TF_READ_ERRORS", "RestoreReport", "restore_checked", "restore_newest_good"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def _match(checkpoint: object, prefix: str) -> tuple[dict[str, object], bool, se
     """
     try:
         view = tf.train.CheckpointView(prefix)
-    except _TF_READ_ERRORS as err:
+    except TF_READ_ERRORS as err:
         raise explain_tf_error(prefix, err) from None
     nodes = view._object_graph_proto.nodes  # CheckpointView has no public node list
     logger = tf.get_logger()
@@ -201,7 +201,7 @@ def _restore_with_rollback(checkpoint: tf.train.Checkpoint, prefix: str, matched
     before = {key: value_of(v) for key, v in targets.items()}
     try:
         checkpoint.restore(prefix).expect_partial()  # unmatched values are in the report instead
-    except _TF_READ_ERRORS as err:
+    except TF_READ_ERRORS as err:
         for key, value in before.items():
             targets[key].assign(value)
         found = explain_tf_error(prefix, err)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ckptkit import browser as finder
+
 import stat
 
 import pytest
@@ -13,8 +15,8 @@ import browser
 def nothing_installed(monkeypatch):
     monkeypatch.delenv("CKPTKIT_CHROMIUM", raising=False)
     monkeypatch.delenv("CKPTKIT_REQUIRE_BROWSER", raising=False)
-    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
-    monkeypatch.setattr(browser, "_playwright_chromium", lambda: None)
+    monkeypatch.setattr(finder.shutil, "which", lambda name: None)
+    monkeypatch.setattr(finder, "_playwright_chromium", lambda: None)
     return monkeypatch
 
 
@@ -40,16 +42,16 @@ def test_no_browser_fails_when_required(nothing_installed):
 
 def test_the_order_is_variable_then_path_then_playwright(nothing_installed, tmp_path):
     own, on_path, downloaded = (_executable(tmp_path / n) for n in ("own", "chromium-browser", "pw"))
-    nothing_installed.setattr(browser, "_playwright_chromium", lambda: downloaded)
-    assert browser.find_chromium() == (downloaded, "Playwright's own browser")
+    nothing_installed.setattr(finder, "_playwright_chromium", lambda: downloaded)
+    assert finder.find_chromium() == (downloaded, "Playwright's own browser")
     which = {"chromium-browser": on_path}
-    nothing_installed.setattr(browser.shutil, "which", which.get)
-    assert browser.find_chromium() == (on_path, "chromium-browser on PATH")
+    nothing_installed.setattr(finder.shutil, "which", which.get)
+    assert finder.find_chromium() == (on_path, "chromium-browser on PATH")
     nothing_installed.setenv("CKPTKIT_CHROMIUM", own)
     assert browser.chromium() == own
 
 
 def test_a_wrong_variable_is_named(nothing_installed, tmp_path):
     nothing_installed.setenv("CKPTKIT_CHROMIUM", str(tmp_path / "missing"))
-    path, why = browser.find_chromium()
+    path, why = finder.find_chromium()
     assert path is None and why == f"CKPTKIT_CHROMIUM={tmp_path / 'missing'} is not an executable file"
