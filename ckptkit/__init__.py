@@ -1,114 +1,137 @@
 """ckptkit: plumbing for notebooks that teach TensorFlow 2 checkpoints (training, snapshots, diffs, plots).
 
-`import ckptkit` does not import TensorFlow: it sets TensorFlow's log level first, so TensorFlow
-imported afterwards (by a notebook, `ckptkit.setup(...)` or `ckptkit.import_tensorflow()`) starts
-quiet. Names that need TensorFlow load on first use.
+`import ckptkit` does not import TensorFlow: it sets TensorFlow's log level and installs a hook that
+mutes its C++ start-up lines, so TensorFlow imported afterwards (by a notebook, `ckptkit.setup(...)`
+or `ckptkit.import_tensorflow()`) starts quiet. Every public name is importable from here; each is
+loaded on first use, so the TensorFlow-free CLI (`inspect`, `diff`, `ls`) stays light.
+
+The subpackages, one job each: `files` reads checkpoint files without TensorFlow; `live` works on live
+TensorFlow objects; `runs` trains; `lab` is the interactive lab; `lessons` and `exercises` serve one
+notebook each.
 """
 
 from __future__ import annotations
 
-# env first: it sets TensorFlow's log level before anything imports TensorFlow.
-from ckptkit.env import _stderr_muted, captured_tf_logs, import_tensorflow, seed_everything, setup, workspace  # isort: skip
-from ckptkit.diff import Diff, diff
+# quiet first: it sets TensorFlow's log level before anything imports TensorFlow.
+from ckptkit.live.quiet import install_import_hook  # isort: skip
 from ckptkit.errors import (
     CheckpointError,
     CheckpointNotFoundError,
     CheckpointPermissionError,
+    ClusterError,
     CorruptCheckpointError,
+    DivergedError,
+    ExtraValueError,
     InvalidStepsError,
     LfsPointerError,
     MissingShardError,
+    MissingValueError,
+    ModelMismatchError,
+    OptimizerMismatchError,
     ShapeMismatchError,
     StateFileError,
     UnbuiltModelError,
+    WorkspaceError,
 )
-from ckptkit.history import History
-from ckptkit.reader import open_checkpoint, resolve_checkpoint
-from ckptkit.snapshot import compare, snapshot
 
 import importlib
-import importlib.abc
-import importlib.util
-import sys
+
+install_import_hook()
+
+__version__ = "0.1.0"
+
+# Public name -> the module that defines it, imported when the name is first used.
+_LAZY = {
+    # files: checkpoint files without TensorFlow
+    "Diff": "ckptkit.files.diff",
+    "diff": "ckptkit.files.diff",
+    "open_checkpoint": "ckptkit.files.reader",
+    "resolve_checkpoint": "ckptkit.files.reader",
+    "VALUE_SUFFIX": "ckptkit.files.reader",
+    "Inventory": "ckptkit.files.inventory",
+    "inspect_checkpoint": "ckptkit.files.inventory",
+    "list_folder": "ckptkit.files.inventory",
+    # live: TensorFlow objects
+    "captured_tf_logs": "ckptkit.live.quiet",
+    "import_tensorflow": "ckptkit.live.quiet",
+    "seed_everything": "ckptkit.live.determinism",
+    "setup": "ckptkit.live.determinism",
+    "fresh_folder": "ckptkit.live.workspace",
+    "workspace": "ckptkit.live.workspace",
+    "brief": "ckptkit.live.snapshot",
+    "compare": "ckptkit.live.snapshot",
+    "live_variables": "ckptkit.live.snapshot",
+    "snapshot": "ckptkit.live.snapshot",
+    "RestoreReport": "ckptkit.live.restore",
+    "restore_checked": "ckptkit.live.restore",
+    "restore_newest_good": "ckptkit.live.restore",
+    "keras2_to_keras3": "ckptkit.live.migrate",
+    # runs: models and training
+    "History": "ckptkit.runs.history",
+    "DropoutModel": "ckptkit.runs.models",
+    "FinetuneModel": "ckptkit.runs.models",
+    "MyModel": "ckptkit.runs.models",
+    "linear_data": "ckptkit.runs.models",
+    "linear_model": "ckptkit.runs.models",
+    "linear_variables": "ckptkit.runs.models",
+    "regression_data": "ckptkit.runs.models",
+    "seed_states": "ckptkit.runs.models",
+    "fit": "ckptkit.runs.step",
+    "mse": "ckptkit.runs.step",
+    "train_step": "ckptkit.runs.step",
+    "INGREDIENTS": "ckptkit.runs.trainer",
+    "train": "ckptkit.runs.trainer",
+    # lab: the interactive lab
+    "CheckpointLab": "ckptkit.lab.lab",
+    "CheckpointPanel": "ckptkit.lab.panel",
+    "CheckpointApp": "ckptkit.lab.app",
+    "plot_diff": "ckptkit.lab.plots",
+    "plot_history": "ckptkit.lab.plots",
+}
+# Modules a lesson uses as a whole (`from ckptkit import bundle`), loaded on first use too.
+_MODULES = {
+    "bundle": "ckptkit.files.bundle",
+    "checkup": "ckptkit.lessons.checkup",
+    "distributed": "ckptkit.runs.distributed",
+    "launcher": "ckptkit.runs.launcher",
+    "performance": "ckptkit.lessons.performance",
+}
 
 __all__ = [
     "CheckpointError",
     "CheckpointNotFoundError",
     "CheckpointPermissionError",
+    "ClusterError",
     "CorruptCheckpointError",
-    "Diff",
     "DivergedError",
-    "History",
+    "ExtraValueError",
     "InvalidStepsError",
     "LfsPointerError",
     "MissingShardError",
-    "RestoreReport",
+    "MissingValueError",
+    "ModelMismatchError",
+    "OptimizerMismatchError",
     "ShapeMismatchError",
     "StateFileError",
     "UnbuiltModelError",
-    "captured_tf_logs",
-    "compare",
-    "diff",
-    "fit",
-    "import_tensorflow",
-    "open_checkpoint",
-    "resolve_checkpoint",
-    "restore_checked",
-    "seed_everything",
-    "setup",
-    "snapshot",
-    "train_step",
-    "workspace",
+    "WorkspaceError",
+    *sorted(_LAZY),
+    *sorted(_MODULES),
 ]
-
-__version__ = "0.1.0"
-
-# Names whose modules import TensorFlow: loaded when first used, so the CLI's readers stay light.
-_LAZY = {
-    "RestoreReport": "ckptkit.restore",
-    "restore_checked": "ckptkit.restore",
-    "DivergedError": "ckptkit.training",
-    "fit": "ckptkit.training",
-    "train_step": "ckptkit.training",
-}
 
 
 def __getattr__(name: str) -> object:
-    """Load a TensorFlow-backed name (`fit`, `restore_checked`, ...) on first use."""
-    if name in _LAZY:
+    """Load a public name (`fit`, `CheckpointLab`, `bundle`, ...) from its module on first use."""
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    elif name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ckptkit' has no attribute {name!r}")
+    else:
+        raise AttributeError(f"module 'ckptkit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
-class _QuietTensorFlow(importlib.abc.MetaPathFinder):
-    """Mute file descriptor 2 while TensorFlow loads, however it is imported (`import tensorflow`, keras).
-
-    A few start-up lines (the CUDA stub, absl's pre-init banner) ignore `TF_CPP_MIN_LOG_LEVEL` and
-    would land in notebook outputs as red stderr text.
-    """
-
-    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
-        """Hand back TensorFlow's own spec, its loading wrapped in a muted stderr."""
-        if name != "tensorflow":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        load = spec.loader.exec_module
-
-        def quiet_load(module: object) -> None:
-            with _stderr_muted():
-                load(module)
-                # Device discovery prints once more. Physical devices only: logical ones would start
-                # TensorFlow's runtime, after which logical CPUs and collective ops cannot be set up.
-                module.config.list_physical_devices()
-
-        spec.loader.exec_module = quiet_load
-        return spec
-
-
-if "tensorflow" not in sys.modules:
-    sys.meta_path.insert(0, _QuietTensorFlow())
+def __dir__() -> list[str]:
+    """The public names, loaded or not."""
+    return sorted(set(globals()) | set(_LAZY) | set(_MODULES))

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 from ckptkit.errors import CheckpointError
-from ckptkit.inspect import inspect_checkpoint, list_folder
-from ckptkit.snapshot import compare
+from ckptkit.files.diff import compare
+from ckptkit.files.inventory import inspect_checkpoint, list_folder
 
 import argparse
 import json
@@ -72,7 +72,7 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ckptkit.trainer import INGREDIENTS, train  # imports TensorFlow: only this command needs it
+    from ckptkit.runs.trainer import INGREDIENTS, train  # imports TensorFlow: only this command needs it
 
     drop = tuple(name for name in INGREDIENTS if getattr(args, f"no_save_{name}"))
     if args.strategy or args.max_shard_mb is not None:
@@ -92,14 +92,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from ckptkit.migrate import migrate_kit_model  # imported here: no other command needs it
+    from ckptkit.live.migrate import migrate_kit_model  # imported here: no other command needs it
 
     print(migrate_kit_model(args.model, args.source, args.out).text())
     return 0
 
 
 def _train_distributed(args: argparse.Namespace, drop: tuple[str, ...]) -> int:
-    from ckptkit import distributed, launcher
+    from ckptkit.runs import distributed, launcher
 
     strategy = args.strategy or "none"
     wrong = [f"--no-save-{name.replace('_', '-')}" for name in drop]
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", required=True)
     if argv[:1] == ["train"]:  # the flags come from the trainer, which imports TensorFlow
-        from ckptkit.trainer import INGREDIENTS
+        from ckptkit.runs.trainer import INGREDIENTS
 
         for name in INGREDIENTS:
             flag = name.replace("_", "-")

@@ -6,7 +6,9 @@ __all__ = [
     "CheckpointError",
     "CheckpointNotFoundError",
     "CheckpointPermissionError",
+    "ClusterError",
     "CorruptCheckpointError",
+    "DivergedError",
     "ExtraValueError",
     "InvalidStepsError",
     "LfsPointerError",
@@ -79,3 +81,11 @@ class ExtraValueError(CheckpointError, ValueError):
 
 class OptimizerMismatchError(CheckpointError, TypeError):
     """The checkpoint's optimizer state belongs to a different kind of optimizer than the live one."""
+
+
+class DivergedError(CheckpointError, FloatingPointError):
+    """Training produced a loss that is not a finite number."""
+
+
+class ClusterError(CheckpointError, RuntimeError):
+    """A worker lost the cluster: another worker died, or never answered within the timeout."""

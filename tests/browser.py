@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ckptkit.browser import CHROMIUM_ARGS, HOW_TO_GET_ONE, find_chromium, free_port, wait_for_port
-
 import os
 from pathlib import Path
 
 import pytest
+
+from benchmarks.browser import CHROMIUM_ARGS, HOW_TO_GET_ONE, find_chromium, free_port, wait_for_port
 
 __all__ = ["ARTIFACTS", "CHROMIUM_ARGS", "chromium", "free_port", "wait_for_port"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ckptkit
-from ckptkit.models import MyModel, regression_data
+from ckptkit.runs.models import MyModel, regression_data
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-from ckptkit.app import CheckpointApp
+from ckptkit.lab.app import CheckpointApp
 
 import os
 from pathlib import Path
@@ -73,7 +73,7 @@ def test_display_has_a_stable_text_fallback(apps):
 
 
 def test_bench_checks_the_app_budgets():
-    from ckptkit import bench
+    from benchmarks import harness as bench
 
     fast = {"app_first_paint_s": 4.0, "app_save_click_ms": 50.0, "app_restore_click_ms": 60.0}
     assert all(ok for _, ok in bench._budgets_app(fast | {"app_compare_click_ms": 5.0}))

@@ -1,4 +1,4 @@
-from ckptkit import bench, measure
+from ckptkit.lessons import performance as measure
 
 import json
 import os
@@ -6,6 +6,8 @@ import os
 import nbformat
 import numpy as np
 import pytest
+
+from benchmarks import harness as bench
 
 
 def test_measurements_have_the_documented_keys(tmp_path):
@@ -140,10 +142,13 @@ def test_sections_extend_the_report(tmp_path, monkeypatch, capsys):
 
 
 def test_public_names_stay_importable():
-    names = ["BUDGETS", "async_blocking", "cost_per_step", "main", "notebook_costs", "overhead"]
-    names += ["panel_clicks", "throughput", "SECTIONS", "Section", "suite_time"]
+    from benchmarks import costs
+
+    names = ["BUDGETS", "main", "SECTIONS", "Section"]
     assert all(callable(getattr(bench, name)) or name in ("BUDGETS", "SECTIONS") for name in names)
     assert set(names) <= set(bench.__all__)
+    measured = ["app_costs", "cli_reading", "notebook_costs", "overhead", "panel_clicks", "suite_time"]
+    assert set(measured) <= set(costs.__all__) and all(callable(getattr(costs, n)) for n in measured)
 
     assert bench.BUDGETS["notebook_seconds"] == 20.0 and bench.BUDGETS["notebook_memory_mb"] == 1200.0
     assert np.isclose(bench.BUDGETS["suite_seconds"], 300.0)
@@ -153,7 +158,8 @@ def test_measure_imports_no_widgets():
     import subprocess
     import sys
 
-    code = "import ckptkit.measure, sys; print(sorted({'ckptkit.panel', 'ipywidgets'} & set(sys.modules)))"
+    code = "import ckptkit.lessons.performance, sys; "
+    code += "print(sorted({'ckptkit.lab.panel', 'ipywidgets'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 

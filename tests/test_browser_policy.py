@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ckptkit import browser as finder
-
 import stat
 
 import pytest
+
+from benchmarks import browser as finder
 
 import browser
 

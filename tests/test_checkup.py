@@ -1,5 +1,6 @@
 import ckptkit
-from ckptkit import checkup
+from ckptkit.exercises.nb00 import check_first_checkpoint
+from ckptkit.lessons import checkup
 
 import importlib.metadata
 import re
@@ -18,7 +19,7 @@ def _save(folder: Path, **objects) -> None:
 
 def test_first_checkpoint_right_answer(tmp_path):
     _save(tmp_path, x=tf.Variable([1.0, 2.0, 3.0]))
-    assert checkup.check_first_checkpoint(tmp_path)
+    assert check_first_checkpoint(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +33,7 @@ def test_first_checkpoint_right_answer(tmp_path):
 )
 def test_first_checkpoint_wrong_answers(tmp_path, objects, hint):
     _save(tmp_path, **objects)
-    feedback = checkup.check_first_checkpoint(tmp_path)
+    feedback = check_first_checkpoint(tmp_path)
     assert not feedback and hint in feedback.message
 
 
@@ -41,7 +42,7 @@ def test_first_checkpoint_answers_on_nothing_saved(tmp_path, where):
     folder = tmp_path / where
     if where == "empty":
         folder.mkdir()
-    feedback = checkup.check_first_checkpoint(folder)
+    feedback = check_first_checkpoint(folder)
     assert not feedback and "no checkpoint" in feedback.message
 
 

@@ -1,4 +1,4 @@
-from ckptkit.diff import diff
+from ckptkit.files.diff import diff
 
 import numpy as np
 import pytest

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ckptkit
-from ckptkit import distributed, launcher
 from ckptkit.__main__ import main
-from ckptkit.exercises import check_sharded
-from ckptkit.models import DropoutModel, regression_data, seed_states
+from ckptkit.exercises.nb09 import check_sharded
+from ckptkit.runs import distributed, launcher
+from ckptkit.runs.models import DropoutModel, regression_data, seed_states
 
 import json
 import os
@@ -49,9 +49,9 @@ ACROSS = textwrap.dedent(
     import sys
 
     import ckptkit
-    from ckptkit import distributed
-    from ckptkit.models import seed_states
-    from ckptkit.trainer import _keras
+    from ckptkit.runs import distributed
+    from ckptkit.runs.models import seed_states
+    from ckptkit.runs.trainer import _keras
 
     import tensorflow as tf
 

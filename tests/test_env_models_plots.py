@@ -1,5 +1,5 @@
 import ckptkit
-from ckptkit.models import DropoutModel, MyModel, linear_data, regression_data, seed_states
+from ckptkit.runs.models import DropoutModel, MyModel, linear_data, regression_data, seed_states
 
 import os
 import subprocess
@@ -41,8 +41,8 @@ def test_models_and_data_have_the_seed_shapes():
 
 
 def test_finetune_model_shares_the_backbone_path():
-    from ckptkit.models import FinetuneModel
-    from ckptkit.snapshot import live_variables
+    from ckptkit.live.snapshot import live_variables
+    from ckptkit.runs.models import FinetuneModel
 
     model = FinetuneModel()
     model(regression_data(n=2)[0])

@@ -1,4 +1,4 @@
-from ckptkit.history import History
+from ckptkit.runs.history import History
 
 
 def test_record_and_loss_at_follow_parents():

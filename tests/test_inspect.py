@@ -1,6 +1,6 @@
 import ckptkit
 from ckptkit.__main__ import main
-from ckptkit.inspect import inspect_checkpoint, list_folder
+from ckptkit.files.inventory import inspect_checkpoint, list_folder
 
 import json
 import subprocess
@@ -137,7 +137,7 @@ def test_module_entry_point(tmp_path):
 
 
 def test_iterator_state_is_listed_with_its_stored_size(tmp_path):
-    from ckptkit.snapshot import snapshot
+    from ckptkit.live.snapshot import snapshot
 
     iterator = iter(tf.data.Dataset.range(10).shuffle(10, seed=1))
     next(iterator)

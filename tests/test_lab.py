@@ -1,5 +1,5 @@
 import ckptkit
-from ckptkit.lab import LIVE, CheckpointLab
+from ckptkit.lab.lab import LIVE, CheckpointLab
 
 import os
 
@@ -63,7 +63,7 @@ def test_variable_rows_show_change_since_save(lab):
 
 
 def test_own_keras_model_is_built_for_restore(tmp_path):
-    from ckptkit.models import regression_data
+    from ckptkit.runs.models import regression_data
 
     import tensorflow as tf
 
@@ -76,7 +76,7 @@ def test_own_keras_model_is_built_for_restore(tmp_path):
 
 def test_a_lab_over_a_notebooks_own_objects(tmp_path):
     from ckptkit.errors import CheckpointError
-    from ckptkit.models import linear_data, linear_model, linear_variables
+    from ckptkit.runs.models import linear_data, linear_model, linear_variables
 
     import tensorflow as tf
 

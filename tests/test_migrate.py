@@ -12,10 +12,10 @@ from ckptkit.errors import (
     ShapeMismatchError,
     UnbuiltModelError,
 )
-from ckptkit.migrate import keras2_to_keras3
-from ckptkit.models import FinetuneModel, MyModel
-from ckptkit.snapshot import live_variables
-from ckptkit.training import mse
+from ckptkit.live.migrate import keras2_to_keras3
+from ckptkit.live.snapshot import live_variables
+from ckptkit.runs.models import FinetuneModel, MyModel
+from ckptkit.runs.step import mse
 
 import hashlib
 from pathlib import Path

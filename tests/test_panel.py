@@ -1,5 +1,5 @@
-from ckptkit.lab import LIVE, CheckpointLab
-from ckptkit.panel import CheckpointPanel
+from ckptkit.lab.lab import LIVE, CheckpointLab
+from ckptkit.lab.panel import CheckpointPanel
 
 import os
 import time

@@ -1,6 +1,6 @@
-from ckptkit.diff import diff
-from ckptkit.history import History
-from ckptkit.plots import PlotFigure, branch_label, plot_diff, plot_history
+from ckptkit.files.diff import diff
+from ckptkit.lab.plots import PlotFigure, branch_label, plot_diff, plot_history
+from ckptkit.runs.history import History
 
 import json
 import re

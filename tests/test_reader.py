@@ -1,10 +1,10 @@
 """The TensorFlow-free reader against TensorFlow's own, on checkpoints written here in every format."""
 
 import ckptkit
-from ckptkit import bundle
 from ckptkit.__main__ import main
-from ckptkit.inspect import inspect_checkpoint, list_folder
-from ckptkit.reader import open_checkpoint, resolve_checkpoint
+from ckptkit.files import bundle
+from ckptkit.files.inventory import inspect_checkpoint, list_folder
+from ckptkit.files.reader import open_checkpoint, resolve_checkpoint
 
 import os
 import shutil
@@ -75,7 +75,7 @@ def _dtypes(folder: Path) -> str:
 
 
 def _keras_adam(folder: Path) -> str:
-    from ckptkit.models import MyModel, regression_data
+    from ckptkit.runs.models import MyModel, regression_data
 
     model, optimizer = MyModel(), tf.keras.optimizers.Adam(0.01)
     inputs, targets = regression_data()

@@ -1,4 +1,4 @@
-"""Learners re-run cells: every notebook cell runs twice in a row without raising."""
+"""Learners re-run cells: every notebook cell runs twice in a row, and Run All runs again, without raising."""
 
 from __future__ import annotations
 
@@ -32,11 +32,12 @@ def _error(client: NotebookClient, cell: dict, index: int) -> str | None:
     ],
 )
 def test_every_cell_survives_running_twice(name, tmp_path):
-    """Each cell runs, then at once again, as a learner pressing Shift+Enter twice.
+    """Each cell runs, then at once again, as a learner pressing Shift+Enter twice; then Run All again.
 
-    The second run must not raise. A later cell's first run may fail an assertion, since the
-    state it checks was changed by the re-runs before it (a step trained twice), but it must not
-    crash in any other way.
+    The second run of a cell must not raise. A later cell's first run may fail an assertion, since
+    the state it checks was changed by the re-runs before it (a step trained twice), but it must not
+    crash in any other way. The final Run All in the same kernel (a learner pressing Run All twice)
+    starts from the setup cell, so every cell must then run cleanly, assertions included.
     """
     # In a copy of the repository's files, so this run's workspace never meets nbval's run of the
     # same notebook on the other xdist worker.
@@ -61,4 +62,7 @@ def test_every_cell_survives_running_twice(name, tmp_path):
             again = _error(client, cell, index)
             if again is not None:
                 failures.append(f"cell {index}, run twice: {again}")
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type == "code" and (error := _error(client, cell, index)) is not None:
+                failures.append(f"cell {index}, in Run All again: {error}")
     assert not failures, f"{name}: cells that fail when run again:\n" + "\n".join(failures)

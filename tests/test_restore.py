@@ -1,5 +1,5 @@
 import ckptkit
-from ckptkit.models import MyModel, regression_data
+from ckptkit.runs.models import MyModel, regression_data
 
 import os
 
@@ -84,7 +84,7 @@ def test_linear_variables_restore(tmp_path):
 
 
 def test_optimizer_slot_mismatch_explains_positions(tmp_path):
-    from ckptkit.models import FinetuneModel
+    from ckptkit.runs.models import FinetuneModel
 
     model = FinetuneModel()
     model(regression_data()[0][:1])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ckptkit.inspect import list_folder
-from ckptkit.trainer import train
+from ckptkit.files.inventory import list_folder
+from ckptkit.runs.trainer import train
 
 import os
 import random

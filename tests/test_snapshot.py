@@ -1,6 +1,6 @@
 import ckptkit
-from ckptkit.reader import resolve_checkpoint
-from ckptkit.snapshot import live_variables, snapshot
+from ckptkit.files.reader import resolve_checkpoint
+from ckptkit.live.snapshot import live_variables, snapshot
 
 import numpy as np
 import pytest
@@ -85,7 +85,7 @@ def test_a_checkpoint_file_names_its_checkpoint(tmp_path):
 
 
 def test_brief_shows_each_value_to_four_digits():
-    from ckptkit.snapshot import brief
+    from ckptkit.live.snapshot import brief
 
     assert brief(np.array([[1.23456, 2.0]])) == "[1.235, 2]"
     assert brief(np.float32(0.5)) == "[0.5]"

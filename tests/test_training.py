@@ -1,5 +1,5 @@
 import ckptkit
-from ckptkit.models import linear_data, linear_model, linear_variables
+from ckptkit.runs.models import linear_data, linear_model, linear_variables
 
 import numpy as np
 import pytest

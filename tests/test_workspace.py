@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ckptkit
-from ckptkit.env import REGISTRY, fresh_folder, workspace
 from ckptkit.errors import WorkspaceError
-from ckptkit.lab import CheckpointLab
+from ckptkit.lab.lab import CheckpointLab
+from ckptkit.live.workspace import REGISTRY, fresh_folder, workspace
 
 import os
 from pathlib import Path

@@ -34,7 +34,7 @@ STEPS = 3
 
 
 class MyModel(tf_keras.Model):
-    """The kit's `ckptkit.models.MyModel`, written for Keras 2: the same attribute names."""
+    """The kit's `ckptkit.runs.models.MyModel`, written for Keras 2: the same attribute names."""
 
     def __init__(self, hidden: int = 4) -> None:
         super().__init__()
@@ -52,7 +52,7 @@ def data() -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def train_step(model: MyModel, optimizer: object, inputs: tf.Tensor, targets: tf.Tensor) -> None:
-    """One Adam step on the mean squared error, the loss ckptkit.training.mse computes."""
+    """One Adam step on the mean squared error, the loss ckptkit.runs.step.mse computes."""
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(model(inputs) - targets))
     variables = model.trainable_variables

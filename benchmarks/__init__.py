@@ -1,0 +1,1 @@
+"""ckptkit's budget harness (`python -m benchmarks`) and the Chromium finder the browser tests share."""

@@ -1,0 +1,1 @@
+"""Checkpoint files read without TensorFlow: the `.index` table, shards, values, paths, inventory, diff."""

@@ -1,0 +1,1 @@
+"""The interactive lab: `CheckpointLab` (no widgets), `CheckpointPanel` (ipywidgets), plots, the Voila app."""

@@ -1,0 +1,1 @@
+"""Helpers a single lesson needs: notebook 00's environment check, notebook 07's measurements."""

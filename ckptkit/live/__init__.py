@@ -1,0 +1,1 @@
+"""TensorFlow on live objects: quiet import, determinism, folders, snapshots, checked restore, migration."""

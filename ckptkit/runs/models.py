@@ -1,0 +1,93 @@
+"""The seed article's models and the tiny synthetic data sets they train on."""
+
+from __future__ import annotations
+
+from ckptkit.live.quiet import import_tensorflow
+
+tf = import_tensorflow()
+
+__all__ = [
+    "DropoutModel",
+    "FinetuneModel",
+    "MyModel",
+    "linear_data",
+    "linear_model",
+    "linear_variables",
+    "regression_data",
+    "seed_states",
+]
+
+
+def linear_variables(seed: int = 0) -> tuple[tf.Variable, tf.Variable]:
+    """Return the linear model's weight `w` (1x1, random normal) and bias `b` (zero)."""
+    w = tf.Variable(tf.random.stateless_normal([1, 1], seed=[seed, 0]), name="weight")
+    b = tf.Variable(tf.zeros([1]), name="bias")
+    return w, b
+
+
+def linear_model(x: tf.Tensor, w: tf.Variable, b: tf.Variable) -> tf.Tensor:
+    """Predict `x @ w + b`."""
+    return tf.matmul(x, w) + b
+
+
+def linear_data() -> tuple[tf.Tensor, tf.Tensor]:
+    """Return the seed article's three points on the line y = 2x."""
+    inputs = tf.constant([[1.0], [2.0], [3.0]])
+    return inputs, 2.0 * inputs
+
+
+class MyModel(tf.keras.Model):
+    """The seed article's subclassed Keras model: Dense(16, relu) then Dense(1)."""
+
+    def __init__(self, hidden: int = 16) -> None:
+        """Create the two layers; their variables appear at the first call."""
+        super().__init__()
+        self.dense1 = tf.keras.layers.Dense(hidden, activation="relu")
+        self.dense2 = tf.keras.layers.Dense(1)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        """Run both layers."""
+        return self.dense2(self.dense1(x))
+
+
+class FinetuneModel(tf.keras.Model):
+    """`MyModel`'s backbone `dense1` under a new, deeper head: Dense(8, relu) then Dense(1)."""
+
+    def __init__(self, hidden: int = 16) -> None:
+        """Create the backbone (named as in `MyModel`, so its checkpoint path matches) and the head."""
+        super().__init__()
+        self.dense1 = tf.keras.layers.Dense(hidden, activation="relu")
+        self.head1 = tf.keras.layers.Dense(8, activation="relu")
+        self.head2 = tf.keras.layers.Dense(1)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        """Run the backbone, then the head."""
+        return self.head2(self.head1(self.dense1(x)))
+
+
+class DropoutModel(tf.keras.Model):
+    """`MyModel` with a Dropout layer between the two Dense layers, as real models have."""
+
+    def __init__(self, hidden: int = 16, rate: float = 0.2, seed: int = 0) -> None:
+        """Create the layers; Dropout draws its masks from a Keras `SeedGenerator`."""
+        super().__init__()
+        self.dense1 = tf.keras.layers.Dense(hidden, activation="relu")
+        self.dropout = tf.keras.layers.Dropout(rate, seed=seed)
+        self.dense2 = tf.keras.layers.Dense(1)
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Run the layers; dropout is active only when training."""
+        return self.dense2(self.dropout(self.dense1(x), training=training))
+
+
+def seed_states(model: object) -> list:
+    """Keras 3 Dropout's SeedGenerator states: in `model.variables`, not in `Checkpoint(model=...)`."""
+    return [v for v in getattr(model, "variables", []) if "seed_generator_state" in v.path]
+
+
+def regression_data(n: int = 32, features: int = 32, seed: int = 0) -> tuple[tf.Tensor, tf.Tensor]:
+    """Return `n` random inputs and targets that a small network can partly fit."""
+    inputs = tf.random.stateless_normal([n, features], seed=[seed, 1])
+    true_w = tf.random.stateless_normal([features, 1], seed=[seed, 2])
+    noise = 0.1 * tf.random.stateless_normal([n, 1], seed=[seed, 3])
+    return inputs, tf.tanh(inputs @ true_w / features**0.5) + noise

@@ -1,0 +1,83 @@
+"""A GradientTape training loop that reports every step's loss to a history."""
+
+from __future__ import annotations
+
+from ckptkit.errors import DivergedError, InvalidStepsError
+from ckptkit.live.quiet import import_tensorflow
+from ckptkit.runs.history import History
+
+import math
+from collections.abc import Callable, Sequence
+
+tf = import_tensorflow()
+
+__all__ = ["check_steps", "fit", "mse", "train_step"]
+
+
+def check_steps(steps: object) -> int:
+    """Return `steps` as an int, or raise `InvalidStepsError` if it is not a whole number >= 0."""
+    if isinstance(steps, bool) or not isinstance(steps, int | float) or steps != int(steps):
+        raise InvalidStepsError(f"steps must be a whole number, got {steps!r}: pass e.g. steps=10")
+    if steps < 0:
+        raise InvalidStepsError(f"steps must be 0 or more, got {steps}: pass e.g. steps=10")
+    return int(steps)
+
+
+def mse(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    """Mean squared error."""
+    return tf.reduce_mean(tf.square(predictions - targets))
+
+
+def train_step(
+    predict: Callable[[tf.Tensor], tf.Tensor],
+    variables: Sequence[tf.Variable] | None,
+    optimizer: tf.keras.optimizers.Optimizer,
+    inputs: tf.Tensor,
+    targets: tf.Tensor,
+) -> float:
+    """Take one gradient step on the mean squared error and return the loss before it.
+
+    With `variables=None`, `predict` is a Keras model and its trainable variables are used, read
+    after the forward pass because an unbuilt model creates them at its first call.
+    """
+    with tf.GradientTape() as tape:
+        loss = mse(predict(inputs), targets)
+    if variables is None:
+        variables = predict.trainable_variables
+    value = float(loss)
+    if not math.isfinite(value):  # checked before the update, so the variables stay finite
+        raise DivergedError(
+            f"the loss became {value}: lower the learning rate, "
+            "or restore a checkpoint saved before it diverged"
+        )
+    gradients = tape.gradient(loss, variables)
+    optimizer.apply_gradients(zip(gradients, variables, strict=True))
+    return value
+
+
+def fit(
+    predict: Callable[[tf.Tensor], tf.Tensor],
+    variables: Sequence[tf.Variable] | None,
+    optimizer: tf.keras.optimizers.Optimizer,
+    inputs: tf.Tensor,
+    targets: tf.Tensor,
+    steps: int,
+    *,
+    step: tf.Variable | None = None,
+    history: History | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Train for `steps` steps, counting in `step` and logging each loss to `history`."""
+    steps = check_steps(steps)
+    losses = []
+    for i in range(steps):
+        loss = train_step(predict, variables, optimizer, inputs, targets)
+        if step is not None:
+            step.assign_add(1)
+        at = int(step) if step is not None else i + 1
+        if history is not None:
+            history.record(at, loss)
+        if on_step is not None:
+            on_step(at, loss)
+        losses.append(loss)
+    return losses
