@@ -1,13 +1,16 @@
-"""`python -m ckptkit inspect|diff|ls|train`: read, compare and list checkpoints; train with exact resume.
+"""`python -m ckptkit inspect|diff|ls|train|migrate`: read, compare, list, train with exact resume, migrate.
 
-`inspect`, `diff` and `ls` read the files directly and never import TensorFlow; `train` does.
+Arguments are parsed without TensorFlow. `inspect`, `diff` and `ls` read the files directly and never
+import it; `train` (but not the process that launches `--workers`) and `migrate` do.
 """
 
 from __future__ import annotations
 
-from ckptkit.errors import CheckpointError
+from ckptkit.errors import CheckpointError, ClusterError
 from ckptkit.files.diff import compare
 from ckptkit.files.inventory import inspect_checkpoint, list_folder
+from ckptkit.runs import launcher
+from ckptkit.runs.loop import INGREDIENTS, RUN_MODELS, say_flushed
 
 import argparse
 import json
@@ -72,11 +75,11 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ckptkit.runs.trainer import INGREDIENTS, train  # imports TensorFlow: only this command needs it
-
     drop = tuple(name for name in INGREDIENTS if getattr(args, f"no_save_{name}"))
     if args.strategy or args.max_shard_mb is not None:
         return _train_distributed(args, drop)
+    from ckptkit.runs.trainer import train  # imports TensorFlow: only this command needs it
+
     result = train(
         args.model,
         args.steps,
@@ -99,8 +102,6 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _train_distributed(args: argparse.Namespace, drop: tuple[str, ...]) -> int:
-    from ckptkit.runs import distributed, launcher
-
     strategy = args.strategy or "none"
     wrong = [f"--no-save-{name.replace('_', '-')}" for name in drop]
     wrong += ["--kill-during-save"] if args.kill_during_save is not None else []
@@ -111,41 +112,47 @@ def _train_distributed(args: argparse.Namespace, drop: tuple[str, ...]) -> int:
         raise ValueError(f"{', '.join(wrong)} cannot be used with --strategy {strategy}")
     common = {"model": args.model, "steps": args.steps, "save_every": args.save_every, "seed": args.seed}
     common |= {"workdir": args.workdir, "max_shard_mb": args.max_shard_mb}
+    if strategy == "multiworker" and (args.workers is None) == (args.cluster is None):
+        raise ValueError("--strategy multiworker needs either --workers N (this machine) or --cluster FILE")
+    if strategy == "multiworker" and args.workers is not None:
+        return _launch(args)  # this process only waits for the workers: no TensorFlow in it
+    from ckptkit.runs import distributed  # imports TensorFlow
+
     if strategy != "multiworker":
         made = distributed.make_strategy(strategy, args.devices or 2)
-        say = lambda line: print(line, flush=True)  # noqa: E731  (--kill-at-step discards unflushed lines)
-        result = distributed.train(made, kill_at_step=args.kill_at_step, say=say, **common)
+        result = distributed.train(made, kill_at_step=args.kill_at_step, say=say_flushed, **common)
         print(f"final-weights-sha256: {result.sha256}", flush=True)
         return 0
-    if (args.workers is None) == (args.cluster is None):
-        raise ValueError("--strategy multiworker needs either --workers N (this machine) or --cluster FILE")
-    if args.cluster is not None:
-        try:
-            config = json.loads(Path(args.cluster).read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"cannot read the cluster file {args.cluster}: {err}") from None
-        try:
-            result = distributed.run_worker(config, args.timeout, kill_at_step=args.kill_at_step, **common)
-            print(f"final-weights-sha256: {result.sha256}", flush=True)
-            code = 0
-        except distributed.ClusterError as err:
-            print(f"ckptkit train: {err}", file=sys.stderr, flush=True)
-            code = 3
-        # Everything is written and flushed; the multi-worker runtime's shutdown can take seconds
-        # (or wait for a dead peer), so leave without it.
-        os._exit(code)
+    try:
+        config = json.loads(Path(args.cluster).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read the cluster file {args.cluster}: {err}") from None
+    try:
+        result = distributed.run_worker(config, args.timeout, kill_at_step=args.kill_at_step, **common)
+        print(f"final-weights-sha256: {result.sha256}", flush=True)
+        code = 0
+    except ClusterError as err:
+        print(f"ckptkit train: {err}", file=sys.stderr, flush=True)
+        code = 3
+    # Everything is written and flushed; the multi-worker runtime's shutdown can take seconds
+    # (or wait for a dead peer), so leave without it.
+    os._exit(code)
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """`--workers N`: start the workers on this machine and wait for them."""
     extra = ["--model", args.model, "--steps", str(args.steps), "--save-every", str(args.save_every)]
     extra += ["--seed", str(args.seed)]
     extra += ["--max-shard-mb", str(args.max_shard_mb)] if args.max_shard_mb is not None else []
     if args.kill_at_step is not None and args.kill_worker is None:
         raise ValueError("with --workers, --kill-at-step S needs --kill-worker I (which worker dies)")
-    launcher.exec_launch(args.workers, args.workdir, extra, args.kill_worker, args.kill_at_step, args.timeout)
-    return 1  # not reached: exec_launch replaces this process
+    spec = {"workers": args.workers, "workdir": args.workdir, "train_args": extra}
+    spec |= {"kill_worker": args.kill_worker, "kill_at_step": args.kill_at_step, "timeout": args.timeout}
+    return launcher.launch_and_report(**spec)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line: exit 0 on success (diff: identical), 1 when diff differs, 2 on error."""
-    argv = sys.argv[1:] if argv is None else argv
+def _parser() -> argparse.ArgumentParser:
+    """The command line's parser: every command and flag, no TensorFlow needed."""
     parser = argparse.ArgumentParser(prog="python -m ckptkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inspect", help="every stored value with shape, dtype, size; the object tree")
@@ -162,22 +169,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_ls)
-    p = sub.add_parser(
-        "train", help="train with everything exact resumption needs; resume if DIR has a checkpoint"
+    _train_flags(
+        sub.add_parser(
+            "train", help="train with everything exact resumption needs; resume if DIR has a checkpoint"
+        )
     )
-    p.add_argument("--model", choices=["linear", "keras"], default="keras")
+    p = sub.add_parser("migrate", help="rewrite a Keras 2 (tf-keras) checkpoint of a kit model for Keras 3")
+    p.add_argument("--model", choices=["keras"], default="keras", help="the kit model it holds (MyModel)")
+    p.add_argument("source", help="the Keras 2 checkpoint prefix (e.g. old/ckpt-3) or its folder")
+    p.add_argument("out", help="the new checkpoint's prefix (e.g. new/ckpt); must not exist yet")
+    p.set_defaults(run=_migrate)
+    return parser
+
+
+def _train_flags(p: argparse.ArgumentParser) -> None:
+    """The `train` command's flags."""
+    p.add_argument("--model", choices=list(RUN_MODELS), default="keras")
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--save-every", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", required=True)
-    if argv[:1] == ["train"]:  # the flags come from the trainer, which imports TensorFlow
-        from ckptkit.runs.trainer import INGREDIENTS
-
-        for name in INGREDIENTS:
-            flag = name.replace("_", "-")
-            p.add_argument(
-                f"--no-save-{flag}", action="store_true", help=f"leave the {flag} out of the checkpoint"
-            )
+    for name in INGREDIENTS:
+        flag = name.replace("_", "-")
+        p.add_argument(
+            f"--no-save-{flag}", action="store_true", help=f"leave the {flag} out of the checkpoint"
+        )
     p.add_argument("--kill-at-step", type=int, help="SIGKILL this process after that step (a crash)")
     p.add_argument("--kill-during-save", type=int, help="SIGKILL this process inside the save at that step")
     p.add_argument(
@@ -194,12 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout", type=float, default=30.0, help="multiworker: give up if the others do not answer (s)"
     )
     p.set_defaults(run=_train)
-    p = sub.add_parser("migrate", help="rewrite a Keras 2 (tf-keras) checkpoint of a kit model for Keras 3")
-    p.add_argument("--model", choices=["keras"], default="keras", help="the kit model it holds (MyModel)")
-    p.add_argument("source", help="the Keras 2 checkpoint prefix (e.g. old/ckpt-3) or its folder")
-    p.add_argument("out", help="the new checkpoint's prefix (e.g. new/ckpt); must not exist yet")
-    p.set_defaults(run=_migrate)
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line: exit 0 on success (diff: identical), 1 when diff differs, 2 on error."""
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return args.run(args)
     except (CheckpointError, ValueError, OSError) as err:

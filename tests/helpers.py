@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ckptkit
+from ckptkit.live.restore import build_keras
 from ckptkit.runs.models import MyModel, regression_data
 
 from pathlib import Path
@@ -13,9 +14,7 @@ import tensorflow as tf
 def built_keras(hidden: int = 16) -> tuple[MyModel, tf.keras.optimizers.Optimizer, tf.train.Checkpoint]:
     """A built model, a built Adam, and a checkpoint over both plus a step counter."""
     model, optimizer = MyModel(hidden), tf.keras.optimizers.Adam(0.01)
-    inputs, _ = regression_data()
-    model(inputs[:1])
-    optimizer.build(model.trainable_variables)
+    build_keras(model, optimizer, regression_data()[0])
     return model, optimizer, tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(0))
 
 

@@ -51,7 +51,7 @@ ACROSS = textwrap.dedent(
     import ckptkit
     from ckptkit.runs import distributed
     from ckptkit.runs.models import seed_states
-    from ckptkit.runs.trainer import _keras
+    from ckptkit.runs.models import run_setup
 
     import tensorflow as tf
 
@@ -61,7 +61,7 @@ ACROSS = textwrap.dedent(
 
     def fresh(strategy, seed):
         with strategy.scope():
-            _, _, objects, optimizer, _ = _keras(seed)
+            _, _, objects, optimizer, _ = run_setup("keras", seed)
             parts = dict(step=tf.Variable(0, dtype=tf.int64), **objects, optimizer=optimizer)
             return tf.train.Checkpoint(**parts, layer_seeds=seed_states(objects["model"]))
 

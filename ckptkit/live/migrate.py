@@ -19,9 +19,11 @@ from ckptkit.errors import (
     ShapeMismatchError,
     UnbuiltModelError,
 )
-from ckptkit.files.reader import GRAPH_KEY, VALUE_SUFFIX, explain_tf_error, resolve_checkpoint
+from ckptkit.files.graph import first_paths
+from ckptkit.files.reader import VALUE_SUFFIX, StoredCheckpoint, open_checkpoint, resolve_checkpoint
+from ckptkit.live.private import learning_rate_variable, optimizer_slot
 from ckptkit.live.quiet import import_tensorflow
-from ckptkit.live.restore import TF_READ_ERRORS
+from ckptkit.live.restore import build_keras
 from ckptkit.live.snapshot import live_variables
 from ckptkit.runs.models import MyModel
 
@@ -29,25 +31,10 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
-from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 tf = import_tensorflow()
 
 __all__ = ["Mapped", "MigrationReport", "keras2_to_keras3", "migrate_kit_model"]
-
-
-def read_checkpoint(prefix: str) -> tf.train.CheckpointReader:
-    """TensorFlow's reader for `prefix` (the migration needs its object graph proto), errors in one line."""
-    try:
-        return tf.train.load_checkpoint(prefix)
-    except TF_READ_ERRORS as err:
-        raise explain_tf_error(prefix, err) from None
-
-
-def damaged(prefix: str, err: BaseException, what: str) -> CheckpointError:
-    """ckptkit's error for a value TensorFlow could not read, saying which one."""
-    found = explain_tf_error(prefix, err)
-    return type(found)(f"{found}{what}")
 
 
 # Keras 2 slot name -> the Keras 3 optimizer attribute holding that slot for every variable.
@@ -105,45 +92,31 @@ class _Stored:
     path: str  # object path from the root, e.g. "model/dense1/kernel"
 
 
-def _graph(reader: tf.train.CheckpointReader, prefix: str) -> trackable_object_graph_pb2.TrackableObjectGraph:
-    if GRAPH_KEY not in reader.get_variable_to_shape_map():
+def _graph(checkpoint: StoredCheckpoint) -> dict:
+    """The checkpoint's object graph (ckptkit's own parse), or a one-line error for a TF1 checkpoint."""
+    graph = checkpoint.object_graph()
+    if graph is None:
         raise CheckpointError(
-            f"{prefix!r} has no object graph, so it is not a TF2 object-based checkpoint (a TF1 Saver "
-            "checkpoint?): load it by variable name as notebook 05 shows"
+            f"{checkpoint.prefix!r} has no object graph, so it is not a TF2 object-based checkpoint (a TF1 "
+            "Saver checkpoint?): load it by variable name as notebook 05 shows"
         )
-    graph = trackable_object_graph_pb2.TrackableObjectGraph()
-    try:
-        graph.ParseFromString(reader.get_tensor(GRAPH_KEY))
-    except TF_READ_ERRORS as err:
-        raise damaged(prefix, err, ": its object graph cannot be read") from None
     return graph
 
 
-def _paths(graph: trackable_object_graph_pb2.TrackableObjectGraph) -> dict[int, str]:
-    """Node id -> its shortest path from the root, as the checkpoint's keys spell it."""
-    paths, queue = {0: ""}, [0]
-    while queue:
-        node = queue.pop(0)
-        for child in graph.nodes[node].children:
-            if child.node_id not in paths:
-                paths[child.node_id] = f"{paths[node]}/{child.local_name}".lstrip("/")
-                queue.append(child.node_id)
-    return paths
-
-
-def _stored(graph: object, reader: tf.train.CheckpointReader) -> dict[int, _Stored]:
+def _stored(graph: dict, checkpoint: StoredCheckpoint) -> dict[int, _Stored]:
     """Node id -> the value it holds, for every node with a saved variable value."""
-    shapes, paths, values = reader.get_variable_to_shape_map(), _paths(graph), {}
+    paths, values = first_paths(graph), {}
     # A legacy optimizer's slots hang off no object's children: file them under their optimizer.
-    for owner, node in enumerate(graph.nodes):
-        for ref in node.slot_variables:
-            paths.setdefault(ref.slot_variable_node_id, f"{paths.get(owner, '')}/slot:{ref.slot_name}")
-    for node_id, node in enumerate(graph.nodes):
-        for attr in node.attributes:
-            if attr.name == "VARIABLE_VALUE" and attr.checkpoint_key in shapes:
-                key = attr.checkpoint_key.removesuffix(VALUE_SUFFIX)
+    for owner, node in enumerate(graph["nodes"]):
+        for ref in node["slot_variables"]:
+            paths.setdefault(ref["slot_variable_node_id"], f"{paths.get(owner, '')}/slot:{ref['slot_name']}")
+    for node_id, node in enumerate(graph["nodes"]):
+        for attr in node["attributes"]:
+            if attr["name"] == "VARIABLE_VALUE" and checkpoint.has(attr["checkpoint_key"]):
+                key = attr["checkpoint_key"].removesuffix(VALUE_SUFFIX)
                 path = paths.get(node_id, key)
-                values[node_id] = _Stored(key, attr.full_name, tuple(shapes[attr.checkpoint_key]), path)
+                shape = checkpoint.shape(attr["checkpoint_key"])
+                values[node_id] = _Stored(key, attr["full_name"], shape, path)
     return values
 
 
@@ -153,11 +126,9 @@ def _canonical(path: str) -> str:
     return f"{head}/{leaf.lstrip('_')}" if head else leaf.lstrip("_")
 
 
-def _child(graph: object, node_id: int, name: str) -> int | None:
-    for child in graph.nodes[node_id].children:
-        if child.local_name == name:
-            return child.node_id
-    return None
+def _child(graph: dict, node_id: int, name: str) -> int | None:
+    """The id of node `node_id`'s child called `name`, if it has one."""
+    return next((child for child, local in graph["nodes"][node_id]["children"] if local == name), None)
 
 
 def _check_built(model: object, optimizer: object) -> None:
@@ -208,12 +179,12 @@ def _optimizer_kind(values: dict[int, _Stored]) -> str | None:
     return known.pop() if len(known) == 1 else None
 
 
-def _slots(graph: object, root_id: int, values: dict[int, _Stored], weights: dict[int, object]) -> dict:
+def _slots(graph: dict, root_id: int, values: dict[int, _Stored], weights: dict[int, object]) -> dict:
     """Slot node id -> (weight node id, Keras 2 slot name), from the legacy list or the full names."""
     # Legacy optimizers list their slots in the graph: (weight node, slot name, slot node).
     slot_of = {
-        r.slot_variable_node_id: (r.original_variable_node_id, r.slot_name)
-        for r in graph.nodes[root_id].slot_variables
+        r["slot_variable_node_id"]: (r["original_variable_node_id"], r["slot_name"])
+        for r in graph["nodes"][root_id]["slot_variables"]
     }
     weight_by_name = {name: i for i, name in weights.items()}
     for node_id, s in values.items():
@@ -224,8 +195,8 @@ def _slots(graph: object, root_id: int, values: dict[int, _Stored], weights: dic
 
 
 def _optimizer_pairs(
-    graph: object,
-    reader: tf.train.CheckpointReader,
+    graph: dict,
+    checkpoint: StoredCheckpoint,
     stored: dict[int, _Stored],
     optimizer: object,
     optimizer_key: str,
@@ -256,23 +227,37 @@ def _optimizer_pairs(
                 f"migrate into the kind of optimizer that wrote it ({kind or 'see its slot names'})"
             )
         variable, weight_key = weight_of[weight_id]
-        target = getattr(optimizer, attribute)[optimizer._get_variable_index(variable)]
+        target = optimizer_slot(optimizer, attribute, variable)
         pairs.append((target, stored[node_id], f"{SLOT_WORDS[slot]} of {weight_key}"))
     counters = {"update count": ("_iterations", "iter"), "learning rate": ("_learning_rate", "learning_rate")}
     for role, names in counters.items():
         node_id = next((i for n in names if (i := _child(graph, root_id, n)) in values), None)
-        target = optimizer.iterations if role == "update count" else optimizer._learning_rate
-        if node_id is not None and hasattr(target, "assign"):  # a schedule's learning rate is no variable
+        target = optimizer.iterations if role == "update count" else learning_rate_variable(optimizer)
+        if node_id is not None and target is not None:  # a schedule's learning rate is no variable
             pairs.append((target, stored[node_id], role))
-    used = {s.key for _, s, _ in pairs}
+    used = {s.key for _, s, _ in pairs} | _check_hyperparameters(
+        graph, checkpoint, root_id, values, optimizer, report
+    )
+    _check_all_placed(values, used, pairs, optimizer)
+    return pairs
+
+
+def _check_hyperparameters(
+    graph: dict,
+    checkpoint: StoredCheckpoint,
+    root_id: int,
+    values: dict[int, _Stored],
+    optimizer: object,
+    report: MigrationReport,
+) -> set[str]:
+    """Compare the stored hyperparameters Keras 3 keeps as Python numbers; return the keys checked."""
+    checked = set()
     for name in HYPERPARAMETERS:  # kept as Python numbers by Keras 3: compare, do not assign
         node_id = _child(graph, root_id, name)
         if node_id not in values:
             continue
-        saved, live = (
-            float(reader.get_tensor(values[node_id].key + VALUE_SUFFIX)),
-            getattr(optimizer, name, 0.0),
-        )
+        saved = float(checkpoint.get(values[node_id].key + VALUE_SUFFIX))
+        live = getattr(optimizer, name, 0.0)
         if np.float32(saved) != np.float32(live or 0.0):
             hint = " (Keras 3 has no decay: use a LearningRateSchedule)" if name == "decay" else ""
             raise OptimizerMismatchError(
@@ -280,7 +265,15 @@ def _optimizer_pairs(
                 f"create the optimizer with {name}={saved:.4g}{hint}"
             )
         report.checked.append(f"{values[node_id].key} = {saved:.4g}")
-        used.add(values[node_id].key)
+        checked.add(values[node_id].key)
+    return checked
+
+
+def _check_all_placed(
+    values: dict[int, _Stored], used: set[str], pairs: list[tuple[object, _Stored, str]], optimizer: object
+) -> None:
+    """Refuse stored optimizer values with no place, and optimizer variables with no stored value."""
+    live_kind = type(optimizer).__name__
     extra = sorted(s.key for s in values.values() if s.key not in used)
     if extra:
         raise ExtraValueError(
@@ -295,12 +288,10 @@ def _optimizer_pairs(
             f"{len(missing)} of the optimizer's variables have no value in the checkpoint ({shown}): "
             "create the optimizer with the settings (e.g. amsgrad) of the one that wrote it"
         )
-    return pairs
 
 
 def _read(
-    reader: tf.train.CheckpointReader,
-    prefix: str,
+    checkpoint: StoredCheckpoint,
     pairs: list[tuple[object, _Stored, str]],
     keys3: dict[int, str],
 ) -> list[np.ndarray]:
@@ -313,9 +304,9 @@ def _read(
                 f"{tuple(target.shape)}: build the model with the layer sizes of the one that wrote it"
             )
         try:
-            value = reader.get_tensor(source.key + VALUE_SUFFIX)
-        except TF_READ_ERRORS as err:
-            raise damaged(prefix, err, f": value {source.key!r} cannot be read") from None
+            value = checkpoint.get(source.key + VALUE_SUFFIX)
+        except CheckpointError as err:
+            raise type(err)(f"{err}: value {source.key!r} cannot be read") from None
         values.append(np.asarray(value, dtype=np.dtype(target.dtype)))
     return values
 
@@ -337,13 +328,20 @@ def keras2_to_keras3(
     every stored model or optimizer value must find a variable; otherwise a `CheckpointError`
     subclass is raised before any variable is assigned.
     """
-    prefix = resolve_checkpoint(path)
-    reader = read_checkpoint(prefix)
-    graph = _graph(reader, prefix)
+    with open_checkpoint(path) as checkpoint:
+        return _migrate(checkpoint, model, optimizer, model_key, optimizer_key)
+
+
+def _migrate(
+    checkpoint: StoredCheckpoint, model: object, optimizer: object | None, model_key: str, optimizer_key: str
+) -> MigrationReport:
+    """`keras2_to_keras3` on an open checkpoint."""
+    prefix = checkpoint.prefix
+    graph = _graph(checkpoint)
     _check_built(model, optimizer)
-    stored = _stored(graph, reader)
+    stored = _stored(graph, checkpoint)
     if _child(graph, 0, model_key) is None:
-        names = ", ".join(c.local_name for c in graph.nodes[0].children)
+        names = ", ".join(name for _, name in graph["nodes"][0]["children"])
         raise MissingValueError(
             f"the checkpoint holds no {model_key!r} object (its top-level objects: {names}): "
             "pass model_key= the name it was saved under"
@@ -355,10 +353,10 @@ def keras2_to_keras3(
     report = MigrationReport(os.fspath(prefix))
     pairs, weight_of = _model_pairs(model, _under(stored, model_key), model_key)
     if optimizer is not None:
-        pairs += _optimizer_pairs(graph, reader, stored, optimizer, optimizer_key, weight_of, report)
+        pairs += _optimizer_pairs(graph, checkpoint, stored, optimizer, optimizer_key, weight_of, report)
     objects = {model_key: model} | ({optimizer_key: optimizer} if optimizer is not None else {})
     keys3 = {id(v): k for k, v in live_variables(tf.train.Checkpoint(**objects))}
-    values = _read(reader, prefix, pairs, keys3)
+    values = _read(checkpoint, pairs, keys3)
     for (target, _, _), value in zip(pairs, values, strict=True):
         target.assign(value)
     for target, source, role in pairs:
@@ -377,19 +375,20 @@ def migrate_kit_model(
     if tf.io.gfile.glob(os.fspath(out) + ".*"):
         raise CheckpointError(f"{os.fspath(out)!r} already holds a checkpoint: pick a new prefix")
     prefix = resolve_checkpoint(source)
-    shapes = read_checkpoint(prefix).get_variable_to_shape_map()
-    kernel = shapes.get("model/dense1/kernel" + VALUE_SUFFIX)
+    with open_checkpoint(prefix) as checkpoint:
+        keys = checkpoint.stored_keys()
+        kernel_key, step_key = "model/dense1/kernel" + VALUE_SUFFIX, "step" + VALUE_SUFFIX
+        kernel = checkpoint.shape(kernel_key) if checkpoint.has(kernel_key) else None
+        step = checkpoint.get(step_key) if checkpoint.has(step_key) else None
     if kernel is None or len(kernel) != 2:
         raise MissingValueError(f"{prefix!r} holds no model/dense1/kernel, so it is not a MyModel checkpoint")
     model, optimizer = MyModel(hidden=kernel[1]), tf.keras.optimizers.Adam()
-    model(tf.zeros([1, kernel[0]]))
-    optimizer.build(model.trainable_variables)
-    has_optimizer = any(k.startswith("optimizer/") or "/.OPTIMIZER_SLOT/" in k for k in shapes)
+    build_keras(model, optimizer, tf.zeros([1, kernel[0]]))
+    has_optimizer = any(k.startswith("optimizer/") or "/.OPTIMIZER_SLOT/" in k for k in keys)
     report = keras2_to_keras3(prefix, model, optimizer if has_optimizer else None)
     ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    step_key = "step" + VALUE_SUFFIX
-    if step_key in shapes:  # the kit's checkpoints count steps beside the model: keep the count
-        ckpt.step = tf.Variable(read_checkpoint(prefix).get_tensor(step_key))
+    if step is not None:  # the kit's checkpoints count steps beside the model: keep the count
+        ckpt.step = tf.Variable(step)
         report.left.remove("step")
         report.mapped.append(Mapped("step", "step", (), "step counter"))
     ckpt.write(os.fspath(out))

@@ -89,18 +89,19 @@ def _unbuilt_message(path: str, obj: object) -> str:
     )
 
 
-def _match(checkpoint: object, prefix: str) -> tuple[dict[str, object], bool, set[str]]:
+def _match(checkpoint: object, stored: StoredCheckpoint) -> tuple[dict[str, object], bool, set[str]]:
     """Stored key -> live variable, matched through the object graph as restore() matches them.
 
     The flag says whether the match holds nothing but variables (no iterator or other state that
     only TensorFlow's restore knows how to load, no old-style optimizer slot variables). The set
-    names the objects stored at the top of the checkpoint.
+    names the objects stored at the top of the checkpoint. The graph's nodes come from ckptkit's own
+    parse (`ckptkit.files`), TensorFlow's `CheckpointView.match` pairs them with live objects.
     """
+    nodes = (stored.object_graph() or {"nodes": []})["nodes"]
     try:
-        view = tf.train.CheckpointView(prefix)
+        view = tf.train.CheckpointView(stored.prefix)
     except TF_READ_ERRORS as err:
-        raise explain_tf_error(prefix, err) from None
-    nodes = view._object_graph_proto.nodes  # CheckpointView has no public node list
+        raise explain_tf_error(stored.prefix, err) from None
     logger = tf.get_logger()
     level = logger.level
     logger.setLevel("ERROR")  # match() logs mismatched slots at length; the checks below explain them
@@ -108,14 +109,14 @@ def _match(checkpoint: object, prefix: str) -> tuple[dict[str, object], bool, se
         found = view.match(checkpoint)
     finally:
         logger.setLevel(level)
-    matched, variables_only = {}, not any(node.slot_variables for node in nodes)
+    matched, variables_only = {}, not any(node["slot_variables"] for node in nodes)
     for node_id, obj in found.items():
-        for attribute in nodes[node_id].attributes:
-            if attribute.checkpoint_key.endswith(VALUE_SUFFIX) and is_variable(obj):
-                matched[attribute.checkpoint_key.removesuffix(VALUE_SUFFIX)] = obj
+        for attribute in nodes[node_id]["attributes"]:
+            if attribute["checkpoint_key"].endswith(VALUE_SUFFIX) and is_variable(obj):
+                matched[attribute["checkpoint_key"].removesuffix(VALUE_SUFFIX)] = obj
             else:
                 variables_only = False
-    return matched, variables_only, {child.local_name for child in nodes[0].children}
+    return matched, variables_only, {name for _, name in nodes[0]["children"]} if nodes else set()
 
 
 def _check_shapes(matched: dict[str, object], stored: StoredCheckpoint) -> None:
@@ -168,7 +169,7 @@ def _restore_checked(
         if any(key.startswith(name + "/") for key in stored - set(live)):
             raise UnbuiltModelError(_unbuilt_message(name, obj))
 
-    matched, variables_only, stored_top = _match(checkpoint, prefix)
+    matched, variables_only, stored_top = _match(checkpoint, stored_checkpoint)
     _check_shapes(matched, stored_checkpoint)
     matched_ids = {id(v) for v in matched.values()}
     lacking = {p for p, v in live.items() if id(v) not in matched_ids}

@@ -9,9 +9,11 @@ from ckptkit.errors import ClusterError
 from ckptkit.live.determinism import seed_everything
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import snapshot
-from ckptkit.runs.models import seed_states
-from ckptkit.runs.step import check_steps
-from ckptkit.runs.trainer import TrainResult, _keras, _kill_self, _linear
+from ckptkit.runs import loop
+from ckptkit.runs.loop import say_flushed
+from ckptkit.runs.models import run_setup, seed_states
+from ckptkit.runs.step import apply_step, check_steps
+from ckptkit.runs.trainer import TrainResult
 
 import contextlib
 import json
@@ -107,15 +109,12 @@ class Training:
     def __init__(self, strategy: tf.distribute.Strategy | None = None, model: str = "keras", seed: int = 0):
         """Build the model and optimizer inside `strategy.scope()` (the default strategy if None)."""
         self.strategy = strategy or tf.distribute.get_strategy()
-        builders = {"linear": _linear, "keras": _keras}
-        if model not in builders:
-            raise ValueError(f"unknown model {model!r}: choose linear or keras")
         replicas = self.strategy.num_replicas_in_sync
         if BATCH % replicas:
             raise ValueError(f"{replicas} replicas cannot split a batch of {BATCH}: use 1, 2, 4 or 8")
         seed_everything(seed)
         with self.strategy.scope():
-            predict, variables, self.objects, self.optimizer, (inputs, targets) = builders[model](seed)
+            predict, variables, self.objects, self.optimizer, (inputs, targets) = run_setup(model, seed)
             self.step = tf.Variable(0, dtype=tf.int64)
             parts = {"step": self.step, **self.objects, "optimizer": self.optimizer}
             seeds = seed_states(predict)
@@ -133,15 +132,16 @@ class Training:
             x, y = tf.gather(inputs, rows), tf.gather(targets, rows)
             return x + 0.05 * tf.random.stateless_normal(tf.shape(x), seed=[seed, at]), y
 
+        def replica_loss(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+            # This replica's share of the global batch's mean: the replicas' losses and gradients sum.
+            errors = tf.reduce_mean(tf.square(predictions - targets), axis=-1)
+            return tf.nn.compute_average_loss(errors, global_batch_size=BATCH)
+
         def replica_step(at: tf.Tensor) -> tf.Tensor:
             x, y = batch(at)
             first = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
             x, y = x[first : first + per_replica], y[first : first + per_replica]
-            with tf.GradientTape() as tape:
-                errors = tf.reduce_mean(tf.square(predict(x, training=True) - y), axis=-1)
-                loss = tf.nn.compute_average_loss(errors, global_batch_size=BATCH)
-            self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-            return loss
+            return apply_step(predict, variables, self.optimizer, x, y, loss=replica_loss, training=True)
 
         @tf.function
         def train_step(at: tf.Tensor) -> tf.Tensor:
@@ -193,35 +193,27 @@ def train(
     if latest:
         run.ckpt.restore(latest).assert_existing_objects_matched()
         say(f"resumed from {Path(latest).name} at step {run.at}")
-    while run.at < steps:
-        loss = run.advance()
-        at = run.at
-        if on_step is not None:
-            on_step(at)
-        if at % save_every == 0 or at == steps:
-            path = manager.save(checkpoint_number=at, options=options)
-            if chief:
-                say(f"saved {Path(path).name} at step {at}, loss {loss:.4g}")
-            else:
-                files = len(list(folder.iterdir()))
-                shutil.rmtree(folder, ignore_errors=True)  # its own temporary copy, only
-                say(f"saved {folder.name}/{Path(path).name} ({files} files) at step {at}, then deleted it")
-        if at == kill_at_step:
-            _kill_self()
+
+    def save(at: int, loss: float) -> None:
+        path = manager.save(checkpoint_number=at, options=options)
+        if chief:
+            say(f"saved {Path(path).name} at step {at}, loss {loss:.4g}")
+        else:
+            files = len(list(folder.iterdir()))
+            shutil.rmtree(folder, ignore_errors=True)  # its own temporary copy, only
+            say(f"saved {folder.name}/{Path(path).name} ({files} files) at step {at}, then deleted it")
+
+    loop.run(run.advance, lambda: run.at, steps, save_every, save, on_step=on_step, kill_at_step=kill_at_step)
     result = run.result(latest)
     if chief:
         np.savez(Path(workdir) / "final-weights.npz", **result.weights)
     return result
 
 
-def _say_flushed(line: str) -> None:
-    print(line, flush=True)  # a worker may be SIGKILLed: unflushed lines would be lost
-
-
 def run_worker(
     config: dict,
     timeout: float = 30.0,
-    say: Callable[[str], None] = _say_flushed,
+    say: Callable[[str], None] = say_flushed,  # a worker may be SIGKILLed: flush each line
     **train_args: object,
 ) -> TrainResult:
     """Join the cluster in `config` (TF_CONFIG-style) and train; raise `ClusterError` if it is lost.

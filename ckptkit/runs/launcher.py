@@ -1,10 +1,12 @@
 """Start N workers of `python -m ckptkit train --strategy multiworker` on 127.0.0.1 and report how they end.
 
-Standard library only: the CLI replaces itself with this file (run as a script) once its arguments are
-checked, so the process that waits for the workers holds no TensorFlow.
+No TensorFlow here (the CLI reaches this without importing it), so the process that waits for the
+workers holds none: only the workers do.
 """
 
 from __future__ import annotations
+
+from ckptkit.runs.loop import say_flushed
 
 import json
 import os
@@ -19,14 +21,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LaunchResult", "check", "cluster_configs", "exec_launch", "launch"]
+__all__ = ["LaunchResult", "check", "cluster_configs", "launch", "launch_and_report"]
 
 # TensorFlow's own log lines (C++ `I0000 ...`, absl's banner, gRPC's `E1126 ...`) in a child's output.
 _TF_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|\s*$)")
-
-
-def _say_flushed(line: str) -> None:
-    print(line, flush=True)
 
 
 def cluster_configs(workers: int, host: str = "127.0.0.1") -> list[dict]:
@@ -74,7 +72,7 @@ def launch(
     kill_worker: int | None = None,
     kill_at_step: int | None = None,
     timeout: float = 30.0,
-    say: Callable[[str], None] = _say_flushed,
+    say: Callable[[str], None] = say_flushed,
 ) -> LaunchResult:
     """Start `workers` processes of `python -m ckptkit train --strategy multiworker` on 127.0.0.1.
 
@@ -86,40 +84,13 @@ def launch(
     configs = cluster_configs(workers)
     Path(workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        processes = []
-        for i, config in enumerate(configs):
-            file = Path(tmp) / f"worker-{i}.json"
-            file.write_text(json.dumps(config))
-            command = [sys.executable, "-u", "-m", "ckptkit", "train", "--strategy", "multiworker"]
-            command += ["--cluster", str(file), "--workdir", os.fspath(workdir), "--timeout", f"{timeout:g}"]
-            command += list(train_args)
-            if i == kill_worker:
-                command += ["--kill-at-step", str(kill_at_step)]
-            env = {**os.environ, "TF_CONFIG": json.dumps(config)}
-            processes.append(
-                subprocess.Popen(
-                    command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-                )
+        processes = [
+            _start(
+                i, config, Path(tmp), workdir, train_args, timeout, kill_at_step if i == kill_worker else None
             )
-        outputs: list[list[str]] = [[] for _ in processes]
-
-        def read(i: int) -> None:
-            for line in processes[i].stdout:
-                if _TF_LINE.match(line):
-                    continue
-                outputs[i].append(line.rstrip("\n"))
-                if i == 0 and not line.startswith("final-weights-sha256:"):
-                    say(f"[worker 0] {line.rstrip()}")
-
-        readers = [threading.Thread(target=read, args=(i,)) for i in range(workers)]
-        for reader in readers:
-            reader.start()
-        # No time limit here: a run may be long. Workers stop themselves when a peer does not
-        # join within `timeout` or disappears mid-run.
-        for process in processes:
-            process.wait()
-        for reader in readers:
-            reader.join()
+            for i, config in enumerate(configs)
+        ]
+        outputs = _collect(processes, say)
     for i in range(1, workers):
         for line in outputs[i]:
             if not line.startswith("final-weights-sha256:"):
@@ -136,6 +107,51 @@ def launch(
     return LaunchResult(codes, outputs, chief[0] if finished else None)
 
 
+def _start(
+    index: int,
+    config: dict,
+    tmp: Path,
+    workdir: str | os.PathLike[str],
+    train_args: Iterable[str],
+    timeout: float,
+    kill_at_step: int | None,
+) -> subprocess.Popen:
+    """Start worker `index` with its TF_CONFIG, in its environment and in a `--cluster` file."""
+    file = tmp / f"worker-{index}.json"
+    file.write_text(json.dumps(config))
+    command = [sys.executable, "-u", "-m", "ckptkit", "train", "--strategy", "multiworker"]
+    command += ["--cluster", str(file), "--workdir", os.fspath(workdir), "--timeout", f"{timeout:g}"]
+    command += list(train_args)
+    if kill_at_step is not None:
+        command += ["--kill-at-step", str(kill_at_step)]
+    env = {**os.environ, "TF_CONFIG": json.dumps(config)}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _collect(processes: list[subprocess.Popen], say: Callable[[str], None]) -> list[list[str]]:
+    """Every worker's own output lines (TensorFlow's dropped), worker 0's passed on as they come."""
+    outputs: list[list[str]] = [[] for _ in processes]
+
+    def read(i: int) -> None:
+        for line in processes[i].stdout:
+            if _TF_LINE.match(line):
+                continue
+            outputs[i].append(line.rstrip("\n"))
+            if i == 0 and not line.startswith("final-weights-sha256:"):
+                say(f"[worker 0] {line.rstrip()}")
+
+    readers = [threading.Thread(target=read, args=(i,)) for i in range(len(processes))]
+    for reader in readers:
+        reader.start()
+    # No time limit here: a run may be long. Workers stop themselves when a peer does not
+    # join within their timeout or disappears mid-run.
+    for process in processes:
+        process.wait()
+    for reader in readers:
+        reader.join()
+    return outputs
+
+
 def check(workers: int, kill_worker: int | None = None, kill_at_step: int | None = None) -> None:
     """Raise ValueError, in one line, for a worker count or a crash rehearsal that cannot run."""
     if workers < 1:
@@ -146,35 +162,11 @@ def check(workers: int, kill_worker: int | None = None, kill_at_step: int | None
         raise ValueError(f"--kill-worker must be between 0 and {workers - 1}, got {kill_worker}")
 
 
-_RUN_SCRIPT = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
-
-
-def exec_launch(
-    workers: int,
-    workdir: str | os.PathLike[str],
-    train_args: Iterable[str] = (),
-    kill_worker: int | None = None,
-    kill_at_step: int | None = None,
-    timeout: float = 30.0,
-) -> None:
-    """Replace this process by the launcher script (no TensorFlow in it); never returns."""
-    check(workers, kill_worker, kill_at_step)
-    spec = {"workers": workers, "workdir": os.fspath(workdir), "train_args": list(train_args)}
-    spec |= {"kill_worker": kill_worker, "kill_at_step": kill_at_step, "timeout": timeout}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-u", "-c", _RUN_SCRIPT, __file__, json.dumps(spec)])
-
-
-def _main(spec: dict) -> int:
-    """Launch as `spec` says; print the chief's hash last, or what to do after a failure."""
+def launch_and_report(**spec: object) -> int:
+    """Launch as `launch(**spec)`; print the chief's hash last, or what to do after a failure; exit code."""
     launched = launch(**spec)
     if not launched.ok:
         print("run the same command again (without --kill-worker) to resume from the last checkpoint")
         return 1
     print(f"final-weights-sha256: {launched.sha256}", flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(json.loads(sys.argv[-1])))

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from ckptkit.live.quiet import import_tensorflow
+from ckptkit.live.restore import build_keras
+from ckptkit.runs.loop import RUN_MODELS
+
+from collections.abc import Callable
 
 tf = import_tensorflow()
 
@@ -14,6 +18,7 @@ __all__ = [
     "linear_model",
     "linear_variables",
     "regression_data",
+    "run_setup",
     "seed_states",
 ]
 
@@ -91,3 +96,27 @@ def regression_data(n: int = 32, features: int = 32, seed: int = 0) -> tuple[tf.
     true_w = tf.random.stateless_normal([features, 1], seed=[seed, 2])
     noise = 0.1 * tf.random.stateless_normal([n, 1], seed=[seed, 3])
     return inputs, tf.tanh(inputs @ true_w / features**0.5) + noise
+
+
+# A run's parts: predict(x, training), its trainable variables, the objects a checkpoint saves as the
+# model, the optimizer, and (inputs, targets).
+RunSetup = tuple[Callable, list, dict, tf.keras.optimizers.Optimizer, tuple]
+
+
+def run_setup(model: str, seed: int) -> RunSetup:
+    """The parts of a `ckptkit train` run (notebooks 06, 09): the linear model or `DropoutModel`, built."""
+    if model == "linear":
+        w = tf.Variable(tf.random.stateless_normal([1, 1], seed=[seed, 0]))
+        b = tf.Variable(tf.zeros([1]))
+        x = tf.reshape(tf.linspace(-1.0, 1.0, 32), [32, 1])
+        predict = lambda t, training: t @ w + b  # noqa: E731
+        # Momentum gives SGD per-variable state, so that leaving the optimizer out visibly matters.
+        optimizer = tf.keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)
+        optimizer.build([w, b])  # its momentum slots must exist before a restore can fill them
+        return predict, [w, b], {"model_variables": (w, b)}, optimizer, (x, 2.0 * x + 1.0)
+    if model == "keras":
+        keras_model, data = DropoutModel(seed=seed), regression_data(n=64, seed=seed)
+        optimizer = tf.keras.optimizers.Adam(learning_rate=0.01)
+        build_keras(keras_model, optimizer, data[0])  # before any restore (Keras 3)
+        return keras_model, keras_model.trainable_variables, {"model": keras_model}, optimizer, data
+    raise ValueError(f"unknown model {model!r}: choose {' or '.join(RUN_MODELS)}")

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from ckptkit.errors import ModelMismatchError, ShapeMismatchError, WorkspaceError
 from ckptkit.live.determinism import seed_everything
+from ckptkit.live.private import replaced_save_op
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.restore import restore_newest_good
 from ckptkit.live.snapshot import snapshot
-from ckptkit.runs.models import DropoutModel, regression_data, seed_states
-from ckptkit.runs.step import check_steps, mse
+from ckptkit.runs import loop
+from ckptkit.runs.loop import INGREDIENTS, kill_self, say_flushed
+from ckptkit.runs.models import run_setup, seed_states
+from ckptkit.runs.step import apply_step, check_steps
 
 import hashlib
 import os
 import re
-import signal
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +26,6 @@ import numpy as np
 tf = import_tensorflow()
 
 __all__ = ["INGREDIENTS", "TrainResult", "train"]
-
-# What exact resumption needs, beyond the model's weights. Each can be left out to see what breaks.
-INGREDIENTS = ("optimizer", "iterator", "rng", "layer_seeds")
 
 
 @dataclass
@@ -45,42 +45,6 @@ class TrainResult:
             digest.update(key.encode())
             digest.update(np.ascontiguousarray(self.weights[key]).tobytes())
         return digest.hexdigest()
-
-
-Setup = tuple[Callable, list, dict, tf.keras.optimizers.Optimizer, tuple]  # predict, variables, ...
-
-
-def _linear(seed: int) -> Setup:
-    w = tf.Variable(tf.random.stateless_normal([1, 1], seed=[seed, 0]))
-    b = tf.Variable(tf.zeros([1]))
-    x = tf.reshape(tf.linspace(-1.0, 1.0, 32), [32, 1])
-    predict = lambda t, training: t @ w + b  # noqa: E731
-    optimizer = _sgd(0.05)
-    optimizer.build([w, b])  # its momentum slots must exist before a restore can fill them
-    return predict, [w, b], {"model_variables": (w, b)}, optimizer, (x, 2.0 * x + 1.0)
-
-
-def _keras(seed: int) -> Setup:
-    model = DropoutModel(seed=seed)
-    data = regression_data(n=64, seed=seed)
-    model(data[0][:1])  # build before any restore (Keras 3)
-    optimizer = tf.keras.optimizers.Adam(learning_rate=0.01)
-    optimizer.build(model.trainable_variables)
-    return model, model.trainable_variables, {"model": model}, optimizer, data
-
-
-def _sgd(rate: float) -> tf.keras.optimizers.Optimizer:
-    # Momentum gives SGD per-variable state, so that leaving the optimizer out visibly matters.
-    return tf.keras.optimizers.SGD(learning_rate=rate, momentum=0.9)
-
-
-def _kill_self() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _say(message: str) -> None:
-    # Flushed at once: a SIGKILLed process loses whatever its buffer still holds.
-    print(message, flush=True)
 
 
 # What this trainer writes in its folder: the state file, numbered checkpoints, a save's temporary
@@ -127,7 +91,7 @@ def train(
     kill_at_step: int | None = None,
     kill_during_save: int | None = None,
     stop_at_step: int | None = None,
-    say: Callable[[str], None] = _say,
+    say: Callable[[str], None] = say_flushed,
 ) -> TrainResult:
     """Train to `steps`, saving every `save_every`; resume from `workdir` if it holds a checkpoint.
 
@@ -140,28 +104,58 @@ def train(
     if unknown:
         raise ValueError(f"cannot drop {sorted(unknown)}: choose from {', '.join(INGREDIENTS)}")
     seed_everything(seed)
-    builders = {"linear": _linear, "keras": _keras}
-    if model not in builders:
-        raise ValueError(f"unknown model {model!r}: choose linear or keras")
-    predict, variables, objects, optimizer, (inputs, targets) = builders[model](seed)
+    predict, variables, objects, optimizer, (inputs, targets) = run_setup(model, seed)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, targets))
-    dataset = dataset.shuffle(64, seed=seed, reshuffle_each_iteration=True).repeat().batch(8)
-    iterator = iter(dataset)
+    iterator = iter(dataset.shuffle(64, seed=seed, reshuffle_each_iteration=True).repeat().batch(8))
     generator = tf.random.Generator.from_seed(seed)  # input noise: the run's own random stream
     step = tf.Variable(0, dtype=tf.int64)
-
-    parts: dict[str, object] = {"step": step, **objects}
     optional = {
         "optimizer": optimizer,
         "iterator": iterator,
         "rng": generator,
         "layer_seeds": seed_states(predict),
     }
-    parts |= {name: obj for name, obj in optional.items() if name not in drop and obj != []}
-    ckpt = tf.train.Checkpoint(**parts)
+    parts = {name: obj for name, obj in optional.items() if name not in drop and obj != []}
+    ckpt = tf.train.Checkpoint(step=step, **objects, **parts)
     _check_folder(Path(workdir))
     manager = tf.train.CheckpointManager(ckpt, os.fspath(workdir), max_to_keep=3)
+    resumed_from, skipped = _resume(ckpt, manager, workdir, say)
 
+    def advance() -> float:
+        x, y = next(iterator)
+        x = x + 0.05 * generator.normal(tf.shape(x))
+        loss = apply_step(predict, variables, optimizer, x, y, training=True)
+        step.assign_add(1)
+        return float(loss)
+
+    def save(at: int, loss: float) -> None:
+        # A kill inside the save: the data is written, the merge that commits it never runs.
+        killed = replaced_save_op("merge_v2_checkpoints", lambda *a, **k: kill_self())
+        with killed if at == kill_during_save else nullcontext():
+            path = manager.save(checkpoint_number=at)
+        say(f"saved {Path(path).name} at step {at}, loss {loss:.4g}")
+
+    loop.run(
+        advance,
+        lambda: int(step),
+        steps,
+        save_every,
+        save,
+        kill_at_step=kill_at_step,
+        stop_at_step=stop_at_step,
+    )
+    weights = snapshot(tf.train.Checkpoint(**objects))
+    np.savez(Path(workdir) / "final-weights.npz", **weights)
+    return TrainResult(int(step), weights, resumed_from, skipped)
+
+
+def _resume(
+    ckpt: tf.train.Checkpoint,
+    manager: tf.train.CheckpointManager,
+    workdir: object,
+    say: Callable[[str], None],
+) -> tuple[str | None, list[tuple[str, str]]]:
+    """Restore the newest good checkpoint; set damaged ones aside and say so; return what was resumed."""
     try:
         report, skipped = restore_newest_good(ckpt, manager)
     except (ModelMismatchError, ShapeMismatchError) as err:
@@ -174,29 +168,7 @@ def train(
         kept = _set_aside(path)  # kept for a post-mortem; the resumed run will save that number again
         where = f" (kept as damaged/{', damaged/'.join(kept)})" if kept else ""
         say(f"skipped {Path(path).name}: {reason}{where}")
-    if report is not None:
-        say(f"resumed from {Path(report.path).name} at step {int(step)}")
-
-    while int(step) < steps:
-        x, y = next(iterator)
-        x = x + 0.05 * generator.normal(tf.shape(x))
-        with tf.GradientTape() as tape:
-            loss = mse(predict(x, training=True), y)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        step.assign_add(1)
-        at = int(step)
-        if at % save_every == 0 or at == steps:
-            if at == kill_during_save:
-                from tensorflow.python.ops import gen_io_ops  # the op that commits a save's files
-
-                gen_io_ops.merge_v2_checkpoints = lambda *a, **k: _kill_self()
-            path = manager.save(checkpoint_number=at)
-            say(f"saved {Path(path).name} at step {at}, loss {float(loss):.4g}")
-        if at == kill_at_step:
-            _kill_self()
-        if at == stop_at_step:
-            break
-    weights = snapshot(tf.train.Checkpoint(**objects))
-    result = TrainResult(int(step), weights, report.path if report else None, skipped)
-    np.savez(Path(workdir) / "final-weights.npz", **weights)
-    return result
+    if report is None:
+        return None, skipped
+    say(f"resumed from {Path(report.path).name} at step {int(ckpt.step)}")
+    return report.path, skipped

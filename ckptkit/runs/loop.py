@@ -1,0 +1,57 @@
+"""The run loop the resumable trainer and the distributed runs share: train, save on schedule, crash on cue.
+
+Standard library only, so the CLI can read `INGREDIENTS` for its flags and the launcher can print
+without importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+__all__ = ["INGREDIENTS", "RUN_MODELS", "kill_self", "run", "say_flushed"]
+
+# What exact resumption needs, beyond the model's weights. Each can be left out to see what breaks.
+INGREDIENTS = ("optimizer", "iterator", "rng", "layer_seeds")
+# The models a run can train (`ckptkit.runs.models.run_setup` builds them).
+RUN_MODELS = ("linear", "keras")
+
+
+def say_flushed(line: str) -> None:
+    """Print one line at once: a SIGKILLed process loses whatever its output buffer still holds."""
+    print(line, flush=True)
+
+
+def kill_self() -> None:
+    """SIGKILL this process, as a crash would: no cleanup, no flush."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run(
+    advance: Callable[[], float],
+    at: Callable[[], int],
+    steps: int,
+    save_every: int,
+    save: Callable[[int, float], None],
+    *,
+    on_step: Callable[[int], None] | None = None,
+    kill_at_step: int | None = None,
+    stop_at_step: int | None = None,
+) -> None:
+    """Call `advance` (one training step, returning its loss) until `at()` reaches `steps`.
+
+    After each step: `on_step(step)`; `save(step, loss)` every `save_every` steps and at the last;
+    a SIGKILL after step `kill_at_step` (a crash rehearsal); a plain return after `stop_at_step`.
+    """
+    while at() < steps:
+        loss = advance()
+        step = at()
+        if on_step is not None:
+            on_step(step)
+        if step % save_every == 0 or step == steps:
+            save(step, loss)
+        if step == kill_at_step:
+            kill_self()
+        if step == stop_at_step:
+            return

@@ -1,0 +1,65 @@
+"""The private TensorFlow and Keras names the kit uses still exist and mean what the kit assumes."""
+
+import ckptkit
+import ckptkit.live.restore
+from ckptkit.live.private import PrivateApiError, learning_rate_variable, optimizer_slot, replaced_save_op
+
+import pytest
+import tensorflow as tf
+
+
+def _built_adam() -> tuple[tf.keras.Model, tf.keras.optimizers.Adam]:
+    model, optimizer = ckptkit.MyModel(4), tf.keras.optimizers.Adam(0.01)
+    ckptkit.live.restore.build_keras(model, optimizer, tf.zeros([1, 3]))
+    return model, optimizer
+
+
+def test_optimizer_slot_is_the_moment_of_that_variable():
+    model, optimizer = _built_adam()
+    kernel = model.dense1.kernel
+    x, y = tf.ones([2, 3]), tf.ones([2, 1])
+    ckptkit.train_step(model, None, optimizer, x, y)
+    momentum = optimizer_slot(optimizer, "_momentums", kernel)
+    assert tuple(momentum.shape) == tuple(kernel.shape)
+    # After one Adam step from zero, m = (1 - beta_1) * gradient: nonzero exactly where the gradient is.
+    assert float(tf.reduce_sum(tf.abs(momentum))) > 0
+    assert optimizer_slot(optimizer, "_velocities", model.dense2.bias).shape == model.dense2.bias.shape
+
+
+def test_learning_rate_variable_holds_the_rate_and_none_for_a_schedule():
+    _, optimizer = _built_adam()
+    assert float(learning_rate_variable(optimizer)) == pytest.approx(0.01)
+    schedule = tf.keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    assert learning_rate_variable(tf.keras.optimizers.Adam(schedule)) is None
+
+
+def test_a_missing_private_name_is_one_clear_error():
+    with pytest.raises(PrivateApiError, match="install the versions pinned"):
+        optimizer_slot(object(), "_momentums", None)
+    with pytest.raises(PrivateApiError, match="_learning_rate"):
+        learning_rate_variable(object())
+    with (
+        pytest.raises(PrivateApiError, match=r"gen_io_ops\.no_such_op"),
+        replaced_save_op("no_such_op", print),
+    ):
+        pass
+
+
+def test_replaced_save_op_is_what_a_save_calls_and_is_put_back(tmp_path):
+    calls = []
+
+    def refuse(*args, **kwargs):
+        calls.append(args)
+        raise RuntimeError("stopped before the merge")
+
+    ckpt = tf.train.Checkpoint(v=tf.Variable(1.0))
+    with (
+        replaced_save_op("merge_v2_checkpoints", refuse),
+        pytest.raises(RuntimeError, match="before the merge"),
+    ):
+        ckpt.save(str(tmp_path / "ckpt"))
+    assert len(calls) == 1
+    # The real op is back: the next save commits (numbered 2: the stopped save had counted as 1).
+    path = ckpt.save(str(tmp_path / "ckpt"))
+    value = tf.train.load_checkpoint(path).get_tensor("v/.ATTRIBUTES/VARIABLE_VALUE")
+    assert path.endswith("ckpt-2") and float(value) == 1.0
