@@ -9,6 +9,7 @@ from __future__ import annotations
 from ckptkit.errors import CheckpointError, ClusterError
 from ckptkit.files.diff import compare
 from ckptkit.files.inventory import inspect_checkpoint, list_folder
+from ckptkit.files.text import text_table
 from ckptkit.runs import launcher
 from ckptkit.runs.loop import INGREDIENTS, RUN_MODELS, say_flushed
 
@@ -19,6 +20,9 @@ import sys
 from pathlib import Path
 
 __all__ = ["main"]
+
+# What `pip install ckptkit[lab]` adds to the light install; `train` and `migrate` need it.
+_LAB_EXTRA = ("tensorflow", "keras", "matplotlib", "ipywidgets", "psutil", "h5py")
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -59,8 +63,7 @@ def _ls(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     marked = any("selected" in r for r in rows)  # `ls PREFIX`: a `*` marks that checkpoint
-    width = max([len(r["checkpoint"]) for r in rows] + [len("checkpoint")]) + (2 if marked else 0)
-    print(f"{'checkpoint':<{width}}  {'save_counter':>12}  {'step':>6}  note")
+    table = [["checkpoint", "save_counter", "step", "note"]]
     for r in rows:
         if r.get("missing"):
             note = "listed in the state file, missing on disk"
@@ -69,8 +72,8 @@ def _ls(args: argparse.Namespace) -> int:
         else:
             note = "" if r["listed"] else "not in the state file"
         name = ("* " if r.get("selected") else "  ") * marked + r["checkpoint"]
-        counter, step = r.get("save_counter", "-"), r.get("step", "-")
-        print(f"{name:<{width}}  {counter!s:>12}  {step!s:>6}  {note}".rstrip())
+        table.append([name, r.get("save_counter", "-"), r.get("step", "-"), note])
+    print("\n".join(text_table(table, right={1, 2}, widths={0: len("checkpoint") + 2 * marked, 2: 6})))
     return 0
 
 
@@ -217,6 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return args.run(args)
+    except ModuleNotFoundError as err:  # the light install: no TensorFlow for train and migrate
+        if (err.name or "").split(".")[0] not in _LAB_EXTRA:
+            raise
+        print(
+            f"ckptkit {args.command}: needs TensorFlow ({err}): pip install 'ckptkit[lab]'", file=sys.stderr
+        )
+        return 2
     except (CheckpointError, ValueError, OSError) as err:
         print(f"ckptkit {args.command}: {err}", file=sys.stderr)
         return 2

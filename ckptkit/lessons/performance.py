@@ -10,7 +10,6 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -58,18 +57,17 @@ def interleaved_ms(
 
 
 def filesystem_of(path: str | os.PathLike[str]) -> str:
-    """The type of the file system holding `path` (e.g. ext4, tmpfs), or "unknown" off Linux."""
-    try:
-        mounts = [line.split()[1:3] for line in Path("/proc/self/mounts").read_text().splitlines()]
-    except OSError:
-        return "unknown"
+    """The type of the file system holding `path` (e.g. ext4, tmpfs), or "unknown" where psutil cannot say."""
+    import psutil
+
     where = os.path.realpath(path)
-    best = max(
-        (m for m in mounts if where == m[0] or where.startswith(m[0].rstrip("/") + "/")),
-        key=lambda m: len(m[0]),
-        default=None,
-    )
-    return best[1] if best else "unknown"
+    mounts = [
+        m
+        for m in psutil.disk_partitions(all=True)
+        if os.path.commonpath([where, m.mountpoint]) == m.mountpoint
+    ]
+    best = max(mounts, key=lambda m: len(m.mountpoint), default=None)
+    return best.fstype if best else "unknown"
 
 
 def can_drop_cache() -> bool:

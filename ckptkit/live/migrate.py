@@ -21,6 +21,7 @@ from ckptkit.errors import (
 )
 from ckptkit.files.graph import first_paths
 from ckptkit.files.reader import VALUE_SUFFIX, StoredCheckpoint, open_checkpoint, resolve_checkpoint
+from ckptkit.files.text import first_few, text_table
 from ckptkit.live.private import learning_rate_variable, optimizer_slot
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.restore import build_keras
@@ -67,12 +68,9 @@ class MigrationReport:
 
     def text(self) -> str:
         """A table: Keras 2 key, Keras 3 key, shape, role; then the checked and left-alone values."""
-        width = max([len(m.source) for m in self.mapped] + [len("Keras 2 key")])
-        width3 = max([len(m.target) for m in self.mapped] + [len("Keras 3 key")])
-        lines = [f"{len(self.mapped)} values migrated from {self.path}"]
-        lines.append(f"{'Keras 2 key':<{width}}  {'Keras 3 key':<{width3}}  {'shape':<8}  role")
-        for m in self.mapped:
-            lines.append(f"{m.source:<{width}}  {m.target:<{width3}}  {m.shape!s:<8}  {m.role}")
+        rows = [["Keras 2 key", "Keras 3 key", "shape", "role"]]
+        rows += [[m.source, m.target, m.shape, m.role] for m in self.mapped]
+        lines = [f"{len(self.mapped)} values migrated from {self.path}", *text_table(rows, widths={2: 8})]
         if self.checked:
             lines.append("checked against the optimizer's settings: " + ", ".join(self.checked))
         if self.left:
@@ -283,7 +281,7 @@ def _check_all_placed(
     filled = {id(t) for t, _, _ in pairs}
     missing = sorted(v.path for v in optimizer.variables if id(v) not in filled)
     if missing:
-        shown = ", ".join(missing[:2]) + (", ..." if len(missing) > 2 else "")
+        shown = first_few(missing, 2)
         raise MissingValueError(
             f"{len(missing)} of the optimizer's variables have no value in the checkpoint ({shown}): "
             "create the optimizer with the settings (e.g. amsgrad) of the one that wrote it"

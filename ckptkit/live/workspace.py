@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ckptkit.errors import WorkspaceError
+from ckptkit.files.text import first_few
 
 import os
 import shutil
@@ -48,7 +49,7 @@ def fresh_folder(path: str | os.PathLike[str]) -> Path:
         shutil.rmtree(folder)
     elif folder.is_dir() and any(folder.iterdir()):
         names = sorted(p.name for p in folder.iterdir())
-        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        shown = first_few(names, 5)
         raise WorkspaceError(
             f"folder {text!r} holds files ckptkit did not create ({shown}): "
             "pass an empty or new folder; ckptkit never deletes what it did not create"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ckptkit.errors import ModelMismatchError, ShapeMismatchError, WorkspaceError
+from ckptkit.files.text import first_few
 from ckptkit.live.determinism import seed_everything
 from ckptkit.live.private import replaced_save_op
 from ckptkit.live.quiet import import_tensorflow
@@ -60,7 +61,7 @@ def _check_folder(workdir: Path) -> None:
         return
     foreign = sorted(p.name for p in workdir.iterdir() if not _OWN_FILES.fullmatch(p.name))
     if foreign:
-        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        shown = first_few(foreign, 5)
         raise WorkspaceError(
             f"{workdir} holds files that are not this trainer's checkpoints ({shown}): "
             "pass an empty or new folder, or one a previous `ckptkit train` wrote"
@@ -100,23 +101,16 @@ def train(
     data is written and before the checkpoint is committed; `stop_at_step` returns early instead.
     """
     steps, save_every = check_steps(steps), max(1, check_steps(save_every))
-    unknown = set(drop) - set(INGREDIENTS)
-    if unknown:
-        raise ValueError(f"cannot drop {sorted(unknown)}: choose from {', '.join(INGREDIENTS)}")
     seed_everything(seed)
     predict, variables, objects, optimizer, (inputs, targets) = run_setup(model, seed)
     dataset = tf.data.Dataset.from_tensor_slices((inputs, targets))
     iterator = iter(dataset.shuffle(64, seed=seed, reshuffle_each_iteration=True).repeat().batch(8))
     generator = tf.random.Generator.from_seed(seed)  # input noise: the run's own random stream
     step = tf.Variable(0, dtype=tf.int64)
-    optional = {
-        "optimizer": optimizer,
-        "iterator": iterator,
-        "rng": generator,
-        "layer_seeds": seed_states(predict),
-    }
-    parts = {name: obj for name, obj in optional.items() if name not in drop and obj != []}
-    ckpt = tf.train.Checkpoint(step=step, **objects, **parts)
+    optional = {"optimizer": optimizer, "iterator": iterator, "rng": generator}
+    ckpt = tf.train.Checkpoint(
+        step=step, **objects, **_kept(optional | {"layer_seeds": seed_states(predict)}, drop)
+    )
     _check_folder(Path(workdir))
     manager = tf.train.CheckpointManager(ckpt, os.fspath(workdir), max_to_keep=3)
     resumed_from, skipped = _resume(ckpt, manager, workdir, say)
@@ -147,6 +141,14 @@ def train(
     weights = snapshot(tf.train.Checkpoint(**objects))
     np.savez(Path(workdir) / "final-weights.npz", **weights)
     return TrainResult(int(step), weights, resumed_from, skipped)
+
+
+def _kept(optional: dict[str, object], drop: tuple[str, ...]) -> dict[str, object]:
+    """The ingredients the checkpoint keeps: all but those in `drop` (and a model with no seed states)."""
+    unknown = set(drop) - set(INGREDIENTS)
+    if unknown:
+        raise ValueError(f"cannot drop {sorted(unknown)}: choose from {', '.join(INGREDIENTS)}")
+    return {name: obj for name, obj in optional.items() if name not in drop and obj != []}
 
 
 def _resume(
