@@ -3,6 +3,8 @@ for the benchmark's app section and the browser tests."""
 
 from __future__ import annotations
 
+from ckptkit.runs.launcher import free_ports
+
 import os
 import shutil
 import socket
@@ -60,9 +62,7 @@ def find_chromium() -> tuple[str | None, str]:
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def wait_for_port(port: int, alive: Callable[[], bool], timeout: float = 60.0) -> bool:

@@ -21,24 +21,29 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LaunchResult", "check", "cluster_configs", "launch", "launch_and_report"]
+__all__ = ["LaunchResult", "check", "cluster_configs", "free_ports", "launch", "launch_and_report"]
 
 # TensorFlow's own log lines (C++ `I0000 ...`, absl's banner, gRPC's `E1126 ...`) in a child's output.
 _TF_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|\s*$)")
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct TCP ports on `host` that nothing listens on right now (all held open while chosen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def cluster_configs(workers: int, host: str = "127.0.0.1") -> list[dict]:
     """TF_CONFIG dictionaries for `workers` workers on `host`, each on a free port."""
     if workers < 1:
         raise ValueError(f"--workers must be 1 or more, got {workers}")
-    sockets = [socket.socket() for _ in range(workers)]
-    try:
-        for s in sockets:
-            s.bind((host, 0))
-        addresses = [f"{host}:{s.getsockname()[1]}" for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+    addresses = [f"{host}:{port}" for port in free_ports(workers, host)]
     return [
         {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": i}} for i in range(workers)
     ]
