@@ -31,6 +31,7 @@ from ckptkit.errors import (
     ShapeMismatchError,
     StateFileError,
     UnbuiltModelError,
+    UnsupportedCheckpointError,
     WorkspaceError,
 )
 
@@ -114,6 +115,7 @@ __all__ = [
     "ShapeMismatchError",
     "StateFileError",
     "UnbuiltModelError",
+    "UnsupportedCheckpointError",
     "WorkspaceError",
     *sorted(_LAZY),
     *sorted(_MODULES),

@@ -19,6 +19,7 @@ __all__ = [
     "ShapeMismatchError",
     "StateFileError",
     "UnbuiltModelError",
+    "UnsupportedCheckpointError",
     "WorkspaceError",
 ]
 
@@ -45,6 +46,10 @@ class CorruptCheckpointError(CheckpointError):
 
 class LfsPointerError(CorruptCheckpointError):
     """A checkpoint file is a Git LFS pointer (a small text file) instead of the bytes it stands for."""
+
+
+class UnsupportedCheckpointError(CheckpointError):
+    """A checkpoint holds something ckptkit's reader does not decode (an unknown dtype): TensorFlow may."""
 
 
 class CheckpointPermissionError(CheckpointError, PermissionError):

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import tensorflow as tf
+from test_mutation import deadline
 
 import helpers
 from helpers import saved_keras
@@ -146,3 +147,21 @@ def test_iterator_state_is_listed_with_its_stored_size(tmp_path):
     with ckptkit.open_checkpoint(prefix) as stored:
         assert variants and all(v.nbytes == stored.stored_size(v.key) > 0 for v in variants)
     assert set(snapshot(prefix)) == {"step", "save_counter"}  # variants have no NumPy form
+
+
+def test_object_tree_stays_small_on_a_graph_with_exponentially_many_paths(tmp_path):
+    level = tf.Module()
+    level.v = tf.Variable(1.0)
+    for _ in range(40):  # each object refers to the one below twice: 2**40 routes reach the variable
+        above = tf.Module()
+        above.a = above.b = level
+        level = above
+    prefix = tf.train.Checkpoint(root=level).write(str(tmp_path / "ckpt"))
+    ((key, _),) = [(k, s) for k, s in tf.train.list_variables(prefix) if k != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    with deadline(5):  # listing every path would not end
+        inventory = inspect_checkpoint(prefix)
+    # The variable once, by its first path: the key TensorFlow wrote; the other routes counted.
+    assert inventory.tree == [(key.removesuffix("/.ATTRIBUTES/VARIABLE_VALUE"), key)]
+    assert inventory.unlisted == 2**40 - 1 and inventory.to_dict()["unlisted_paths"] == 2**40 - 1
+    assert f"({2**40 - 1:,} more paths through objects reached more than one way" in inventory.text()
+    assert "unlisted_paths" not in inspect_checkpoint(saved_keras(tmp_path / "keras")[0]).to_dict()

@@ -10,12 +10,15 @@ import os
 import shutil
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import ml_dtypes
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import tensor_bundle_pb2
+from test_mutation import write_table
 
 NUMERIC = [
     "float32",
@@ -33,6 +36,16 @@ NUMERIC = [
     "bool",
     "complex64",
     "complex128",
+]
+# The narrow dtypes (ml_dtypes) a TensorFlow 2.21 variable can hold, its new int2, uint2, float4_e2m1fn too.
+NARROW = [
+    "int4",
+    "uint4",
+    "int2",
+    "uint2",
+    "float4_e2m1fn",
+    "float8_e4m3fn",
+    "float8_e5m2",
 ]
 
 
@@ -63,6 +76,8 @@ def _dtypes(folder: Path) -> str:
         name: tf.Variable(tf.cast(np.arange(6).reshape(2, 3) % 3 - (name[0] in "fbc"), name))
         for name in NUMERIC
     }
+    for name in NARROW:
+        values[name] = tf.Variable(np.array([[0, 1, 1], [1, 0, 1]], dtype=getattr(ml_dtypes, name)))
     values["nan"] = tf.Variable([np.nan, -0.0, np.inf])
     values["strings"] = tf.Variable([b"a", b"", "héllo".encode() * 40, b"\x00\xff"])
     values["scalar_string"] = tf.Variable("x")
@@ -183,47 +198,24 @@ def test_formats_really_cover_what_they_claim(written):
         assert stored.shape("empty/.ATTRIBUTES/VARIABLE_VALUE") == (0, 4)
 
 
-def _write_table(entries: dict[bytes, bytes], snappy: bool = False) -> bytes:
-    """An SSTable with one data block (every key a restart point; snappy if asked), as TensorFlow writes."""
+def _big_endian_strings(raw: bytes, count: int) -> tuple[bytes, int]:
+    """A string tensor's bytes as a big-endian machine writes them, and their entry CRC (masked).
 
-    def block(items, compress=False):
-        body, restarts = b"", []
-        for key, value in items:
-            restarts.append(len(body))
-            body += bytes([0]) + _varint(len(key)) + _varint(len(value)) + key + value
-        body += b"".join(r.to_bytes(4, "little") for r in restarts) + len(restarts).to_bytes(4, "little")
-        if compress:
-            import cramjam
-
-            body = bytes(cramjam.snappy.compress_raw(body))
-        kind = b"\x01" if compress else b"\x00"
-        crc = bundle.masked_crc32c(bundle.crc32c(body + kind))
-        return body + kind + crc.to_bytes(4, "little")
-
-    data = block(sorted(entries.items()), snappy)
-    meta = block([])
-    last = max(entries)
-    index = block([(last, _varint(0) + _varint(len(data) - 5))])
-    handles = (
-        _varint(len(data)) + _varint(len(meta) - 5) + _varint(len(data) + len(meta)) + _varint(len(index) - 5)
-    )
-    return data + meta + index + handles.ljust(40, b"\x00") + bundle.MAGIC
+    The lengths stay varints; their checksum covers each length as a big-endian uint32 and is stored
+    big-endian; the entry's CRC covers those lengths, the stored checksum, then the strings.
+    """
+    lengths, pos = [], 0
+    for _ in range(count):
+        n, pos = bundle.varint(raw, pos)
+        lengths.append(n)
+    swapped = b"".join(n.to_bytes(4, "big") for n in lengths)
+    checksum = bundle.masked_crc32c(bundle.crc32c(swapped)).to_bytes(4, "big")
+    out = raw[:pos] + checksum + raw[pos + 4 :]
+    return out, bundle.masked_crc32c(bundle.crc32c(raw[pos + 4 :], bundle.crc32c(swapped + checksum)))
 
 
-def _varint(n: int) -> bytes:
-    out = b""
-    while n >= 0x80:
-        out += bytes([n & 0x7F | 0x80])
-        n >>= 7
-    return out + bytes([n])
-
-
-def test_big_endian_checkpoints_read_like_little_endian_ones(tmp_path):
-    from tensorflow.core.protobuf import tensor_bundle_pb2
-
-    little = tf.train.Checkpoint(
-        a=tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3)), b=tf.Variable(np.int64(-7))
-    ).write(str(tmp_path / "little"))
+def _big_endian_copy(little: str, big: str) -> None:
+    """Rewrite a little-endian checkpoint as a big-endian machine would have written it."""
     table = bundle.read_table(Path(little + ".index").read_bytes())
     header = tensor_bundle_pb2.BundleHeaderProto.FromString(table[b""])
     header.endianness = tensor_bundle_pb2.BundleHeaderProto.BIG
@@ -233,32 +225,59 @@ def test_big_endian_checkpoints_read_like_little_endian_ones(tmp_path):
         if not key:
             continue
         entry = tensor_bundle_pb2.BundleEntryProto.FromString(value)
-        chunk = raw[entry.offset : entry.offset + entry.size]
-        if key.startswith((b"a", b"b")):
-            item = 4 if key.startswith(b"a") else 8
-            chunk = np.frombuffer(chunk, f"<u{item}").astype(f">u{item}").tobytes()
-        entry.offset, entry.crc32c = len(data), bundle.masked_crc32c(bundle.crc32c(chunk))
+        chunk, dtype = raw[entry.offset : entry.offset + entry.size], tf.dtypes.as_dtype(entry.dtype)
+        crc = None
+        if dtype == tf.string:
+            chunk, crc = _big_endian_strings(chunk, int(np.prod([d.size for d in entry.shape.dim])))
+        elif dtype.size > 1:
+            unit = dtype.size // 2 if dtype.is_complex else dtype.size  # complex: each half on its own
+            chunk = np.frombuffer(chunk, f"<u{unit}").astype(f">u{unit}").tobytes()
+        entry.offset = len(data)
+        entry.crc32c = bundle.masked_crc32c(bundle.crc32c(chunk)) if crc is None else crc
         data += chunk
         entries[key] = entry.SerializeToString()
-    big = str(tmp_path / "big")
-    Path(big + ".index").write_bytes(_write_table(entries))
+    Path(big + ".index").write_bytes(write_table(entries))
     Path(big + ".data-00000-of-00001").write_bytes(data)
+
+
+def _endian_values() -> dict[str, tf.Variable]:
+    return {
+        "a": tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3)),
+        "b": tf.Variable(np.int64(-7)),
+        "c": tf.Variable(np.array([1 + 2j, -3j], np.complex64)),
+        "h": tf.Variable(np.array([1.5, -2.25], ml_dtypes.bfloat16)),
+        "f": tf.Variable([True, False]),
+        "s": tf.Variable([b"", b"\x00\xff", "héllo".encode() * 100]),
+    }
+
+
+def test_big_endian_checkpoints_read_like_little_endian_ones(tmp_path):
+    little = tf.train.Checkpoint(**_endian_values()).write(str(tmp_path / "little"))
+    big = str(tmp_path / "big")
+    _big_endian_copy(little, big)
     reader = tf.train.load_checkpoint(big)  # TensorFlow swaps it back too: the file is right
     with open_checkpoint(big) as stored:
-        assert stored._bundle.big_endian
-        for key in ("a/.ATTRIBUTES/VARIABLE_VALUE", "b/.ATTRIBUTES/VARIABLE_VALUE"):
-            assert (
-                stored.get(key).tolist()
-                == reader.get_tensor(key).tolist()
-                == tf.train.load_variable(little, key).tolist()
+        assert stored._bundle.big_endian and stored.object_based
+        assert set(stored.stored_keys()) | {bundle.GRAPH_KEY} == set(reader.get_variable_to_shape_map())
+        for key in reader.get_variable_to_shape_map():
+            mine, theirs, original = (
+                stored.get(key),
+                reader.get_tensor(key),
+                tf.train.load_variable(little, key),
             )
+            assert np.asarray(mine).tolist() == np.asarray(theirs).tolist() == np.asarray(original).tolist()
+    # The object graph (a string tensor) reads too: the tree is the little-endian one's.
+    assert inspect_checkpoint(big).tree == inspect_checkpoint(little).tree != []
+    fresh = {name: tf.Variable(tf.zeros_like(v)) for name, v in _endian_values().items()}
+    tf.train.Checkpoint(**fresh).read(big).assert_consumed()  # TensorFlow restores it by its graph
+    assert fresh["s"].numpy().tolist() == [b"", b"\x00\xff", "héllo".encode() * 100]
 
 
 def test_snappy_compressed_index_blocks(tmp_path):
     plain = tf.train.Checkpoint(w=tf.Variable(np.zeros(50, np.float32))).write(str(tmp_path / "plain"))
     packed = str(tmp_path / "packed")
     Path(packed + ".index").write_bytes(
-        _write_table(bundle.read_table(Path(plain + ".index").read_bytes()), True)
+        write_table(bundle.read_table(Path(plain + ".index").read_bytes()), True)
     )
     shutil.copy(plain + ".data-00000-of-00001", packed + ".data-00000-of-00001")
     table = Path(packed + ".index").read_bytes()
@@ -286,6 +305,94 @@ def test_object_tree_names_every_value_and_optimizer_slots(written):
     for name in ("keras_adam", "dtypes"):  # dtypes holds a tf.data iterator
         other = inspect_checkpoint(written[name])
         assert {key for _, key in other.tree} == {v.key for v in other.values}
+
+
+def _rewrite_entry(prefix: str, key: bytes, change) -> None:
+    """Change one `.index` entry with `change(BundleEntryProto)`, the table rebuilt around it."""
+    table = bundle.read_table(Path(prefix + ".index").read_bytes())
+    entry = tensor_bundle_pb2.BundleEntryProto.FromString(table[key])
+    change(entry)
+    table[key] = entry.SerializeToString()
+    Path(prefix + ".index").write_bytes(write_table(table))
+
+
+@pytest.mark.parametrize("number", [34, 99])
+def test_an_unknown_dtype_is_unsupported_not_damaged(small, tmp_path, number):
+    prefix = _copy(small, tmp_path / "copy")
+    _rewrite_entry(prefix, b"w/.ATTRIBUTES/VARIABLE_VALUE", lambda e: setattr(e, "dtype", number))
+    with open_checkpoint(prefix) as stored, pytest.raises(ckptkit.CheckpointError) as info:
+        stored.get("w/.ATTRIBUTES/VARIABLE_VALUE")
+    message = str(info.value)
+    assert f"unsupported dtype {number}" in message and "damaged" not in message and "\n" not in message
+    assert not isinstance(info.value, ckptkit.CorruptCheckpointError)
+    done = _cli("inspect", prefix)
+    assert (
+        done.returncode == 2 and f"unsupported dtype {number}" in done.stderr and done.stderr.count("\n") == 1
+    )
+
+
+def _extents(proto) -> tuple[tuple[int, int], ...]:
+    return tuple((e.start, e.length if e.HasField("length") else -1) for e in proto.extent)
+
+
+@pytest.mark.parametrize("change", ["missing", "overlapping", "outside"])
+def test_cut_variables_need_every_slice_as_tensorflow_does(written, tmp_path, change):
+    prefix = _copy(written["sharded"], tmp_path / "copy")
+    key = b"big/.ATTRIBUTES/VARIABLE_VALUE"
+    table = bundle.read_table(Path(prefix + ".index").read_bytes())
+    entry = tensor_bundle_pb2.BundleEntryProto.FromString(table[key])
+    moved = entry.slices[1]
+    old = bundle.slice_key(key, _extents(moved))
+    if change == "missing":  # the slice and its entry both gone: the others leave a hole
+        del table[old], entry.slices[1]
+    else:  # the slice moved (its key too): onto its neighbour, or past the end of the variable
+        extent = moved.extent[0] if moved.extent[0].HasField("length") else moved.extent[1]
+        extent.start += -1 if change == "overlapping" else 1000
+        table[bundle.slice_key(key, _extents(moved))] = table.pop(old)
+    table[key] = entry.SerializeToString()
+    Path(prefix + ".index").write_bytes(write_table(table))
+    with pytest.raises(Exception) as theirs:
+        tf.train.load_checkpoint(prefix).get_tensor(key.decode())
+    expected = {"missing": "Does not have sufficient slices", "overlapping": "Overlapping slices"}
+    assert expected.get(change, "out of bounds") in str(theirs.value)
+    reason = {"missing": "does not have sufficient slices", "overlapping": "overlaps another"}
+    with open_checkpoint(prefix) as stored, pytest.raises(ckptkit.CorruptCheckpointError) as ours:
+        stored.get(key.decode())  # never a half-filled array of leftover memory
+    assert reason.get(change, "outside its shape") in str(ours.value)
+
+
+def _v1_many(folder: Path, count: int) -> str:
+    """A TF1 V1 checkpoint of `count` float32 variables of 64 KiB each."""
+    folder.mkdir()
+    graph = tf.Graph()
+    with graph.as_default():
+        for i in range(count):
+            tf.compat.v1.get_variable(f"v{i:03d}", [16_384], initializer=tf.compat.v1.constant_initializer(i))
+        saver = tf.compat.v1.train.Saver(write_version=tf.compat.v1.train.SaverDef.V1)
+        with tf.compat.v1.Session(graph=graph) as sess, ckptkit.captured_tf_logs():
+            sess.run(tf.compat.v1.global_variables_initializer())
+            return saver.save(sess, str(folder / "model.ckpt"), write_meta_graph=False)
+
+
+def _peak_reading_every_value(prefix: str) -> int:
+    """The most memory Python held while reading every value of a checkpoint, one at a time."""
+    tracemalloc.start()
+    try:
+        with open_checkpoint(prefix) as stored:
+            for key in stored.stored_keys():
+                assert stored.get(key)[0] == int(key[1:])
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_v1_files_are_read_one_tensor_at_a_time(tmp_path):
+    small, large = _v1_many(tmp_path / "small", 8), _v1_many(tmp_path / "large", 64)
+    with open_checkpoint(large) as stored:
+        assert stored.format == "V1" and os.path.getsize(large) > 4_000_000
+    peaks = _peak_reading_every_value(small), _peak_reading_every_value(large)
+    # Eight times the file, the same memory: a few 256 KiB table blocks and one 64 KiB tensor, not 4 MB.
+    assert peaks[1] < 1.2 * peaks[0] and peaks[1] < os.path.getsize(large) / 4, peaks
 
 
 # ---------------------------------------------------------------- paths
@@ -329,6 +436,22 @@ def test_state_file_pointing_elsewhere_names_the_checkpoints_present(tmp_path, w
     message = str(info.value)
     assert "ckpt-1" in message and str(tmp_path / "ckpt-1") in message
     assert ("was deleted" if where == "deleted" else "not on this disk") in message
+
+
+@pytest.mark.parametrize("writer", ["utf8", "octal", "hex"])
+def test_state_files_with_non_ascii_paths_as_any_writer_escapes_them(tmp_path, writer):
+    folder = tmp_path / 'données "été" \\ l\'an'  # quotes and a backslash: escaped by every writer
+    prefix = tf.train.Checkpoint(v=tf.Variable(1.0)).write(str(folder / "modèle-1"))
+    tf.compat.v1.train.update_checkpoint_state(str(folder), prefix)  # an absolute path, as TF1's Saver writes
+    state = (folder / "checkpoint").read_bytes()
+    assert "données".encode() in state  # TensorFlow 2.21 writes UTF-8
+    if writer != "utf8":  # older protobuf text writers (and C++) escape every byte past ASCII
+        escape = (lambda b: f"\\{b:03o}") if writer == "octal" else (lambda b: f"\\x{b:02x}")
+        state = b"".join(escape(b).encode() if b > 127 else bytes([b]) for b in state)
+        (folder / "checkpoint").write_bytes(state)
+    assert tf.train.get_checkpoint_state(str(folder)).model_checkpoint_path == prefix  # TensorFlow agrees
+    assert resolve_checkpoint(folder) == prefix
+    assert list_folder(folder)[0]["checkpoint"] == "modèle-1"
 
 
 # ---------------------------------------------------------------- damage, same verdict as TensorFlow

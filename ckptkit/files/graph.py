@@ -2,7 +2,9 @@
 
 A TF2 checkpoint key is the path of the first route a breadth-first walk from the root finds to an
 object. The same walk serves the stored graph (`first_paths`, no TensorFlow) and live trackables
-(`ckptkit.live.snapshot.walk` hands it TensorFlow's children).
+(`ckptkit.live.snapshot.walk` hands it TensorFlow's children). Other routes to an object are listed
+once per object referring to it (`reference_paths`) and counted (`path_counts`): listing every route
+is exponential on graphs where shared objects hold shared objects.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TypeVar
 
-__all__ = ["breadth_first", "children_of", "first_paths"]
+__all__ = ["breadth_first", "children_of", "first_paths", "path_counts", "reference_paths"]
 
 Node = TypeVar("Node")
 
@@ -44,13 +46,69 @@ def breadth_first(
 
 
 def children_of(graph: dict) -> Callable[[int], list[tuple[str, int]]]:
-    """The children of a stored graph's node as `(name, node id)` pairs (ids past the end are dropped)."""
+    """A stored node's children as `(name, node id)` pairs (ids outside the graph are dropped)."""
     nodes = graph["nodes"]
-    return lambda node_id: [(name, child) for child, name in nodes[node_id]["children"] if child < len(nodes)]
+    return lambda node_id: [
+        (name, child) for child, name in nodes[node_id]["children"] if 0 <= child < len(nodes)
+    ]
 
 
 def first_paths(graph: dict) -> dict[int, str]:
     """Node id -> its path from the root (the root is ""), as the checkpoint's keys spell it."""
-    paths = {0: ""}
-    paths.update((node, path) for path, node in breadth_first(0, children_of(graph), key=lambda n: n))
+    return _first_tree(graph)[0]
+
+
+def _first_tree(graph: dict) -> tuple[dict[int, str], dict[int, int]]:
+    """Each reachable node's first path and the node it was first reached from."""
+    kids, expanding = children_of(graph), [0]
+
+    def children(node: int) -> list[tuple[str, int]]:
+        expanding[0] = node  # breadth_first yields a node's children while it expands that node
+        return kids(node)
+
+    paths, parents = {0: ""}, {0: -1}
+    for path, node in breadth_first(0, children, key=lambda n: n):
+        paths[node], parents[node] = path, expanding[0]
+    return paths, parents
+
+
+def reference_paths(graph: dict) -> dict[int, list[str]]:
+    """Node id -> its first path, then one path per other reference to it, through the referrer's first path.
+
+    A reference that leads back to an ancestor (a cycle) is left out, as a path may not repeat an object.
+    The lists grow with the graph's references, not with its routes (exponential on shared objects).
+    """
+    first, parents = _first_tree(graph)
+    kids = children_of(graph)
+    paths = {node: [path] for node, path in first.items()}
+    for node, prefix in first.items():
+        ancestors, up = {node}, parents[node]
+        while up != -1:
+            ancestors.add(up)
+            up = parents[up]
+        for name, child in kids(node):
+            path = f"{prefix}/{name}" if prefix else name
+            if child not in ancestors and path != first[child] and path not in paths[child]:
+                paths[child].append(path)
     return paths
+
+
+def path_counts(graph: dict) -> dict[int, int] | None:
+    """Node id -> how many paths lead to it from the root (the graph's routes), or None if it has cycles."""
+    kids = children_of(graph)
+    reachable = first_paths(graph)
+    edges = {node: [child for _, child in kids(node) if child != node] for node in reachable}
+    waiting = dict.fromkeys(reachable, 0)
+    for children in edges.values():
+        for child in children:
+            waiting[child] += 1
+    counts, ready = dict.fromkeys(reachable, 0), [0]
+    counts[0] = 1
+    while ready:  # Kahn's order: a node's count is final once every reference to it is counted
+        node = ready.pop()
+        for child in edges[node]:
+            counts[child] += counts[node]
+            waiting[child] -= 1
+            if not waiting[child]:
+                ready.append(child)
+    return None if any(waiting.values()) else counts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ckptkit.errors import CheckpointError
+from ckptkit.files.graph import children_of, path_counts, reference_paths
 from ckptkit.files.reader import (
     VALUE_SUFFIX,
     StoredCheckpoint,
@@ -40,6 +41,7 @@ class Inventory:
     values: list[StoredValue]
     tree: list[tuple[str, str]] = field(default_factory=list)  # (object path, key of its value)
     format: str = "V2"
+    unlisted: int | None = 0  # paths through objects reached more than one way, not in `tree` (None: some)
 
     @property
     def kind(self) -> str:
@@ -53,18 +55,18 @@ class Inventory:
         return sum(v.nbytes for v in self.values)
 
     def paths_to(self, key: str) -> list[str]:
-        """Every object path that reaches the value stored under `key`."""
+        """The listed object paths that reach the value stored under `key` (see `object_tree`)."""
         return [p for p, k in self.tree if k == key]
 
     def to_dict(self) -> dict:
-        """A JSON-ready dictionary."""
+        """A JSON-ready dictionary (`unlisted_paths` only when the tree leaves paths out; null: some)."""
         return {
             "path": self.path,
             "format": self.kind,
             "values": [asdict(v) | {"shape": list(v.shape)} for v in self.values],
             "total_bytes": self.total_bytes,
             "tree": [{"object_path": p, "key": k} for p, k in self.tree],
-        }
+        } | ({} if self.unlisted == 0 else {"unlisted_paths": self.unlisted})
 
     def text(self) -> str:
         """The values table, the total, then (object-based only) the object tree."""
@@ -89,6 +91,12 @@ class Inventory:
             f"{len(self.values)} stored values "
             "(= marks the key a value is stored under, → another path to it):"
         ]
+        if self.unlisted != 0:
+            more = "more paths" if self.unlisted is None else f"{self.unlisted:,} more paths"
+            lines.append(
+                f"  ({more} through objects reached more than one way are not listed: each object is "
+                "listed by its first path, the one its key spells, and once per other object referring to it)"
+            )
         for path, key in self.tree:
             owner = key.split("/.ATTRIBUTES/")[0]  # the object whose attribute this key stores
             lines.append(f"  {path}  {'=' if owner == path else '→'} {key.removesuffix(VALUE_SUFFIX)}")
@@ -109,34 +117,51 @@ def _nbytes(checkpoint: StoredCheckpoint, key: str) -> int:
     return int(value.nbytes)
 
 
-def object_tree(graph: dict) -> list[tuple[str, str]]:
-    """Every (object path, checkpoint key) of an object graph, optimizer slot variables included, sorted.
+def _node_paths(graph: dict) -> tuple[dict[int, list[str]], dict[int, int] | None]:
+    """Each node's listed paths (`reference_paths`, then optimizer slots) and its number of paths in all.
 
     A slot variable (e.g. Adam's `m` of `dense/kernel` in a TF1-style optimizer) hangs off its
     variable and optimizer as `dense/kernel/.OPTIMIZER_SLOT/optimizer/m`, TensorFlow's own naming.
     """
-    nodes = graph["nodes"]
-    paths: dict[int, list[str]] = {0: [""]}
-    queue = [(0, "", frozenset({0}))]
-    while queue:  # every path to every node; ancestors stop the cycles object graphs may hold
-        node_id, path, ancestors = queue.pop(0)
-        for child_id, name in nodes[node_id]["children"]:
-            if child_id not in ancestors and child_id < len(nodes):
-                child_path = f"{path}/{name}" if path else name
-                paths.setdefault(child_id, []).append(child_path)
-                queue.append((child_id, child_path, ancestors | {child_id}))
-    rows = set()
+    nodes, paths, counts = graph["nodes"], reference_paths(graph), path_counts(graph)
     for node_id, node in enumerate(nodes):
         for slot in node["slot_variables"]:
-            for variable_path in paths.get(slot["original_variable_node_id"], []):
+            variable, slot_id = slot["original_variable_node_id"], slot["slot_variable_node_id"]
+            for variable_path in paths.get(variable, []):
                 for optimizer_path in paths.get(node_id, []):
                     slot_path = f"{variable_path}/.OPTIMIZER_SLOT/{optimizer_path}/{slot['slot_name']}"
-                    paths.setdefault(slot["slot_variable_node_id"], []).append(slot_path)
-    for node_id, node in enumerate(nodes):
-        for attribute in node["attributes"]:
-            for path in paths.get(node_id, []):
-                rows.add((path, attribute["checkpoint_key"]))
-    return sorted(rows)
+                    paths.setdefault(slot_id, []).append(slot_path)
+            if counts is not None and variable in counts and node_id in counts:
+                counts[slot_id] = counts.get(slot_id, 0) + counts[variable] * counts[node_id]
+    return paths, counts
+
+
+def _tree(graph: dict) -> tuple[list[tuple[str, str]], int | None]:
+    """The object tree's rows, sorted, and how many paths to a stored value it leaves out (None: some)."""
+    nodes = graph["nodes"]
+    paths, counts = _node_paths(graph)
+    rows = {
+        (path, attribute["checkpoint_key"])
+        for node_id, node in enumerate(nodes)
+        for attribute in node["attributes"]
+        for path in paths.get(node_id, [])
+    }
+    valued = [i for i, node in enumerate(nodes) if node["attributes"] and i in paths]
+    if counts is None:  # cycles: routes are not counted, only whether a shared object has children
+        kids = children_of(graph)
+        shared = any(len(paths[i]) > 1 and kids(i) for i in range(len(nodes)) if i in paths)
+        return sorted(rows), None if shared else 0
+    return sorted(rows), sum(max(counts.get(i, 0) - len(set(paths[i])), 0) for i in valued)
+
+
+def object_tree(graph: dict) -> list[tuple[str, str]]:
+    """(object path, checkpoint key) rows of an object graph, optimizer slot variables included, sorted.
+
+    Each object is listed by its first path (the one its key spells) and once per other object
+    referring to it, through that object's first path; longer routes through objects reached more
+    than one way are counted, not listed (`Inventory.unlisted`): there can be exponentially many.
+    """
+    return _tree(graph)[0]
 
 
 def _stored_keys(tree: list[tuple[str, str]], keys: list[str]) -> list[tuple[str, str]]:
@@ -161,8 +186,11 @@ def inspect_checkpoint(path: str | os.PathLike[str]) -> Inventory:
             for key in checkpoint.stored_keys()
         ]
         graph = checkpoint.object_graph()
-        tree = _stored_keys(object_tree(graph), [v.key for v in values]) if graph else []
-        return Inventory(checkpoint.prefix, checkpoint.object_based, values, tree, checkpoint.format)
+        tree, unlisted = _tree(graph) if graph else ([], 0)
+        tree = _stored_keys(tree, [v.key for v in values])
+        return Inventory(
+            checkpoint.prefix, checkpoint.object_based, values, tree, checkpoint.format, unlisted
+        )
 
 
 def _row(prefix: str, listed: bool, chosen: str | None) -> dict:

@@ -16,8 +16,10 @@ from ckptkit.errors import (
     LfsPointerError,
     MissingShardError,
     StateFileError,
+    UnsupportedCheckpointError,
 )
 from ckptkit.files import bundle
+from ckptkit.files.state import read_state_file
 
 import os
 import re
@@ -63,37 +65,6 @@ def _lfs_error(prefix: str, path: str) -> LfsPointerError:
         f"{os.path.basename(path)!r} of checkpoint {prefix!r} is a Git LFS pointer, not the file itself: "
         "run `git lfs pull` in its repository"
     )
-
-
-# ---------------------------------------------------------------- the state file
-
-
-def read_state_file(folder: str | os.PathLike[str]) -> tuple[str | None, list[str]]:
-    """The `checkpoint` state file's latest path and all kept paths, joined with the folder when relative."""
-    folder = os.fspath(folder)
-    try:
-        with open(os.path.join(folder, "checkpoint"), encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        return None, []
-    except PermissionError:
-        raise CheckpointPermissionError(
-            f"cannot read the state file {os.path.join(folder, 'checkpoint')!r}: permission denied"
-        ) from None
-    # A text-format CheckpointState proto: `field: "value"` per line.
-    fields = re.findall(
-        r'^\s*(model_checkpoint_path|all_model_checkpoint_paths):\s*"((?:[^"\\]|\\.)*)"', text, re.M
-    )
-
-    def full(p: str) -> str:
-        p = re.sub(r"\\(.)", r"\1", p)  # text-format escapes: \" and \\
-        return os.path.normpath(p if os.path.isabs(p) else os.path.join(folder, p))
-
-    latest = next((full(v) for k, v in fields if k == "model_checkpoint_path"), None)
-    kept = [full(v) for k, v in fields if k == "all_model_checkpoint_paths"]
-    if latest and latest not in kept:
-        kept.append(latest)
-    return latest, kept
 
 
 # ---------------------------------------------------------------- finding checkpoints
@@ -205,6 +176,8 @@ def _damage_cause(prefix: str, err: BaseException) -> CheckpointError:
     for path in files:
         if is_lfs_pointer(path):
             return _lfs_error(prefix, path)
+    if isinstance(err, bundle.UnsupportedError):
+        return UnsupportedCheckpointError(f"checkpoint {prefix!r} cannot be read by ckptkit: {err}")
     if isinstance(err, bundle.MissingFileError):
         return MissingShardError(
             f"checkpoint {prefix!r} is missing its data file {os.path.basename(err.path)!r}: "
@@ -233,12 +206,9 @@ def _translated(prefix: str) -> Iterator[None]:
         raise _damage_cause(prefix, err) from None
 
 
-def _missing_shard(prefix: str, num_shards: int) -> str | None:
-    for shard in range(num_shards):
-        path = bundle.data_file(prefix, shard, num_shards)
-        if not os.path.exists(path):
-            return path
-    return None
+def _missing_shard(opened: bundle.Bundle) -> str | None:
+    """The first data shard the index points into that is not on disk."""
+    return next((path for path in opened.data_files() if not os.path.exists(path)), None)
 
 
 @dataclass
@@ -325,7 +295,7 @@ def open_checkpoint(path: str | os.PathLike[str]) -> StoredCheckpoint:
         raise _lfs_error(prefix, index)
     with _translated(prefix):
         opened = bundle.Bundle.open(prefix)
-    if opened.version == 2 and (missing := _missing_shard(prefix, opened.num_shards)):
+    if missing := _missing_shard(opened):
         raise _damage_cause(prefix, bundle.MissingFileError("missing", missing))
     return StoredCheckpoint(prefix, opened)
 
