@@ -7,6 +7,7 @@ live objects into snapshots first.
 from __future__ import annotations
 
 from ckptkit.files.reader import StoredValues, open_checkpoint
+from ckptkit.files.text import text_table
 
 import os
 from collections.abc import Mapping
@@ -122,22 +123,15 @@ class Diff:
 
         A `why` column appears when some value changed dtype or shape.
         """
-        shapes = [self._shape_text(r) for r in self.rows]
-        width = max([len(r.name) for r in self.rows] + [8])
-        swidth = max([len(t) for t in shapes] + [10])
         why = any(r.reason.startswith(("dtype", "shape", "bits")) for r in self.rows)
-        head = (
-            f"{'variable':<{width}}  {'status':<13}  {'shape':<{swidth}}  {'max |Δ|':>10}  {'mean |Δ|':>10}"
-        )
-        lines = [head + ("  why" if why else "")]
-        for r, shape_text in zip(self.rows, shapes, strict=True):
+        rows = [["variable", "status", "shape", "max |Δ|", "mean |Δ|", *(["why"] if why else [])]]
+        for r in self.rows:
             mx = "" if r.max_abs is None else f"{r.max_abs:.4g}"
             mn = "" if r.mean_abs is None else f"{r.mean_abs:.4g}"
-            line = f"{r.name:<{width}}  {r.status:<13}  {shape_text:<{swidth}}  {mx:>10}  {mn:>10}"
-            if why and r.reason not in ("", "values"):
-                line += f"  {r.reason}"
-            lines.append(line)
-        return "\n".join(lines)
+            reason = [r.reason] if why and r.reason not in ("", "values") else []
+            rows.append([r.name, r.status, self._shape_text(r), mx, mn, *reason])
+        widths = {0: 8, 1: 13, 2: 10, 3: 10, 4: 10}
+        return "\n".join(text_table(rows, right={3, 4}, widths=widths, strip=False))
 
     @staticmethod
     def _shape_text(r: Change) -> str:

@@ -13,6 +13,7 @@ from ckptkit.files.reader import (
     read_state_file,
     resolve_checkpoint,
 )
+from ckptkit.files.text import text_table
 
 import os
 from dataclasses import asdict, dataclass, field
@@ -70,15 +71,11 @@ class Inventory:
 
     def text(self) -> str:
         """The values table, the total, then (object-based only) the object tree."""
-        width = max([len(v.key) for v in self.values] + [5])
-        shapes = [str(v.shape) for v in self.values]
-        swidth = max([len(s) for s in shapes] + [12])
-        dwidth = max([len(v.dtype) for v in self.values] + [8])
+        rows = [["key", "shape", "dtype", "bytes"]]
+        rows += [[v.key, v.shape, v.dtype, f"{v.nbytes:,}"] for v in self.values]
+        rows.append(["total", "", "", f"{self.total_bytes:,}"])
         lines = [f"{self.path}: {self.kind}, {len(self.values)} values", ""]
-        lines.append(f"{'key':<{width}}  {'shape':<{swidth}}  {'dtype':<{dwidth}}  {'bytes':>10}")
-        for v, shape in zip(self.values, shapes, strict=True):
-            lines.append(f"{v.key:<{width}}  {shape:<{swidth}}  {v.dtype:<{dwidth}}  {v.nbytes:>10,}")
-        lines.append(f"{'total':<{width}}  {'':<{swidth}}  {'':<{dwidth}}  {self.total_bytes:>10,}")
+        lines += text_table(rows, right={3}, widths={1: 12, 2: 8, 3: 10}, strip=False)
         if self.tree:
             lines += ["", self.tree_text()]
         return "\n".join(lines)

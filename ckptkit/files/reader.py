@@ -20,6 +20,7 @@ from ckptkit.errors import (
 )
 from ckptkit.files import bundle
 from ckptkit.files.state import read_state_file
+from ckptkit.files.text import first_few
 
 import os
 import re
@@ -106,7 +107,7 @@ def _natural(path: str) -> list:
 
 def _shown(prefixes: list[str], limit: int = 6) -> str:
     names = [os.path.basename(p) for p in prefixes]
-    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+    return first_few(names, limit)
 
 
 def resolve_checkpoint(path: str | os.PathLike[str]) -> str:
@@ -158,7 +159,7 @@ def _resolve_folder(folder: str) -> str:
         files = sorted(os.listdir(folder))
     except PermissionError:
         raise CheckpointPermissionError(f"cannot list folder {folder!r}: permission denied") from None
-    shown = ", ".join(files[:8]) + (", ..." if len(files) > 8 else "") or "nothing"
+    shown = first_few(files, 8) or "nothing"
     raise CheckpointNotFoundError(
         f"no checkpoint in folder {folder!r} (it holds: {shown}): "
         "save one first, or pass a checkpoint prefix such as 'folder/ckpt-1'"

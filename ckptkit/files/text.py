@@ -17,20 +17,25 @@ def text_table(
     *,
     right: frozenset[int] | set[int] = frozenset(),
     widths: Mapping[int, int] | None = None,
+    strip: bool = True,
 ) -> list[str]:
     """`rows` (the first is the header) as lines of columns two spaces apart, each as wide as its widest cell.
 
-    Columns in `right` are right-aligned; `widths` gives columns a minimum width. Trailing spaces
-    are dropped, so the last column is never padded.
+    Columns in `right` are right-aligned (always padded); `widths` gives columns a minimum width. A
+    row's last cell, if left-aligned, is not padded, so rows may have a ragged last column; `strip`
+    drops trailing spaces (an empty last cell's separator among them).
     """
     cells = [[str(cell) for cell in row] for row in rows]
     count = max(len(row) for row in cells)
-    sizes = [
-        max([len(row[i]) for row in cells if i < len(row)] + [(widths or {}).get(i, 0)]) for i in range(count)
-    ]
-    return [
-        "  ".join(
-            cell.rjust(sizes[i]) if i in right else cell.ljust(sizes[i]) for i, cell in enumerate(row)
-        ).rstrip()
-        for row in cells
-    ]
+    minimum = widths or {}
+    sizes = [max([len(row[i]) for row in cells if i < len(row)] + [minimum.get(i, 0)]) for i in range(count)]
+
+    def line(row: list[str]) -> str:
+        last = len(row) - 1
+        text = "  ".join(
+            cell.rjust(sizes[i]) if i in right else cell if i == last else cell.ljust(sizes[i])
+            for i, cell in enumerate(row)
+        )
+        return text.rstrip() if strip else text
+
+    return [line(row) for row in cells]
