@@ -1,5 +1,3 @@
-import ckptkit
-from ckptkit.exercises.nb00 import check_first_checkpoint
 from ckptkit.lessons import checkup
 
 import importlib.metadata
@@ -7,43 +5,8 @@ import re
 from pathlib import Path
 
 import nbformat
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-tf = ckptkit.import_tensorflow()
-
-
-def _save(folder: Path, **objects) -> None:
-    tf.train.Checkpoint(**objects).save(folder / "ckpt")
-
-
-def test_first_checkpoint_right_answer(tmp_path):
-    _save(tmp_path, x=tf.Variable([1.0, 2.0, 3.0]))
-    assert check_first_checkpoint(tmp_path)
-
-
-@pytest.mark.parametrize(
-    ("objects", "hint"),
-    [
-        ({"v": tf.Variable([1.0, 2.0, 3.0])}, "holds no `x`"),
-        ({"x": tf.Variable([0.0, 0.0, 0.0])}, "came back as [0.0, 0.0, 0.0]"),
-        ({"x": tf.Variable([1, 2, 3])}, "stored as int32"),
-        ({"x": tf.Variable([1.0, 2.0])}, "shape [2]"),
-    ],
-)
-def test_first_checkpoint_wrong_answers(tmp_path, objects, hint):
-    _save(tmp_path, **objects)
-    feedback = check_first_checkpoint(tmp_path)
-    assert not feedback and hint in feedback.message
-
-
-@pytest.mark.parametrize("where", ["missing", "empty"])
-def test_first_checkpoint_answers_on_nothing_saved(tmp_path, where):
-    folder = tmp_path / where
-    if where == "empty":
-        folder.mkdir()
-    feedback = check_first_checkpoint(folder)
-    assert not feedback and "no checkpoint" in feedback.message
 
 
 def _repo(tmp_path: Path, keras_pin: str) -> Path:
@@ -92,3 +55,43 @@ def test_start_page_links_every_notebook():
     assert on_disk <= linked, f"not on the start page: {sorted(on_disk - linked)}"
     numbered = sorted(n for n in linked if re.match(r"\d\d_", n))
     assert [n[:2] for n in numbered] == [f"{i:02d}" for i in range(1, 11)]
+
+
+def _notebook(folder: Path, name: str, cells: list[tuple[str, str]]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    for kind, text in cells:
+        nb.cells.append(
+            nbformat.v4.new_markdown_cell(text) if kind == "md" else nbformat.v4.new_code_cell(text)
+        )
+    path = folder / "notebooks" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def test_study_minutes_count_words_and_code_cells(tmp_path):
+    words = " ".join(["word"] * 400)  # two minutes at 200 words a minute
+    path = _notebook(
+        tmp_path,
+        "01_x.ipynb",
+        [("md", words), ("code", "x = 1"), ("md", "## Summary\n\n## Exercises\n\nDo it."), ("code", "f()")],
+    )
+    minutes, exercises = checkup.study_minutes(path)
+    assert exercises == 1
+    assert minutes == (400 + 6) / checkup.WORDS_PER_MINUTE + 2 * checkup.CODE_CELL_MINUTES  # "##" counts
+
+
+def test_learning_path_rounds_to_five_minutes_and_reads_the_run_times(tmp_path):
+    _notebook(tmp_path, "01_a.ipynb", [("md", " ".join(["w"] * 4000))])  # 20 minutes
+    _notebook(tmp_path, "02_b.ipynb", [("code", "1")])  # under a minute: shown as 5
+    (tmp_path / "notebooks" / "timings.json").write_text(
+        '{"notebooks": [{"name": "01_a.ipynb", "seconds": 6.4}]}'
+    )
+    lines = checkup.learning_path(tmp_path).splitlines()
+    assert lines[1].split() == ["01_a.ipynb", "20", "min", "0", "6", "s"]
+    assert lines[2].split() == ["02_b.ipynb", "5", "min", "0", "-"]
+
+
+def test_the_start_page_table_covers_every_numbered_notebook():
+    table = checkup.learning_path(ROOT)
+    assert all(p.name in table for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -1,92 +1,189 @@
-"""The exercise checks of notebook 02: right answers pass, wrong ones get a hint."""
+"""The exercise checks of notebook 02: reference solutions pass; cheats and wrong answers get a hint."""
+
+import ckptkit
+from ckptkit.exercises.nb02 import check_resume, check_velocity_key
+from ckptkit.runs.models import MyModel, regression_data
 
 import tensorflow as tf
 
-from helpers import built_keras, saved_keras
+# Calls the reference solutions make: no ❌ may hand them over.
+SOLUTION_CALLS = (
+    "2 * i",
+    "+ 3",
+    "_variables/3'",
+    "MyModel(",
+    ".build(",
+    "model(",
+    "Checkpoint(",
+    ".restore(",
+    "list_variables",
+    "expect_partial",
+)
+SAMPLE = regression_data()[0][:1]  # the notebook's inputs[:1]: 32 features
 
 
-def _resume_with(how):
-    from ckptkit.runs.models import MyModel, regression_data
+def _wrong(feedback) -> str:
+    """A ❌'s message, checked for leaks on the way."""
+    assert not feedback and repr(feedback).startswith("❌"), feedback
+    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback.message
+    return feedback.message
 
-    def resume(path):
-        model, optimizer = MyModel(), tf.keras.optimizers.Adam(learning_rate=0.01)
-        if how in ("right", "weights only"):
-            model(regression_data()[0][:1])
-        if how == "right":
-            optimizer.build(model.trainable_variables)
-        if how == "right":
-            tf.train.Checkpoint(model=model, optimizer=optimizer).restore(path).expect_partial()
-        elif how in ("weights only", "unbuilt"):
-            tf.train.Checkpoint(model=model).restore(path).expect_partial()
+
+# The reference solutions, kept here and never in the notebook.
+def velocity_key(i):
+    return f"optimizer/_variables/{2 + 2 * i + 1}"
+
+
+def _width(path):
+    return dict(tf.train.list_variables(path))["model/dense1/bias/.ATTRIBUTES/VARIABLE_VALUE"][0]
+
+
+def resume(path):
+    model, optimizer = MyModel(_width(path)), tf.keras.optimizers.Adam()
+    model(SAMPLE)
+    optimizer.build(model.trainable_variables)
+    tf.train.Checkpoint(model=model, optimizer=optimizer).restore(path).expect_partial()
+    return model, optimizer
+
+
+def test_velocity_key_right_answers():
+    assert check_velocity_key(velocity_key)
+    assert check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 3}/.ATTRIBUTES/VARIABLE_VALUE")
+    assert "6 and 4 variables" in check_velocity_key(velocity_key).message
+
+
+def test_velocity_key_wrong_answers_and_cheats():
+    assert "first moment" in _wrong(check_velocity_key(lambda i: f"optimizer/_variables/{2 + 2 * i}"))
+    assert "no key" in _wrong(check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 1}"))
+    shifted = _wrong(check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 5}"))  # one variable off
+    assert "another value" in shifted
+    # the keys read off the notebook's table: right for MyModel's 4 variables only
+    table = [3, 5, 7, 9]
+    copied = check_velocity_key(lambda i: f"optimizer/_variables/{table[i]}")
+    assert not copied and "raised IndexError" in copied.message
+    assert "another value" in _wrong(check_velocity_key(lambda i: "optimizer/_variables/7"))
+    assert "no key" in _wrong(check_velocity_key(lambda i: "model/dense1/_kernel"))
+
+
+def test_velocity_key_trying_every_offset_finds_only_the_right_one():
+    passed = [c for c in range(8) if check_velocity_key(lambda i, c=c: f"optimizer/_variables/{2 * i + c}")]
+    assert passed == [3]
+
+
+def test_velocity_key_placeholder_and_bad_input():
+    def placeholder(i): ...
+
+    assert "still the placeholder" in _wrong(check_velocity_key(placeholder))
+    assert "raised ZeroDivisionError" in _wrong(check_velocity_key(lambda i: 1 / 0))
+    assert "must be a function" in _wrong(check_velocity_key("optimizer/_variables/3"))
+
+
+def test_resume_right_answers():
+    def with_step_and_assert(path):
+        model, optimizer = MyModel(_width(path)), tf.keras.optimizers.Adam(learning_rate=0.01)
+        model(SAMPLE)
+        optimizer.build(model.trainable_variables)
+        ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(0))
+        ckpt.restore(path).assert_consumed()
         return model, optimizer
 
-    return resume
+    def optimizer_built_later(path):  # deferred: Adam's slots are filled when its first step builds them
+        model, optimizer = MyModel(_width(path)), tf.keras.optimizers.Adam()
+        model(SAMPLE)
+        tf.train.Checkpoint(model=model, optimizer=optimizer).restore(path).expect_partial()
+        return model, optimizer
+
+    for answer in (resume, with_step_and_assert, optimizer_built_later):
+        feedback = check_resume(answer)
+        assert feedback and "widths 8 and 24" in feedback.message, feedback
 
 
-def test_ready_to_restore(tmp_path):
-    from ckptkit.exercises.nb02 import check_ready_to_restore
-    from ckptkit.runs.models import MyModel, regression_data
+def test_resume_cheats_fail(tmp_path):
+    ready = MyModel(8)
+    ready(SAMPLE)
 
-    path, _ = saved_keras(tmp_path)
-    model, opt = MyModel(), tf.keras.optimizers.Adam(0.01)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=opt, step=tf.Variable(0))
-    unbuilt = check_ready_to_restore(ckpt, path, model, opt)
-    assert not unbuilt and "is not built" in unbuilt.message
-    _, _, other_ckpt = built_keras()  # someone else's built checkpoint, like ckpt2
-    borrowed = check_ready_to_restore(other_ckpt, path, model, opt)
-    assert not borrowed and "does not track the new model" in borrowed.message
-    model(regression_data()[0][:1])
-    half = check_ready_to_restore(ckpt, path, model, opt)  # the optimizer is still unbuilt
-    assert not half and "'optimizer' (Adam) is not built" in half.message
-    opt.build(model.trainable_variables)
-    assert check_ready_to_restore(ckpt, path, model, opt)
-    partial = check_ready_to_restore(tf.train.Checkpoint(model=model, optimizer=opt), path, model, opt)
-    assert not partial and "step" in partial.message
-    assert "no checkpoint" in check_ready_to_restore(ckpt, tmp_path / "none", model, opt).message
+    def aliasing(path):  # hand back objects that existed before, restored in place
+        optimizer = tf.keras.optimizers.Adam()
+        tf.train.Checkpoint(model=ready, optimizer=optimizer).restore(path).expect_partial()
+        return ready, optimizer
+
+    def load_variable(path):
+        model, optimizer = MyModel(_width(path)), tf.keras.optimizers.Adam()
+        model(SAMPLE)
+        for layer in ("dense1", "dense2"):
+            for name, var in (
+                ("_kernel", getattr(model, layer).kernel),
+                ("bias", getattr(model, layer).bias),
+            ):
+                var.assign(tf.train.load_variable(path, f"model/{layer}/{name}/.ATTRIBUTES/VARIABLE_VALUE"))
+        return model, optimizer
+
+    def helper(path):  # ckptkit's checked restore assigns the values itself, with no checkpoint restore
+        model, optimizer = MyModel(_width(path)), tf.keras.optimizers.Adam()
+        model(SAMPLE)
+        optimizer.build(model.trainable_variables)
+        ckptkit.restore_checked(
+            tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(0)), path
+        )
+        return model, optimizer
+
+    def helper_unbuilt(path):
+        model, optimizer = MyModel(_width(path)), tf.keras.optimizers.Adam()
+        ckptkit.restore_checked(tf.train.Checkpoint(model=model, optimizer=optimizer), path)
+        return model, optimizer
+
+    assert "did not arrive through a checkpoint restore" in _wrong(check_resume(helper))
+    assert "raised UnbuiltModelError" in _wrong(check_resume(helper_unbuilt))
+    assert "existed before" in _wrong(check_resume(aliasing))
+    assert "did not arrive through a checkpoint restore" in _wrong(check_resume(load_variable))
 
 
-def test_velocity_key():
-    from ckptkit.exercises.nb02 import check_velocity_key
+def test_resume_wrong_answers():
+    def notebook_width(path):  # MyModel() as in the notebook: the check's runs have other widths
+        model, optimizer = MyModel(), tf.keras.optimizers.Adam()
+        model(SAMPLE)
+        optimizer.build(model.trainable_variables)
+        tf.train.Checkpoint(model=model, optimizer=optimizer).restore(path).expect_partial()
+        return model, optimizer
 
-    assert check_velocity_key(lambda i: f"optimizer/_variables/{2 + 2 * i + 1}")
-    assert check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 3}/.ATTRIBUTES/VARIABLE_VALUE")
-    momentum = check_velocity_key(lambda i: f"optimizer/_variables/{2 + 2 * i}")
-    assert not momentum and "first moment" in momentum.message
-    no_scalars = check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 1}")
-    assert not no_scalars and "moments are optimizer/_variables/2 to 13" in no_scalars.message
-    shifted = check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 5}")  # one variable off
-    assert not shifted and "count every optimizer value" in shifted.message
-    printed = check_velocity_key(lambda i: "optimizer/_variables/7")  # the key looked up in 02's table
-    assert not printed
-    assert "not a key" in check_velocity_key(lambda i: f"optimizer/_variables/{100 + i}").message
-    assert "must be a function" in check_velocity_key("optimizer/_variables/7").message
+    def weights_only(path):
+        model, optimizer = MyModel(_width(path)), tf.keras.optimizers.Adam()
+        model(SAMPLE)
+        tf.train.Checkpoint(model=model).restore(path).expect_partial()
+        return model, optimizer
+
+    def unbuilt(path):
+        model, optimizer = MyModel(_width(path)), tf.keras.optimizers.Adam()
+        tf.train.Checkpoint(model=model, optimizer=optimizer).restore(path).expect_partial()
+        model(SAMPLE)
+        return model, optimizer
+
+    def never_built(path):
+        model, optimizer = MyModel(_width(path)), tf.keras.optimizers.Adam()
+        tf.train.Checkpoint(model=model, optimizer=optimizer).restore(path).expect_partial()
+        return model, optimizer
+
+    def other_settings(path):  # every value restored, but Adam's epsilon is not in the file
+        model, optimizer = MyModel(_width(path)), tf.keras.optimizers.Adam(epsilon=0.1)
+        model(SAMPLE)
+        optimizer.build(model.trainable_variables)
+        tf.train.Checkpoint(model=model, optimizer=optimizer).restore(path).expect_partial()
+        return model, optimizer
+
+    assert "width 8" in check_resume(notebook_width).message  # echoes TensorFlow's shape error
+    assert "optimizer does not carry on" in _wrong(check_resume(weights_only))
+    assert "stray copy" in _wrong(check_resume(unbuilt))
+    assert "no weights yet" in _wrong(check_resume(never_built))
+    assert "optimizer does not carry on" in _wrong(check_resume(other_settings))
 
 
-def test_resumed(tmp_path):
-    from ckptkit.exercises.nb02 import check_resumed
-    from ckptkit.runs.models import regression_data
+def test_resume_placeholder_and_bad_returns():
+    def placeholder(path): ...
 
-    path, _ = saved_keras(tmp_path)
-    inputs, targets = regression_data()
-    assert check_resumed(_resume_with("right"), path, inputs, targets)
-    weights_only = check_resumed(_resume_with("weights only"), path, inputs, targets)
-    assert not weights_only and "the optimizer does not carry on" in weights_only.message
-    nothing = check_resumed(_resume_with("nothing"), path, inputs, targets)
-    assert not nothing and "does not start from every stored weight" in nothing.message
-    unbuilt = check_resumed(_resume_with("unbuilt"), path, inputs, targets)
-    assert not unbuilt and "does not start from every stored weight" in unbuilt.message
-    copied = check_resumed([0.5, 0.4], path, inputs, targets)  # a list of losses copied from above
-    assert not copied and "must be a function" in copied.message
-    assert "must return the pair" in check_resumed(lambda p: None, path, inputs, targets).message
-    assert "no checkpoint" in check_resumed(_resume_with("right"), tmp_path / "x", inputs, targets).message
-
-    class Needs(tf.keras.Model):  # a model class the check cannot build a second time on its own
-        def __init__(self, width):
-            super().__init__()
-            self.dense = tf.keras.layers.Dense(width)
-
-        def call(self, x):
-            return self.dense(x)
-
-    odd = check_resumed(lambda p: (Needs(1), tf.keras.optimizers.Adam()), path, inputs, targets)
-    assert not odd and "building a second Needs" in odd.message
+    assert "still the placeholder" in _wrong(check_resume(placeholder))
+    assert "pair (model, optimizer)" in _wrong(check_resume(lambda path: [0.5, 0.4]))
+    assert "not a Keras optimizer" in _wrong(check_resume(lambda path: (MyModel(), "adam")))
+    assert "must be a function" in _wrong(check_resume([0.5, 0.4]))
+    assert "raised RuntimeError" in _wrong(
+        check_resume(lambda path: (_ for _ in ()).throw(RuntimeError("x")))
+    )

@@ -1,99 +1,243 @@
-"""The exercise checks of notebook 01_linear_model.ipynb."""
+"""The exercise checks of notebook 01_linear_model.ipynb: a save schedule, a restore into new variables,
+and the number for the next save."""
 
 from __future__ import annotations
 
-from ckptkit.errors import CheckpointError
-from ckptkit.exercises.feedback import Feedback, fails
-from ckptkit.exercises.feedback import tracked as tracked_paths
-from ckptkit.live.quiet import import_tensorflow
-from ckptkit.live.snapshot import brief, snapshot
+from ckptkit.exercises.feedback import Feedback
+from ckptkit.exercises.nb00 import Watched, is_placeholder, placeholder_or_error, watch
+from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
+from ckptkit.live.snapshot import brief
 
-import itertools
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 
 tf = import_tensorflow()
 
-__all__ = ["check_checkpoint", "check_restored", "check_save_schedule"]
+__all__ = ["check_next_number", "check_restore_into_fresh", "check_save_schedule"]
+
+# (epochs, every): the notebook's run first, then intervals that do not divide the run, and runs
+# shorter than one interval.
+SCHEDULES = ((20, 10), (23, 5), (7, 3), (5, 10), (12, 4), (1, 3), (6, 1))
 
 
-def check_checkpoint(ckpt: object, w: tf.Variable, b: tf.Variable, optimizer: object) -> Feedback:
-    """Notebook 01, exercise 1: `ckpt` is a `tf.train.Checkpoint` of a step counter, `w`, `b`, optimizer."""
-    if not isinstance(ckpt, tf.train.Checkpoint):
-        return Feedback(
-            False,
-            f"this is a {type(ckpt).__name__}, not a tf.train.Checkpoint: name what to save as keywords",
-        )
-    step = getattr(ckpt, "step", None)
-    if not isinstance(step, tf.Variable) or step.shape != () or not step.dtype.is_integer:
-        return Feedback(
-            False, "your checkpoint has no integer step counter: the training loop counts in ckpt.step"
-        )
-    tracked = tracked_paths(ckpt)
-    for name, var in (("w", w), ("b", b)):
-        if id(var) not in tracked:
-            return Feedback(False, f"your checkpoint does not reach {name}: save the model's variables too")
-    if id(optimizer) not in tracked:
-        return Feedback(
-            False, "your checkpoint does not track the optimizer, so its iteration count would not be saved"
-        )
-    return Feedback(True, f"right: it tracks step, w, b and the optimizer ({len(tracked)} objects in all)")
+def _schedule(epochs: int, every: int) -> list[int]:
+    """The truth: after each `every`-th epoch and after the last, counted from 0 as `range` counts."""
+    return sorted(set(range(every - 1, epochs, every)) | {epochs - 1})
 
 
-def check_save_schedule(should_save: Callable[[int], bool], epochs: int = 20, every: int = 10) -> Feedback:
-    """Notebook 01, exercise 2: `should_save(epoch)` (from 0) saves every `every` epochs and after the last.
+def _as_epochs(answer: object) -> list[int] | None:
+    """The answer as sorted epoch numbers, or None when it is not a collection of whole numbers."""
+    if isinstance(answer, str | bytes) or not isinstance(answer, Iterable):
+        return None
+    items = list(answer)
+    if not all(isinstance(e, int | np.integer) and not isinstance(e, bool) for e in items):
+        return None
+    return sorted({int(e) for e in items})
 
-    Any rule that saves after the last epoch, at regular `every`-epoch intervals before it and
-    within the first `every` epochs is right, e.g. `(epoch + 1) % 10 == 0` or
-    `epoch % 10 == 0 or epoch == 19`.
+
+def check_save_schedule(save_schedule: object) -> Feedback:
+    """Notebook 01, exercise 1: `save_schedule(epochs, every)`: the epochs (from 0) after which a run saves.
+
+    A run saves after every `every`-th epoch and after its last one. The check tries runs of its own,
+    including intervals that do not divide the run and runs shorter than one interval.
     """
-    try:
-        saved = [e for e in range(epochs) if should_save(e)]
-    except Exception as err:
-        return fails("should_save", err)
-    shown = [e + 1 for e in saved]
-    if not saved:
-        return Feedback(False, "it never saves: the rule is false for every epoch")
-    if saved[-1] != epochs - 1:
-        return Feedback(
-            False,
-            f"it saves after epochs {shown} (counting from 1), so the last {epochs - 1 - saved[-1]} epochs "
-            f"are never saved: make the rule true for the final epoch as well (epochs count from 0)",
-        )
-    if saved[0] >= every:
-        return Feedback(
-            False,
-            f"it saves only after epochs {shown}: a crash before that loses all {saved[0] + 1} epochs; "
-            f"save every {every} from the start too",
-        )
-    regular = [b - a for a, b in itertools.pairwise(saved[:-1])]
-    if any(gap != every for gap in regular) or (len(saved) > 1 and saved[-1] - saved[-2] > every):
-        return Feedback(False, f"it saves after epochs {shown}, not every {every} epochs")
-    return Feedback(True, f"right: it saves after epochs {shown}, the last one included")
-
-
-def check_restored(w: object, b: object, path: str | os.PathLike[str]) -> Feedback:
-    """Notebook 01, exercise 3: new variables `w` and `b` hold the values stored in checkpoint `path`."""
-    try:
-        stored = snapshot(path)
-    except CheckpointError as err:
-        return Feedback(False, str(err))
-    for name, var, key in (("w", w, "model_variables/0"), ("b", b, "model_variables/1")):
-        if not isinstance(var, tf.Variable):
-            return Feedback(False, f"{name} is a {type(var).__name__}: make it a tf.Variable")
-        if key not in stored:
+    if not callable(save_schedule):
+        return Feedback(False, "save_schedule must be a function of (epochs, every)")
+    if is_placeholder(save_schedule):
+        return placeholder_or_error("save_schedule", None)
+    for epochs, every in SCHEDULES:
+        run = f"a run of {epochs} epochs saving every {every}"
+        try:
+            answer = save_schedule(epochs, every)
+        except Exception as err:
+            return placeholder_or_error(f"save_schedule({epochs}, {every})", err)
+        if answer is None:
+            return placeholder_or_error("save_schedule", None)
+        got, want = _as_epochs(answer), _schedule(epochs, every)
+        if got is None:
             return Feedback(
-                False, f"{os.fspath(path)} has no {key}: pick a checkpoint of this notebook's model"
+                False, f"save_schedule({epochs}, {every}) returned {answer!r}, not a list of epochs"
             )
-        want, have = stored[key], var.numpy()
-        if have.shape != want.shape:
-            return Feedback(False, f"{name} has shape {have.shape} but the checkpoint stores {want.shape}")
-        if not np.array_equal(have, want):
+        outside = [e for e in got if not 0 <= e < epochs]
+        if outside:
             return Feedback(
                 False,
-                f"{name} = {brief(have)} but the checkpoint stores {brief(want)}: restore that file through "
-                "a checkpoint shaped like the one that saved it, over the new variables",
+                f"for {run} your list holds epoch {outside[0]}, but such a run counts its epochs "
+                f"0 to {epochs - 1}",
             )
-    return Feedback(True, "right: both new variables hold the checkpoint's values")
+        if epochs - 1 not in got:
+            lost = epochs - 1 - max(got, default=-1)
+            return Feedback(
+                False,
+                f"for {run} your list {got} ends before the last epoch: the run's final {lost} epochs are "
+                "trained and never saved (section 'Train for 20 epochs')",
+            )
+        if got != want:
+            return Feedback(
+                False,
+                f"for {run} your list {got} saves after other epochs than every {every}-th one: the "
+                f"{every}-th epoch is epoch {every - 1} when counting from 0",
+            )
+    tried = ", ".join(f"{e} every {n}" for e, n in SCHEDULES)
+    return Feedback(
+        True, f"right: the schedules of {len(SCHEDULES)} runs ({tried}) save on time and at the end"
+    )
+
+
+def _linear_checkpoint(folder: Path, seed: int, saves: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """A checkpoint shaped like notebook 01's, with values of another seed; returns (path, w, b)."""
+    w = tf.Variable(tf.random.stateless_normal([1, 1], seed=[seed, 7]))
+    b = tf.Variable(tf.random.stateless_normal([1], seed=[seed, 8]))
+    optimizer = tf.keras.optimizers.SGD(learning_rate=0.01)
+    optimizer.build([w, b])
+    ckpt = tf.train.Checkpoint(step=tf.Variable(10 * seed), model_variables=(w, b), optimizer=optimizer)
+    for _ in range(saves):
+        path = ckpt.save(os.fspath(folder / "linear"))
+    with captured_tf_logs():
+        reader = tf.train.load_checkpoint(path)  # TensorFlow's own reader gives the stored values
+        stored = [reader.get_tensor(f"model_variables/{i}/.ATTRIBUTES/VARIABLE_VALUE") for i in (0, 1)]
+    return path, stored[0], stored[1]
+
+
+def _judge_fresh(function: Callable, path: str, want: tuple[np.ndarray, np.ndarray]) -> Feedback | None:
+    """Run `restore_into_fresh(path)` once; None when it returned two new, restored, right variables."""
+    seen = watch(function, path)
+    wrong = _judge_variables(seen, want)
+    logs = seen.release()
+    if wrong is None and logs:
+        return Feedback(
+            False,
+            f"TensorFlow logged {len(logs)} warnings about values left in the file when your restore's "
+            "status was dropped: say which values you leave out on purpose (section 'Restore into "
+            "brand-new variables')",
+        )
+    return wrong
+
+
+def _judge_variables(seen: Watched, want: tuple[np.ndarray, np.ndarray]) -> Feedback | None:
+    """None when the call returned two new variables, restored through a checkpoint, equal to `want`."""
+    if seen.error is not None or seen.result is None:
+        return placeholder_or_error("restore_into_fresh(path)", seen.error)
+    got = seen.result
+    if not isinstance(got, tuple | list) or len(got) != 2 or not all(isinstance(v, tf.Variable) for v in got):
+        return Feedback(False, "restore_into_fresh must return a pair of tf.Variable: (w, b)")
+    if not all(seen.created_here(v) for v in got):
+        return Feedback(
+            False,
+            "the variables you returned existed before restore_into_fresh ran: a new process has only "
+            "new variables (section 'Restore into brand-new variables')",
+        )
+    for name, var, stored in zip(("w", "b"), got, want, strict=True):
+        if tuple(var.shape) != stored.shape:
+            return Feedback(False, f"{name} has shape {tuple(var.shape)}, but the file stores {stored.shape}")
+    if not seen.restored_through_checkpoint(list(got)):
+        return Feedback(
+            False,
+            "the values did not arrive through a checkpoint's restore: build a checkpoint shaped like the "
+            "saved one over the new variables (section 'Restore into brand-new variables')",
+        )
+    for name, var, stored in zip(("w", "b"), got, want, strict=True):
+        if not np.array_equal(var.numpy(), stored):
+            return Feedback(
+                False,
+                f"{name} = {brief(var.numpy())}, but the file stores {brief(stored)}: the restore did not "
+                "reach it; values are matched by the names they were saved under (section 'Restore into "
+                "brand-new variables')",
+            )
+    return None
+
+
+def check_restore_into_fresh(restore_into_fresh: object) -> Feedback:
+    """Notebook 01, exercise 2: `restore_into_fresh(path)` returns new `(w, b)` restored from `path`.
+
+    The check saves two checkpoints shaped like the notebook's (step, `model_variables=(w, b)`, SGD)
+    with values of other seeds, and asks for each: the variables must be created by the function,
+    reached by a `tf.train.Checkpoint` whose `restore` or `read` ran, hold what TensorFlow's reader
+    finds in the file, and no warning may be logged about values left unhandled.
+    """
+    if not callable(restore_into_fresh):
+        return Feedback(False, "restore_into_fresh must be a function of the checkpoint's path")
+    if is_placeholder(restore_into_fresh):
+        return placeholder_or_error("restore_into_fresh", None)
+    with tempfile.TemporaryDirectory(prefix="ckptkit-nb01-") as root:
+        for seed, saves in ((3, 2), (4, 5)):
+            path, w, b = _linear_checkpoint(Path(root) / f"run{seed}", seed, saves)
+            wrong = _judge_fresh(restore_into_fresh, path, (w, b))
+            if wrong is not None:
+                return wrong
+    return Feedback(True, "right: 2 checkpoints of other runs came back into new variables, status handled")
+
+
+def _next_number_folders(root: Path) -> list[tuple[Path, int, str]]:
+    """Folders the check fills its own ways: (folder, the right next number, what is in it)."""
+    ckpt = tf.train.Checkpoint(v=tf.Variable(1.0))
+    cases = []
+    empty = root / "empty"
+    empty.mkdir()
+    cases.append((empty, 1, "no checkpoint"))
+    saved = root / "saved"
+    for _ in range(3):
+        ckpt.save(os.fspath(saved / "ckpt"))  # numbered by save_counter: ckpt-1 to ckpt-3
+    cases.append((saved, 4, "ckpt-1 to ckpt-3 from save()"))
+    branched = root / "branched"
+    manager = tf.train.CheckpointManager(ckpt, branched, max_to_keep=None)
+    for number in (
+        5,
+        12,
+        8,
+    ):  # a branch went back to step 5 and saved at step 8: the newest is not the largest
+        manager.save(checkpoint_number=number)
+    cases.append((branched, 13, "ckpt-5, ckpt-12 and, saved last, ckpt-8"))
+    written = root / "written"
+    fresh = tf.train.Checkpoint(v=tf.Variable(2.0))
+    for _ in range(2):
+        fresh.save(os.fspath(written / "ckpt"))
+    fresh.write(os.fspath(written / "ckpt-9"))  # write() leaves the state file alone: it lists ckpt-2 only
+    cases.append((written, 10, "ckpt-1, ckpt-2 and a ckpt-9 that the state file does not list"))
+    kept = root / "kept"
+    manager = tf.train.CheckpointManager(ckpt, kept, max_to_keep=2)
+    for number in range(1, 5):
+        manager.save(checkpoint_number=number)  # keeps ckpt-3 and ckpt-4
+    cases.append((kept, 5, "ckpt-3 and ckpt-4"))
+    return cases
+
+
+def check_next_number(next_number: object) -> Feedback:
+    """Notebook 01, exercise 3: `next_number(folder)` is larger than the number of every `ckpt-N` in `folder`.
+
+    The check fills five folders of its own (empty; `save()` only; a branch that saved a smaller number
+    last; a file the state file does not list; a manager that deleted old files) and knows each answer.
+    """
+    if not callable(next_number):
+        return Feedback(False, "next_number must be a function of a folder")
+    if is_placeholder(next_number):
+        return placeholder_or_error("next_number", None)
+    with tempfile.TemporaryDirectory(prefix="ckptkit-nb01-") as root:
+        for folder, want, holds in _next_number_folders(Path(root)):
+            try:
+                got = next_number(folder)
+            except Exception as err:
+                wrong = placeholder_or_error("next_number(folder)", err)
+                return Feedback(False, f"on a folder holding {holds}: {wrong.message}")
+            if got is None:
+                return placeholder_or_error("next_number", None)
+            if isinstance(got, bool) or not isinstance(got, int | np.integer):
+                return Feedback(False, f"next_number returned {got!r}, not a whole number")
+            if got < want:
+                return Feedback(
+                    False,
+                    f"for a folder holding {holds} your function returned {got}: a save with that number "
+                    "could overwrite a checkpoint, or reuse a number another branch had (section 'Restore, "
+                    "then save: the overwrite trap')",
+                )
+            if got > want:
+                return Feedback(
+                    False,
+                    f"for a folder holding {holds} your function returned {got}: safe, but too high, so "
+                    "it skips numbers",
+                )
+    return Feedback(True, "right: in 5 folders of the check's own, each number was past every file there")

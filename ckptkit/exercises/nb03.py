@@ -1,111 +1,229 @@
-"""The exercise checks of notebook 03_pretrain_finetune.ipynb."""
+"""The exercise checks of notebook 03_pretrain_finetune.ipynb: one stage's checkpoint in a shared folder,
+a backbone restored alone, and a head fine-tuned over a frozen backbone."""
 
 from __future__ import annotations
 
-from ckptkit.errors import CheckpointError
-from ckptkit.exercises.feedback import Feedback, fails
-from ckptkit.live.quiet import import_tensorflow
-from ckptkit.live.snapshot import snapshot, value_of
+from ckptkit.exercises.feedback import Feedback
+from ckptkit.exercises.nb00 import is_placeholder, placeholder_or_error, watch
+from ckptkit.files.reader import VALUE_SUFFIX
+from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
+from ckptkit.live.snapshot import value_of
+from ckptkit.runs.models import FinetuneModel, MyModel, regression_data
+from ckptkit.runs.step import fit, mse
 
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 tf = import_tensorflow()
 
-__all__ = ["check_backbone_restored", "check_frozen", "check_own_folder"]
+__all__ = ["check_backbone", "check_fine_tune_head", "check_stage_latest"]
 
 
-def check_own_folder(manager: object, others: list[tf.train.CheckpointManager]) -> Feedback:
-    """Notebook 03, exercise 1: `manager` writes to a folder that no other manager and no other files use."""
-    if not isinstance(manager, tf.train.CheckpointManager):
-        return Feedback(False, f"this is a {type(manager).__name__}, not a tf.train.CheckpointManager")
-    mine = os.path.abspath(manager.directory)
-    for other in others:
-        if other is not manager and os.path.abspath(other.directory) == mine:
+def _shared_folders(root: Path) -> list[tuple[Path, str, str, str]]:
+    """Folders where stages saved side by side: (folder, stage asked for, its newest file, what is there)."""
+    cases = []
+    for name, plan in (
+        ("two_stages", [("pretrain", 3), ("finetune", 2)]),  # the notebook's layout, other counts
+        ("many", [("warmup", 12), ("tune", 1), ("finetune", 4)]),  # 12 saves; one stage's name ends another's
+    ):
+        folder, newest = root / name, {}
+        for stage, saves in plan:
+            ckpt = tf.train.Checkpoint(v=tf.Variable(float(saves)))
+            for _ in range(saves):
+                newest[stage] = ckpt.save(os.fspath(folder / f"{stage}-checkpoint"))
+        there = ", ".join(f"{stage} ({saves} save{'s' if saves > 1 else ''})" for stage, saves in plan)
+        cases += [(folder, stage, newest[stage], there) for stage, _ in plan[:-1]]
+    return cases
+
+
+def check_stage_latest(stage_latest: object) -> Feedback:
+    """Notebook 03, exercise 1: `stage_latest(folder, stage)`: a stage's newest checkpoint in a shared folder.
+
+    Every stage saved `<stage>-checkpoint-N` with a `Checkpoint` of its own into the same folder, so
+    the state file names only the last stage's last save. The check asks for stages that did not
+    save last, in folders of its own, and knows each answer.
+    """
+    if not callable(stage_latest):
+        return Feedback(False, "stage_latest must be a function of (folder, stage)")
+    if is_placeholder(stage_latest):
+        return placeholder_or_error("stage_latest", None)
+    with tempfile.TemporaryDirectory(prefix="ckptkit-nb03-") as root:
+        cases = _shared_folders(Path(root))
+        for folder, stage, want, there in cases:
+            try:
+                got = stage_latest(folder, stage)
+            except Exception as err:
+                return placeholder_or_error(f"stage_latest(folder, {stage!r})", err)
+            if got is None:
+                return placeholder_or_error("stage_latest", None)
+            if not isinstance(got, str | os.PathLike):
+                return Feedback(False, f"stage_latest returned a {type(got).__name__}, not a checkpoint path")
+            got = os.fspath(got)
+            if got.endswith(".index") or ".data-" in got:
+                return Feedback(
+                    False, f"{os.path.basename(got)} is one of a checkpoint's files, not its prefix"
+                )
+            if os.path.abspath(got) == os.path.abspath(want):
+                continue
+            name = os.path.basename(got)
+            if os.path.abspath(got) == os.path.abspath(tf.train.latest_checkpoint(folder)):
+                why = "the folder's latest checkpoint, by another stage: the state file names only one save"
+            elif name.startswith(f"{stage}-checkpoint-"):
+                why = f"a checkpoint of {stage!r}, but not its newest"
+            else:
+                why = f"not a checkpoint of {stage!r}"
             return Feedback(
                 False,
-                f"{manager.directory} is already another stage's folder: one state file per folder means "
-                "the two managers would overwrite each other's 'latest' and delete each other's files",
+                f"in a folder shared by {there}, stage_latest(folder, {stage!r}) returned {name}: {why} "
+                "(section 'Reproduce the shared-folder trap')",
             )
-    found = sorted(
-        f for f in (os.listdir(mine) if os.path.isdir(mine) else []) if f == "checkpoint" or ".index" in f
+    return Feedback(
+        True, f"right: in 2 shared folders of the check's own, {len(cases)} stages' newest files found"
     )
-    if found:
-        return Feedback(
-            False,
-            f"{manager.directory} already holds checkpoints ({', '.join(found[:3])}): this manager would "
-            "take over that state file and could delete those files; a new stage needs a new folder",
-        )
-    return Feedback(True, f"right: {manager.directory} belongs to this stage alone")
 
 
-def check_backbone_restored(load_backbone: object, path: str | os.PathLike[str]) -> Feedback:
-    """Notebook 03, exercise 2: `load_backbone(model, path)` fills a new model's backbone, and only it.
+def _pretrained(folder: Path, hidden: int, seed: int) -> str:
+    """A pretrain checkpoint of the notebook's shape (model, Adam, step) for a `MyModel(hidden)`."""
+    inputs, targets = regression_data(n=16, seed=seed)
+    model, optimizer = MyModel(hidden), tf.keras.optimizers.Adam(learning_rate=0.01)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(0))
+    fit(model, None, optimizer, inputs, targets, 3, step=ckpt.step)
+    return ckpt.save(os.fspath(folder / f"pretrain{hidden}"))
 
-    The check hands a new, unbuilt `FinetuneModel` to the function, then compares its backbone with
-    the file and its head with the values the head had before.
-    """
-    from ckptkit.runs.models import FinetuneModel
 
-    if not callable(load_backbone):
-        return Feedback(False, "load_backbone must be a function of (model, path)")
-    try:
-        stored = snapshot(path)
-    except CheckpointError as err:
-        return Feedback(False, str(err))
-    if "model/dense1/_kernel" not in stored:
-        return Feedback(
-            False, f"{os.fspath(path)} holds no backbone (model/dense1): pick a pretrain checkpoint"
-        )
-    model = FinetuneModel(hidden=stored["model/dense1/bias"].shape[0])
-    try:
-        load_backbone(model, path)
-    except Exception as err:
-        return fails("load_backbone(model, path)", err)
-    if not model.built:
+def _judge_backbone(load_backbone: object, path: str, hidden: int) -> Feedback | None:
+    """None when `load_backbone(model, path)` filled a new model's backbone through a checkpoint restore."""
+    with captured_tf_logs():
+        reader = tf.train.load_checkpoint(path)  # TensorFlow's own reader gives the stored backbone
+        stored = [reader.get_tensor(f"model/dense1/{n}{VALUE_SUFFIX}") for n in ("_kernel", "bias")]
+    model = FinetuneModel(hidden=hidden)
+    seen = watch(load_backbone, model, path)
+    if seen.error is not None:
+        return placeholder_or_error("load_backbone(model, path)", seen.error)
+    if not model.built or not model.variables:
+        if not seen.created and not seen.restores:
+            return placeholder_or_error("load_backbone", None)
         return Feedback(
             False, "the model is still unbuilt after load_backbone: its backbone has no variables"
         )
-    for name, var in (("_kernel", model.dense1.kernel), ("bias", model.dense1.bias)):
-        if not np.array_equal(value_of(var), stored[f"model/dense1/{name}"]):
-            return Feedback(
-                False,
-                f"dense1's {name.strip('_')} differs from the checkpoint: was the model built before "
-                "the restore, and does the restore reach model/dense1?",
-            )
     if len(model.variables) != 6:
         return Feedback(
-            False, f"the model has {len(model.variables)} variables instead of 6: build it before restoring"
+            False,
+            f"the model has {len(model.variables)} variables instead of 6: a restore before the build "
+            "leaves a stray copy (notebook 02)",
         )
-    return Feedback(True, "right: a new model's backbone holds the pretrained values and its head is new")
+    backbone = [model.dense1.kernel, model.dense1.bias]
+    if not seen.restored_through_checkpoint(backbone):
+        return Feedback(False, "the backbone's values did not arrive through a checkpoint restore")
+    for name, var, want in zip(("kernel", "bias"), backbone, stored, strict=True):
+        if not np.array_equal(value_of(var), want):
+            return Feedback(False, f"dense1's {name} differs from the checkpoint's")
+    if seen.logs:
+        return Feedback(
+            False,
+            f"TensorFlow logged {len(seen.logs)} warnings about values left in the file: your restore "
+            "skips most of it, so say so to its status (section 'Restore only the backbone')",
+        )
+    return None
 
 
-def check_frozen(model: object) -> Feedback:
-    """Notebook 03, exercise 3: `model`'s backbone `dense1` is frozen and its head trains.
+def check_backbone(load_backbone: object) -> Feedback:
+    """Notebook 03, exercise 2: `load_backbone(model, path)` fills a new, unbuilt `FinetuneModel`'s backbone.
 
-    The check takes one SGD step on random data, then puts every value back: the backbone must not
-    move and the head must.
+    The check writes pretrain checkpoints of its own (`MyModel` of widths 8 and 24, Adam, a step), hands
+    the function a new `FinetuneModel` of the same width, and checks: the model is built with its 6
+    variables (no stray copy), its `dense1` came through a `tf.train.Checkpoint` restore and equals
+    what TensorFlow's reader finds in the file, and no warning was logged about the skipped values.
     """
-    import keras
+    if not callable(load_backbone):
+        return Feedback(False, "load_backbone must be a function of (model, path)")
+    if is_placeholder(load_backbone):
+        return placeholder_or_error("load_backbone", None)
+    with tempfile.TemporaryDirectory(prefix="ckptkit-nb03-") as root:
+        for hidden, seed in ((8, 21), (24, 22)):
+            wrong = _judge_backbone(load_backbone, _pretrained(Path(root), hidden, seed), hidden)
+            if wrong is not None:
+                return wrong
+    return Feedback(
+        True, "right: 2 new models (widths 8 and 24) got their pretrained backbone, status handled"
+    )
 
-    if not isinstance(model, keras.Model) or not hasattr(model, "dense1"):
-        return Feedback(False, "this is not a model with a dense1 backbone: pass the FinetuneModel")
-    if not model.built:
-        return Feedback(False, "the model is not built yet: call it once on a batch first")
-    if not model.trainable_variables:
-        return Feedback(False, "nothing is trainable any more: freeze only the backbone, not the whole model")
-    before = {id(v): value_of(v) for v in model.variables}
-    inputs = tf.random.stateless_normal([4, model.dense1.kernel.shape[0]], seed=[0, 1])
+
+def _head_truth(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor, steps: int) -> list[float]:
+    """The losses of training only the head, from `model`'s current values, with a new Adam at 0.01.
+
+    Computed on a copy, with the head's variables named explicitly: no `trainable` flag involved.
+    """
+    copy = FinetuneModel(hidden=model.dense1.units)
+    copy(x[:1])
+    for mine, theirs in zip(copy.variables, model.variables, strict=True):
+        mine.assign(theirs)
+    head = [*copy.head1.trainable_variables, *copy.head2.trainable_variables]
+    optimizer = tf.keras.optimizers.Adam(learning_rate=0.01)
+    losses = []
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = mse(copy(x), y)
+        optimizer.apply_gradients(zip(tape.gradient(loss, head), head, strict=True))
+        losses.append(float(loss))
+    return losses
+
+
+def _backbone_gets_gradient(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor) -> bool:
+    """True when the loss's gradient reaches dense1, so an unfrozen backbone would move."""
     with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.square(model(inputs) - 1.0))
-    variables = model.trainable_variables
-    keras.optimizers.SGD(0.1).apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-    moved = {id(v) for v in model.variables if not np.array_equal(value_of(v), before[id(v)])}
-    for v in model.variables:
-        v.assign(before[id(v)])
-    if any(id(v) in moved for v in model.dense1.variables):
-        return Feedback(False, "a training step still moves dense1: the backbone is not frozen")
+        loss = mse(model(x), y)
+    grads = tape.gradient(loss, [model.dense1.kernel, model.dense1.bias])
+    return all(g is not None and bool(tf.reduce_any(g != 0)) for g in grads)
+
+
+def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
+    """Notebook 03, exercise 3: `fine_tune_head(model, x, y, steps)` freezes dense1, trains the head.
+
+    The check builds a `FinetuneModel` of width 12 and data of its own, and makes sure the loss's
+    gradient reaches `dense1`. After the call, `dense1` must be out of the trainable variables and
+    bit-identical, the head must have moved, and the losses must match a run that trains only the
+    head's variables, named one by one, with a new Adam at learning rate 0.01.
+    """
+    if not callable(fine_tune_head):
+        return Feedback(False, "fine_tune_head must be a function of (model, x, y, steps)")
+    if is_placeholder(fine_tune_head):
+        return placeholder_or_error("fine_tune_head", None)
+    x, y = regression_data(n=16, seed=31)
+    model = FinetuneModel(hidden=12)
+    model(x[:1])
+    if not _backbone_gets_gradient(model, x, y):  # the check's own guard: its data must reach dense1
+        return Feedback(False, "the check's data gives dense1 no gradient: report this as a ckptkit bug")
+    want = _head_truth(model, x, y, steps)
+    before = {id(v): value_of(v) for v in model.variables}
+    seen = watch(fine_tune_head, model, x, y, steps)
+    if seen.error is not None or seen.result is None:
+        wrong = placeholder_or_error("fine_tune_head(model, x, y, steps)", seen.error)
+        if seen.error is not None and "Unknown variable" in str(seen.error):
+            wrong = Feedback(
+                False, wrong.message + ": an optimizer built for other variables cannot train these"
+            )
+        return wrong
+    moved = [v for v in model.variables if not np.array_equal(value_of(v), before[id(v)])]
+    trainable = {id(v) for v in model.trainable_variables}
+    if any(id(v) in trainable for v in model.dense1.variables):
+        return Feedback(False, "dense1 is still among the model's trainable variables: it is not frozen")
+    if any(any(v is m for m in moved) for v in model.dense1.variables):
+        return Feedback(False, "dense1's values changed: a frozen backbone keeps its pretrained values")
     if not moved:
-        return Feedback(False, "a training step moves nothing: freeze only the backbone, not the whole model")
-    return Feedback(True, f"right: a training step moves only the head ({len(variables)} variables)")
+        return Feedback(False, "no variable moved: the head must train while the backbone stays frozen")
+    got = [float(v) for v in seen.result] if isinstance(seen.result, list | tuple) else None
+    if got is None or len(got) != steps:
+        return Feedback(False, f"fine_tune_head returned {seen.result!r}, not the list of the {steps} losses")
+    if not np.allclose(got, want, rtol=1e-5):
+        return Feedback(
+            False,
+            f"your losses {[f'{v:.4g}' for v in got]} differ from a head-only run with a new Adam at "
+            f"learning rate 0.01, {[f'{v:.4g}' for v in want]} (section 'Freeze the backbone')",
+        )
+    return Feedback(
+        True, f"right: {steps} steps moved only the head of the check's model; dense1 stayed bit-identical"
+    )

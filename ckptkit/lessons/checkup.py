@@ -1,4 +1,5 @@
-"""The start page's checks: is this kernel the kit's environment, how much memory it has, a first checkpoint.
+"""The start page's helpers: is this kernel the kit's environment, how much memory it has, how long each
+notebook takes to study and to run.
 
 Serves `notebooks/00_start_here.ipynb`.
 """
@@ -17,13 +18,16 @@ from pathlib import Path
 tf = import_tensorflow()
 
 __all__ = [
-    "FIRST_VALUES",
+    "CODE_CELL_MINUTES",
     "MEMORY_NEEDED",
+    "WORDS_PER_MINUTE",
+    "learning_path",
     "memory_available",
     "memory_report",
     "pin_report",
     "pins",
     "source_report",
+    "study_minutes",
     "timings",
 ]
 
@@ -31,7 +35,10 @@ GB = 10**9
 # A kernel peaks under 1 GB (the bench checks it), but 04 and 06 start TensorFlow child processes:
 # with them they peak near 1.5 GB (notebooks/timings.json), and the Jupyter server needs some too.
 MEMORY_NEEDED = 1.8 * GB
-FIRST_VALUES = (1.0, 2.0, 3.0)
+# Study time, counted from the notebook file: its prose read at 200 words a minute, plus 45 seconds
+# for each code cell (about five lines of code and what they print).
+WORDS_PER_MINUTE = 200
+CODE_CELL_MINUTES = 0.75
 _PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==(\S+)")
 # Installed under another distribution name on Binder: the same release without GPU libraries.
 _ALIASES = {"tensorflow-cpu": "tensorflow"}
@@ -133,3 +140,39 @@ def timings(root: str | os.PathLike[str]) -> dict | None:
         return json.loads((Path(root) / "notebooks" / "timings.json").read_text())
     except FileNotFoundError:
         return None
+
+
+def study_minutes(notebook: str | os.PathLike[str]) -> tuple[float, int]:
+    """(minutes to read `notebook`, its number of exercises), counted from the file by the rule above.
+
+    Exercises are the code cells after the `## Exercises` heading; the reading time counts them as
+    cells to read, not the minutes it takes to solve them.
+    """
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    words = code = exercises = 0
+    in_exercises = False
+    for cell in cells:
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            words += len(text.split())
+            in_exercises = in_exercises or re.search(r"^## Exercises", text, re.MULTILINE) is not None
+        elif cell["cell_type"] == "code":
+            code += 1
+            exercises += in_exercises
+    return words / WORDS_PER_MINUTE + code * CODE_CELL_MINUTES, exercises
+
+
+def learning_path(root: str | os.PathLike[str]) -> str:
+    """A table: each numbered notebook's reading time (to the nearest 5 minutes), exercises and run time.
+
+    The run time is the wall time `python -m benchmarks --timings notebooks/timings.json` recorded
+    for it in a fresh kernel, if it recorded one.
+    """
+    record = timings(root) or {"notebooks": []}
+    seconds = {row["name"]: row["seconds"] for row in record["notebooks"]}
+    lines = [f"{'notebook':38} {'reading':>8} {'exercises':>9} {'runs in':>8}"]
+    for path in sorted((Path(root) / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        minutes, exercises = study_minutes(path)
+        ran = f"{seconds[path.name]:.0f} s" if path.name in seconds else "-"
+        lines.append(f"{path.name:38} {5 * max(1, round(minutes / 5)):>4d} min {exercises:>9d} {ran:>8}")
+    return "\n".join(lines)
