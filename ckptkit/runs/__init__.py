@@ -1,1 +1,1 @@
-"""Training: the seed article's models and data, the one training step, resumable and distributed runs."""
+"""Training: the lessons' models and data, the one training step, resumable and distributed runs."""

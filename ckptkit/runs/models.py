@@ -1,4 +1,4 @@
-"""The seed article's models and the tiny synthetic data sets they train on."""
+"""The models the lessons train (a line, a small Keras network) and the tiny synthetic data they train on."""
 
 from __future__ import annotations
 
@@ -36,13 +36,13 @@ def linear_model(x: tf.Tensor, w: tf.Variable, b: tf.Variable) -> tf.Tensor:
 
 
 def linear_data() -> tuple[tf.Tensor, tf.Tensor]:
-    """Return the seed article's three points on the line y = 2x."""
+    """Return three points on the line y = 2x, the linear lessons' data."""
     inputs = tf.constant([[1.0], [2.0], [3.0]])
     return inputs, 2.0 * inputs
 
 
 class MyModel(tf.keras.Model):
-    """The seed article's subclassed Keras model: Dense(16, relu) then Dense(1)."""
+    """The lessons' subclassed Keras model: Dense(16, relu) then Dense(1)."""
 
     def __init__(self, hidden: int = 16) -> None:
         """Create the two layers; their variables appear at the first call."""
