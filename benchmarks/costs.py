@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.browser import CHROMIUM_ARGS, HOW_TO_GET_ONE, find_chromium, free_port, wait_for_port
+from benchmarks.app import app_costs  # the app in a browser: its own module, re-exported here
 
 tf = import_tensorflow()
 
@@ -300,85 +300,3 @@ def record_timings(path: Path, folder: Path = NOTEBOOKS) -> dict[str, object]:
     }
     Path(path).write_text(json.dumps(record, indent=2) + "\n")
     return record
-
-
-# Runs in the page: click a button, resolve with the milliseconds until the panel's table or status
-# line shows the answer (the kernel's round trip included).
-_CLICK_JS = """label => new Promise(resolve => {
-    const html = [...document.querySelectorAll('.ckptkit-table, .ckptkit-status')];
-    const button = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === label);
-    let start;
-    const seen = new MutationObserver(() => { seen.disconnect(); resolve(performance.now() - start); });
-    html.forEach(node => seen.observe(node, {subtree: true, childList: true, characterData: true}));
-    start = performance.now();
-    button.click();
-})"""
-
-
-def app_costs(chromium: str | None = None, rounds: int = 3) -> dict[str, float]:
-    """The Voila app in Chromium: first paint (TensorFlow import included), clicks, the kernel's memory.
-
-    The browser is the `chromium` path, else what the browser tests use: `CKPTKIT_CHROMIUM`,
-    `chromium`/`chromium-browser` on PATH, or Playwright's own. Train runs one step, so its time is
-    nearly all click.
-    """
-    import subprocess
-
-    import psutil
-    from playwright.sync_api import expect, sync_playwright
-
-    if chromium is None:
-        chromium, why = find_chromium()
-        if chromium is None:
-            raise RuntimeError(f"{why}: {HOW_TO_GET_ONE}")
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            "notebooks/app.ipynb",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            f"--port={port}",
-        ],
-        cwd=NOTEBOOKS.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, lambda: server.poll() is None)  # a TCP connect: a GET starts a kernel
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1100, "height": 1100})
-            status = page.locator(".ckptkit-status")
-            start = time.perf_counter()
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="commit")
-            expect(status).to_have_text("ready: train, then save", timeout=120_000)
-            first_paint = time.perf_counter() - start
-            page.locator(".widget-slider").first.focus()  # steps slider to its minimum, 1
-            page.locator(".ui-slider-handle, .noUi-handle").first.press("Home")
-            expect(page.locator(".widget-readout").first).to_have_text("1")
-            clicks: dict[str, list[float]] = {name: [] for name in ("Train", "Save", "Restore", "Compare")}
-            for _ in range(rounds):
-                for name in clicks:
-                    clicks[name].append(page.evaluate(_CLICK_JS, name))
-                    page.wait_for_timeout(300)  # let the rest of the answer (dropdowns, plot) arrive
-            expect(status).not_to_contain_text("⚠")
-            kernels = [
-                c
-                for c in psutil.Process(server.pid).children(recursive=True)
-                if "ipykernel" in " ".join(c.cmdline())
-            ]
-            rss = sum(k.memory_info().rss for k in kernels)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    return {
-        "app_first_paint_s": first_paint,
-        **{f"app_{name.lower()}_click_ms": statistics.median(ms) for name, ms in clicks.items()},
-        "app_kernel_rss_mb": rss / 2**20,
-        "app_kernels": len(kernels),
-        "load_average_1min": os.getloadavg()[0],  # first paint grows with whatever else runs
-    }

@@ -265,29 +265,55 @@ def _budgets_suite(results: dict) -> list[Check]:
 
 
 def _options_app(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--app", action="store_true", help="also measure the Voila app in Chromium")
+    parser.add_argument(
+        "--app",
+        action="store_true",
+        help="also measure the Voila app in Chromium: 1 and 4 visitors, TensorFlow on 1 thread or all cores",
+    )
+
+
+# (visitors, TensorFlow threads per kernel; 0: TensorFlow's default, every core)
+APP_RUNS = ((1, 1), (4, 1), (1, 0), (4, 0))
 
 
 def _run_app(args: argparse.Namespace, folder: Path) -> dict | None:
-    return app_costs() if args.app else None
+    if not args.app:
+        return None
+    return {"runs": [app_costs(visitors=visitors, threads=threads) for visitors, threads in APP_RUNS]}
 
 
-def _table_app(a: dict) -> list[str]:
-    return [
-        f"app (Voila, Chromium): first paint {a['app_first_paint_s']:.1f} s; clicks (median ms) "
-        + ", ".join(f"{n} {a[f'app_{n}_click_ms']:.1f}" for n in ("train", "save", "restore", "compare"))
-        + f"; kernel {a['app_kernel_rss_mb']:.0f} MB (load average {a['load_average_1min']:.1f})"
-    ]
+def _table_app(results: dict) -> list[str]:
+    lines = ["app (Voila, Chromium): first paint s (median/max); clicks ms (median/max); kernels' memory"]
+    for a in results["runs"]:
+        threads = f"{a['app_threads']} thread" if a["app_threads"] else "all cores"
+        clicks = ", ".join(
+            f"{n} {a[f'app_{n}_click_ms']:.0f}/{a[f'app_{n}_click_max_ms']:.0f}"
+            for n in ("train", "save", "restore", "compare")
+        )
+        lines.append(
+            f"  {a['app_visitors']} visitor(s), {threads:>9}: paint {a['app_first_paint_s']:.1f}/"
+            f"{a['app_first_paint_max_s']:.1f}; {clicks}; {a['app_kernels']} kernel(s) "
+            f"{a['app_kernels_pss_mb']:.0f} MB PSS ({a['app_kernels_rss_mb']:.0f} MB RSS); "
+            f"load {a['load_average_1min']:.1f}"
+        )
+    return lines
 
 
-def _budgets_app(app: dict) -> list[Check]:
-    limit = BUDGETS["app_first_paint_s"]
-    checks = [
-        (f"app first paint {app['app_first_paint_s']:.1f} s <= {limit}", app["app_first_paint_s"] <= limit)
-    ]
-    for name in ("save", "restore", "compare"):  # Train is mostly training
-        ms = app[f"app_{name}_click_ms"]
-        checks.append((f"app {name} click {ms:.1f} ms <= {BUDGETS['click_ms']}", ms <= BUDGETS["click_ms"]))
+def _budgets_app(results: dict) -> list[Check]:
+    """The budgets, with the app's thread limit (its default): one visitor, and four clicking at once.
+
+    Four pages on a 2-core machine share its cores: each import and each click may wait for
+    another, so four visitors get twice the budget.
+    """
+    checks = []
+    for app in (a for a in results["runs"] if a["app_threads"] == 1):
+        who = f"app, {app['app_visitors']} visitor(s):"
+        shared = 2 if app["app_visitors"] > 1 else 1
+        limit, paint = BUDGETS["app_first_paint_s"] * shared, app["app_first_paint_max_s"]
+        checks.append((f"{who} first paint {paint:.1f} s <= {limit:g}", paint <= limit))
+        for name in ("save", "restore", "compare"):  # Train is mostly training
+            ms, limit = app[f"app_{name}_click_ms"], BUDGETS["click_ms"] * shared
+            checks.append((f"{who} {name} click {ms:.1f} ms <= {limit:g}", ms <= limit))
     return checks
 
 

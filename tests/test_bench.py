@@ -16,17 +16,30 @@ def test_measurements_have_the_documented_keys(tmp_path):
         assert ratios[key] > 0
     (row,) = bench.throughput([1], tmp_path, repeat=1)
     assert row["mb"] == 1 and row["save_mb_s"] > 0 and row["raw_write_fsync_mb_s"] > 0
+    assert row["save"].median == row["save_mb_s"]  # the median of a spread
     assert ("restore_cold_mb_s" in row) == measure.can_drop_cache()
+    assert row["cold_resident"] is None or 0.0 <= row["cold_resident"] <= 1.0
     assert list(tmp_path.iterdir()) == []  # the measurement removes its files
     assert [r["interval"] for r in bench.cost_per_step([1, 5], tmp_path, steps=5, repeat=1)["rows"]] == [1, 5]
     assert set(bench.panel_clicks(repeat=2)) == {"save_click_ms", "restore_click_ms", "compare_click_ms"}
 
 
 def test_async_checkpoint_is_checked_against_the_values_at_its_save(tmp_path):
-    result = measure.async_blocking(tmp_path, mb=1, saves=2, steps_between=1)
+    result = measure.async_blocking(tmp_path, mb=1, steps=2, every=1, repeat=2)
     assert result["async_holds_save_time_values"] and result["async_live_values_changed"]
     assert result["sync_holds_save_time_values"] and result["sync_live_values_changed"]
     assert result["async_block_ratio"] == result["async_block_ms"] / result["sync_block_ms"]
+    # the whole loop is timed, the final wait for the background write included: never shorter
+    # than the saves it blocked on
+    for mode in ("sync", "async"):
+        loop, block = result[f"{mode}_loop"], result[f"{mode}_block"]
+        assert loop.low <= loop.median <= loop.high and loop.low > 2 * block.low
+    # each kind keeps one checkpoint: the timings do not fill the disk
+    assert sorted(p.name for p in (tmp_path / "async").iterdir()) == [
+        "checkpoint",
+        f"{result['async_checkpoint']}.data-00000-of-00001",
+        f"{result['async_checkpoint']}.index",
+    ]
 
 
 def test_drop_from_cache_keeps_the_bytes(tmp_path):
@@ -34,6 +47,42 @@ def test_drop_from_cache_keeps_the_bytes(tmp_path):
     path.write_bytes(b"abc" * 1000)
     assert measure.drop_from_cache(str(path)) == hasattr(os, "posix_fadvise")
     assert path.read_bytes() == b"abc" * 1000
+
+
+def test_resident_fraction_sees_a_dropped_file_leave_the_page_cache(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(os.urandom(64 * 4096))
+    path.read_bytes()
+    assert measure.resident_fraction(str(path)) == 1.0  # just written and read: all in memory
+    measure.drop_from_cache(str(path))
+    after = measure.resident_fraction(str(path))
+    if measure.filesystem_of(tmp_path) != "tmpfs":  # a tmpfs file lives in the page cache
+        assert after == 0.0
+    (tmp_path / "empty").touch()
+    assert measure.resident_fraction(str(tmp_path / "empty")) is None  # nothing to map
+
+
+def test_spread_separates_only_ranges_that_do_not_overlap():
+    low, high, wide = measure.Spread.of([1, 2, 3]), measure.Spread.of([4, 5, 9]), measure.Spread.of([2, 6])
+    assert (low.median, low.low, low.high) == (2, 1, 3)
+    assert low.separate(high) and high.separate(low)
+    assert not low.separate(wide) and not wide.separate(high)
+    assert f"{high:.1f}" == "5.0 [4.0-9.0]"
+
+
+def test_save_parts_measure_each_layer_of_a_save(tmp_path):
+    parts = measure.save_parts(tmp_path, repeat=2)
+    assert list(parts) == [
+        "raw write, same bytes",
+        "write one scalar",
+        "write the values, flat",
+        "write model + Adam",
+        "Checkpoint.save",
+        "CheckpointManager.save",
+    ]
+    assert all(0 < part.low <= part.median <= part.high for part in parts.values())
+    # the manager keeps two checkpoints however often it saved
+    assert len(list((tmp_path / "parts" / "manager").glob("*.index"))) == 2
 
 
 def test_filesystem_of_names_a_mount():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ckptkit
 from ckptkit.__main__ import main
-from ckptkit.exercises.nb09 import check_sharded
 from ckptkit.runs import distributed, launcher
 from ckptkit.runs.models import DropoutModel, regression_data, seed_states
 
@@ -228,24 +227,3 @@ def test_preemption_handler_saves_and_the_resume_is_exact(tmp_path):
 def test_sharding_options_refuse_sizes_below_one_byte(mb):
     with pytest.raises(ValueError, match="more than 0"):
         distributed.sharding_options(mb)
-
-
-def test_check_sharded_answers_right_and_wrong(tmp_path):
-    def dense(seed: int) -> tf.keras.Model:
-        tf.keras.utils.set_random_seed(seed)
-        return tf.keras.Sequential([tf.keras.Input((500,)), tf.keras.layers.Dense(500, use_bias=False)])
-
-    big = dense(0)
-
-    def saved(name: str, model: tf.keras.Model, mb: float | None) -> Path:
-        tf.train.Checkpoint(model=model).save(
-            str(tmp_path / name / "ckpt"), options=distributed.sharding_options(mb)
-        )
-        return tmp_path / name
-
-    right = check_sharded(saved("right", big, 0.5), big)
-    assert right and "data files of at most" in right.message
-    assert not check_sharded(tmp_path / "missing", big)
-    assert "one data file" in check_sharded(saved("whole", big, None), big).message
-    assert "largest data file" in check_sharded(saved("loose", big, 0.9), big).message
-    assert "does not hold" in check_sharded(saved("other", dense(1), 0.5), big).message

@@ -1,40 +1,159 @@
-"""The exercise checks of notebook 04: right answers pass, wrong ones get a hint."""
+"""The exercise checks of notebook 04: the reference solutions pass; cheats and wrong answers get a hint."""
 
 import ckptkit
+from ckptkit.exercises.nb04 import check_backbone_restore, check_damaged_keys, check_export_parts
 
 import tensorflow as tf
 
-from helpers import built_keras
+# What the reference solutions call: no ❌ may spell these out.
+SOLUTION_CALLS = ("Checkpoint(backbone=", "expect_partial", "assert_existing_objects_matched", "get_tensor(")
 
 
-def test_status_method():
-    from ckptkit.exercises.nb04 import check_status_method
-
-    assert check_status_method("assert_existing_objects_matched")
-    assert "checks nothing" in check_status_method("expect_partial").message
-    assert "not a status method" in check_status_method("restore").message
+def export_parts(model, prefix):
+    return tf.train.Checkpoint(backbone=model.dense1, head=model.dense2).write(prefix)
 
 
-def test_written_key_runs_the_learners_file(tmp_path):
-    from ckptkit.exercises.nb04 import check_written_key
-
-    model, _, _ = built_keras()
-    key = "head/bias/.ATTRIBUTES/VARIABLE_VALUE"
-    right = tf.train.Checkpoint(head=model.dense2).write(str(tmp_path / "right"))
-    assert check_written_key(right, key, model.dense2.bias)
-    assert "no checkpoint there" in check_written_key(tmp_path / "nothing", key, model.dense2.bias).message
-    whole = tf.train.Checkpoint(model=model).write(str(tmp_path / "whole"))
-    assert "keyword you pass" in check_written_key(whole, key, model.dense2.bias).message
-    wrong_layer = tf.train.Checkpoint(head=model.dense1).write(str(tmp_path / "wrong"))
-    assert "other values" in check_written_key(wrong_layer, key, model.dense2.bias).message
+def restore_backbone(path, backbone):
+    status = tf.train.Checkpoint(backbone=backbone).restore(path)
+    status.expect_partial()
+    status.assert_existing_objects_matched()
 
 
-def test_step_reader_is_run_on_checkpoints_it_never_saw():
-    from ckptkit.exercises.nb04 import check_step_reader
+def damaged_keys(prefix):
+    reader = tf.train.load_checkpoint(prefix)
+    damaged = []
+    for key in reader.get_variable_to_shape_map():
+        try:
+            reader.get_tensor(key)
+        except tf.errors.OpError:
+            damaged.append(key)
+    return damaged
 
-    key = "step/.ATTRIBUTES/VARIABLE_VALUE"
-    assert check_step_reader(lambda path: tf.train.load_variable(path, key))
-    assert check_step_reader(lambda path: ckptkit.open_checkpoint(path).get(key))
-    assert "returned None" in check_step_reader(lambda path: None).message
-    assert "whose step is 7" in check_step_reader(lambda path: 10).message  # the number printed above
-    assert "raised" in check_step_reader(lambda path: tf.train.load_variable(path, "step")).message
+
+def placeholder(*args):
+    raise NotImplementedError
+
+
+def _failed(feedback, *words):
+    assert not feedback, feedback
+    assert all(word in feedback.message for word in words), feedback
+    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback  # a hint, not the answer
+    return feedback
+
+
+def test_export_parts():
+    assert check_export_parts(export_parts)
+    # save() as well as write(): both taught, both right
+    assert check_export_parts(lambda m, p: tf.train.Checkpoint(backbone=m.dense1, head=m.dense2).save(p))
+    notebook_model = ckptkit.MyModel()
+    notebook_model(tf.zeros([1, 32]))
+    cheats_and_wrong = [
+        # copying the notebook's cell: the whole model under one name
+        (lambda m, p: tf.train.Checkpoint(model=m).write(p), "path of attribute names"),
+        (lambda m, p: tf.train.Checkpoint(net=m).write(p), "net/dense1/_kernel"),
+        # aliasing the notebook's model instead of the one passed in
+        (
+            lambda m, p: tf.train.Checkpoint(
+                backbone=notebook_model.dense1, head=notebook_model.dense2
+            ).write(p),
+            "not the given model's",
+        ),
+        (
+            lambda m, p: tf.train.Checkpoint(backbone=m.dense2, head=m.dense1).write(p),
+            "not the given model's",
+        ),
+        (
+            lambda m, p: tf.train.Checkpoint(backbone=m.dense1, head=m.dense2, step=tf.Variable(1)).write(p),
+            "also stores step",
+        ),
+        (lambda m, p: tf.train.Checkpoint(backbone=m.dense1).write(p), "nothing is stored at head/_kernel"),
+        (lambda m, p: tf.train.Checkpoint(backbone=m.dense1, head=m.dense2).write(p) and None, "must return"),
+        (lambda m, p: p, "no checkpoint at the path"),
+    ]
+    for answer, words in cheats_and_wrong:
+        _failed(check_export_parts(answer), words)
+    _failed(check_export_parts(placeholder), "still the placeholder")
+    _failed(check_export_parts(lambda m, p: 1 / 0), "raised ZeroDivisionError")
+    _failed(check_export_parts("backbone/_kernel"), "pass your function itself")
+
+
+def test_backbone_restore():
+    assert check_backbone_restore(restore_backbone)
+
+    def without_expect_partial(path, backbone):
+        tf.train.Checkpoint(backbone=backbone).restore(path).assert_existing_objects_matched()
+
+    def with_consumed(path, backbone):
+        tf.train.Checkpoint(backbone=backbone).restore(path).assert_consumed()
+
+    def only_expect_partial(path, backbone):
+        tf.train.Checkpoint(backbone=backbone).restore(path).expect_partial()
+
+    def other_name(path, backbone):
+        status = tf.train.Checkpoint(model=backbone).restore(path)
+        status.expect_partial()
+
+    def by_key(path, backbone):  # reading keys by hand where a Checkpoint restore is the lesson
+        layer = backbone.layers[0]
+        layer.kernel.assign(tf.train.load_variable(path, "backbone/_kernel/.ATTRIBUTES/VARIABLE_VALUE"))
+
+    def the_helper(path, backbone):  # ckptkit's checked restore without complete=True
+        ckptkit.restore_checked(tf.train.Checkpoint(backbone=backbone), path)
+
+    def helper_complete(path, backbone):
+        ckptkit.restore_checked(tf.train.Checkpoint(backbone=backbone), path, complete=True)
+
+    cheats_and_wrong = [
+        (without_expect_partial, "logged", "warnings"),
+        (with_consumed, "left in the file on purpose are fine"),
+        (only_expect_partial, "lacks a bias", "restored without complaint"),
+        (other_name, "did not arrive"),
+        (by_key, "raised NotFoundError"),
+        (the_helper, "lacks a bias"),
+        (helper_complete, "raised ModelMismatchError"),
+    ]
+    for answer, *words in cheats_and_wrong:
+        _failed(check_backbone_restore(answer), *words)
+    _failed(check_backbone_restore(placeholder), "still the placeholder")
+    _failed(check_backbone_restore(lambda path, backbone: None), "did not arrive")
+
+
+def test_damaged_keys():
+    assert check_damaged_keys(damaged_keys)
+
+    def by_ckptkit_reader(prefix):  # ckptkit's reader, key by key: the same understanding
+        with ckptkit.open_checkpoint(prefix) as stored:
+            found = []
+            for key in stored.stored_keys():
+                try:
+                    stored.get(key)
+                except ckptkit.CorruptCheckpointError:
+                    found.append(key)
+            return found
+
+    assert check_damaged_keys(by_ckptkit_reader)
+
+    def first_only(prefix):  # the notebook's cell: one reader that stops at the first bad value
+        try:
+            ckptkit.inspect_checkpoint(prefix)
+        except ckptkit.CorruptCheckpointError as err:
+            return [str(err).split("for '")[1].split("'")[0]]
+        return []
+
+    def reads_without_catching(prefix):
+        reader = tf.train.load_checkpoint(prefix)
+        return [key for key in reader.get_variable_to_shape_map() if reader.get_tensor(key) is None]
+
+    def everything(prefix):
+        return [k for k, _ in tf.train.list_variables(prefix)]
+
+    cheats_and_wrong = [
+        (first_only, "it missed d/"),
+        (reads_without_catching, "that failure is the answer"),
+        (everything, "whose bytes are intact"),
+        (lambda prefix: "b/.ATTRIBUTES/VARIABLE_VALUE", "return a list"),
+        (lambda prefix: None, "returned None"),
+    ]
+    for answer, words in cheats_and_wrong:
+        _failed(check_damaged_keys(answer), words)
+    _failed(check_damaged_keys(placeholder), "still the placeholder")

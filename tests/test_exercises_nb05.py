@@ -1,124 +1,161 @@
-"""The exercise checks of notebook 05: right answers pass, wrong ones get a hint."""
+"""The exercise checks of notebook 05: the reference solutions pass; cheats and wrong answers get a hint."""
+
+from ckptkit.exercises.nb05 import check_convert, check_latest_step, tf1_checkpoint
+from ckptkit.runs.models import MyModel
 
 import numpy as np
 import tensorflow as tf
 
-
-def _tf1_checkpoint(folder):
-    """A name-based checkpoint laid out as notebook 05's: hidden/ and out/ weights, global_step 20."""
-    rng = np.random.default_rng(0)
-    values = {
-        "hidden/weights": rng.normal(size=(4, 16)).astype(np.float32),
-        "hidden/biases": rng.normal(size=16).astype(np.float32),
-        "out/weights": rng.normal(size=(16, 1)).astype(np.float32),
-        "out/biases": rng.normal(size=1).astype(np.float32),
-    }
-    graph = tf.Graph()
-    with graph.as_default():
-        for name, value in values.items():
-            tf.compat.v1.get_variable(name, initializer=value)
-        step = tf.compat.v1.train.get_or_create_global_step()
-        assign = step.assign(20)
-        saver = tf.compat.v1.train.Saver()
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            sess.run(assign)
-            return saver.save(sess, str(folder / "tf1" / "model"), global_step=step)
+# What the reference solutions call or write: no ❌ may spell these out.
+SOLUTION_CALLS = ("MyModel(hidden=", "get_tensor(", "has_tensor", "latest_checkpoint(", "Checkpoint(model=")
 
 
-def _converted(tf1_path, folder, names=None, carry_step=True, extra=None):
-    from ckptkit.runs.models import MyModel
-
-    model = MyModel()
-    model(tf.zeros([1, 4]))
-    where = {
+def _layers(model):
+    return {
         "hidden/weights": model.dense1.kernel,
         "hidden/biases": model.dense1.bias,
         "out/weights": model.dense2.kernel,
         "out/biases": model.dense2.bias,
     }
-    for name in where if names is None else names:
-        where[name].assign(tf.train.load_variable(tf1_path, name))
-    step = tf.Variable(tf.train.load_variable(tf1_path, "global_step") if carry_step else 0, dtype=tf.int64)
-    return tf.train.Checkpoint(model=model, step=step, **(extra or {})).save(str(folder / "model"))
 
 
-def test_converted_right_and_wrong(tmp_path):
-    from ckptkit.exercises.nb05 import check_converted
-    from ckptkit.runs.models import MyModel
-
-    tf1_path = _tf1_checkpoint(tmp_path)
-    right = check_converted(_converted(tf1_path, tmp_path / "right"), tf1_path)
-    assert right and "step = 20" in right.message, right
-    sgd = {"optimizer": tf.keras.optimizers.SGD(momentum=0.9)}
-    cases = [
-        (_converted(tf1_path, tmp_path / "half", names=["hidden/weights"]), "TF1 run's value"),
-        (_converted(tf1_path, tmp_path / "nostep", carry_step=False), "ended at global step 20"),
-        (_converted(tf1_path, tmp_path / "opt", extra=sgd), "also holds"),
-        (tf1_path, "name-based (TF1)"),
-        (str(tmp_path / "nowhere" / "model-1"), "no checkpoint"),
-        (None, "no checkpoint yet"),
-    ]
-    for path, words in cases:
-        feedback = check_converted(path, tf1_path)
-        assert not feedback and words in feedback.message, (path, feedback)
-    mine = MyModel()
-    mine(tf.zeros([1, 4]))
-    names = ["hidden/weights", "hidden/biases", "out/weights", "out/biases"]
-    for name, variable in zip(names, mine.weights, strict=True):
-        variable.assign(tf.train.load_variable(tf1_path, name))
-    step = tf.Variable(tf.train.load_variable(tf1_path, "global_step"))
-    path = tf.train.Checkpoint(model=mine, step=step).save(str(tmp_path / "mine" / "model"))
-    assert check_converted(path, tf1_path, mine)
-    untouched = MyModel()
-    untouched(tf.zeros([1, 4]))
-    someone_elses = check_converted(_converted(tf1_path, tmp_path / "theirs"), tf1_path, untouched)
-    assert not someone_elses and "your model does not hold" in someone_elses.message
-
-
-def test_converted_names_what_is_missing(tmp_path):
-    from ckptkit.exercises.nb05 import check_converted
-    from ckptkit.runs.models import MyModel
-
-    tf1_path = _tf1_checkpoint(tmp_path)
-    model = MyModel()
+def convert(tf1_path, prefix):
+    reader = tf.train.load_checkpoint(tf1_path)
+    model = MyModel(hidden=reader.get_variable_to_shape_map()["hidden/weights"][1])
     model(tf.zeros([1, 4]))
-    no_step = tf.train.Checkpoint(model=model).save(str(tmp_path / "m" / "model"))
-    assert "leaves the step behind" in check_converted(no_step, tf1_path).message
-    unbuilt = tf.train.Checkpoint(model=MyModel(), step=tf.Variable(20, dtype=tf.int64))
-    path = unbuilt.save(str(tmp_path / "u" / "model"))
-    assert "nothing stored at model/dense1/_kernel" in check_converted(path, tf1_path).message
-    int32 = tf.train.Checkpoint(model=model, step=tf.Variable(20)).save(str(tmp_path / "i" / "model"))
-    assert "step is int32" in check_converted(int32, tf1_path).message
+    for name, variable in _layers(model).items():
+        variable.assign(reader.get_tensor(name))
+    step = tf.Variable(reader.get_tensor("global_step"))  # int64, as TF1 stored it
+    return tf.train.Checkpoint(model=model, step=step).save(prefix)
 
 
-def test_saved_by_step_right_and_wrong():
-    from ckptkit.exercises.nb05 import check_saved_by_step
+def latest_step(folder):
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(folder))
+    if reader.has_tensor("global_step"):  # a TF1 Saver: keys are global names
+        return int(reader.get_tensor("global_step"))
+    return int(reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))  # TF2: object paths
 
-    def by_step(ckpt, folder):
-        return tf.train.CheckpointManager(ckpt, folder, max_to_keep=3).save(checkpoint_number=ckpt.step)
 
-    def by_count(ckpt, folder):
-        return tf.train.CheckpointManager(ckpt, folder, max_to_keep=3).save()
+def placeholder(*args):
+    raise NotImplementedError
 
-    def copied_number(ckpt, folder):
-        return tf.train.CheckpointManager(ckpt, folder, max_to_keep=3).save(checkpoint_number=20)
 
-    def plain_save(ckpt, folder):
-        return ckpt.save(f"{folder}/ckpt")
+def _failed(feedback, *words):
+    assert not feedback, feedback
+    assert all(word in feedback.message for word in words), feedback
+    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback
+    return feedback
 
-    def write_only(ckpt, folder):
-        return ckpt.write(f"{folder}/ckpt-{int(ckpt.step)}")
 
-    assert check_saved_by_step(by_step)
-    for answer, words in (
-        (by_count, "counts saves"),
-        (copied_number, "counts saves"),
-        (plain_save, "counts saves"),
-        (write_only, "does not find it"),
-        ("folder/ckpt-20", "function itself"),
-        (lambda ckpt, folder: None, "must return the path"),
-        (lambda ckpt, folder: 1 / 0, "ZeroDivisionError"),
-    ):
-        feedback = check_saved_by_step(answer)
-        assert not feedback and words in feedback.message, (answer, feedback)
+def test_tf1_checkpoint_is_name_based(tmp_path):
+    values = tf1_checkpoint(str(tmp_path), hidden=3, steps=(2, 5), seed=1)
+    path = tf.train.latest_checkpoint(str(tmp_path))
+    assert path.endswith("model-5") and tf.train.load_variable(path, "global_step") == 5
+    assert np.array_equal(tf.train.load_variable(path, "out/weights"), values["out/weights"])
+
+
+def test_convert(tmp_path):
+    assert check_convert(convert)
+
+    def write_not_save(tf1_path, prefix):  # write() is as right as save()
+        reader = tf.train.load_checkpoint(tf1_path)
+        model = MyModel(hidden=reader.get_variable_to_shape_map()["out/weights"][0])
+        model(tf.zeros([1, 4]))
+        for name, variable in _layers(model).items():
+            variable.assign(tf.train.load_variable(tf1_path, name))
+        step = tf.Variable(reader.get_tensor("global_step"))
+        return tf.train.Checkpoint(model=model, step=step).write(prefix)
+
+    assert check_convert(write_not_save)
+
+    # the notebook's own converted file: aliasing what is in scope
+    tf1_checkpoint(str(tmp_path / "tf1"), hidden=16, steps=(20,), seed=0)
+    notebook_converted = convert(
+        tf.train.latest_checkpoint(str(tmp_path / "tf1")), str(tmp_path / "nb" / "m")
+    )
+
+    def notebook_width(tf1_path, prefix):  # copying the cell: a MyModel() of the notebook's width
+        model = MyModel()
+        model(tf.zeros([1, 4]))
+        for name, variable in _layers(model).items():
+            variable.assign(tf.train.load_variable(tf1_path, name))
+        return tf.train.Checkpoint(model=model, step=tf.Variable(20, dtype=tf.int64)).save(prefix)
+
+    def no_step(tf1_path, prefix):
+        model = MyModel(hidden=24)
+        model(tf.zeros([1, 4]))
+        for name, variable in _layers(model).items():
+            variable.assign(tf.train.load_variable(tf1_path, name))
+        return tf.train.Checkpoint(model=model).save(prefix)
+
+    def step_as_int32(tf1_path, prefix):
+        model = MyModel(hidden=24)
+        model(tf.zeros([1, 4]))
+        for name, variable in _layers(model).items():
+            variable.assign(tf.train.load_variable(tf1_path, name))
+        step = tf.Variable(int(tf.train.load_variable(tf1_path, "global_step")))
+        return tf.train.Checkpoint(model=model, step=step).save(prefix)
+
+    def unconverted(tf1_path, prefix):  # a built model that never got the TF1 values
+        model = MyModel(hidden=24)
+        model(tf.zeros([1, 4]))
+        step = tf.Variable(tf.train.load_variable(tf1_path, "global_step"))
+        return tf.train.Checkpoint(model=model, step=step).save(prefix)
+
+    def with_optimizer(tf1_path, prefix):
+        path = convert(tf1_path, prefix + "-plain")
+        model = MyModel(hidden=24)
+        model(tf.zeros([1, 4]))
+        tf.train.Checkpoint(model=model).read(path).expect_partial()
+        step = tf.Variable(tf.train.load_variable(tf1_path, "global_step"))
+        optimizer = tf.keras.optimizers.SGD(momentum=0.9)
+        optimizer.build(model.trainable_variables)
+        return tf.train.Checkpoint(model=model, step=step, optimizer=optimizer).save(prefix)
+
+    cheats_and_wrong = [
+        (lambda tf1_path, prefix: notebook_converted, "shape (4, 16)"),
+        (notebook_width, "raised ValueError"),
+        (lambda tf1_path, prefix: tf1_path, "TF1 names again"),
+        (no_step, "nothing is stored at step"),
+        (step_as_int32, "step is int32"),
+        (unconverted, "does not hold the value"),
+        (with_optimizer, "also stores optimizer"),
+        (lambda tf1_path, prefix: None, "must return the path"),
+        (lambda tf1_path, prefix: prefix, "no checkpoint at the path"),
+    ]
+    for answer, words in cheats_and_wrong:
+        _failed(check_convert(answer), words)
+    _failed(check_convert(placeholder), "still the placeholder")
+
+
+def test_latest_step():
+    assert check_latest_step(latest_step)
+
+    def by_file_name(folder):  # the number in the name: save_counter under TF2
+        return int(tf.train.latest_checkpoint(folder).rsplit("-", 1)[1])
+
+    def tf2_key_only(folder):
+        return tf.train.load_variable(tf.train.latest_checkpoint(folder), "step/.ATTRIBUTES/VARIABLE_VALUE")
+
+    def save_counter(folder):
+        return tf.train.load_variable(
+            tf.train.latest_checkpoint(folder), "save_counter/.ATTRIBUTES/VARIABLE_VALUE"
+        )
+
+    def oldest(folder):
+        path = tf.train.get_checkpoint_state(folder).all_model_checkpoint_paths[0]
+        reader = tf.train.load_checkpoint(path)
+        key = "global_step" if reader.has_tensor("global_step") else "step/.ATTRIBUTES/VARIABLE_VALUE"
+        return int(reader.get_tensor(key))
+
+    cheats_and_wrong = [
+        (by_file_name, "numbering its saves", "it says 2"),
+        (tf2_key_only, "raised NotFoundError", "TF1 Saver"),
+        (save_counter, "raised NotFoundError"),
+        (oldest, "it says 13"),
+        (lambda folder: 26, "numbering its saves"),  # the first folder's answer, copied
+        (lambda folder: None, "returned None"),
+    ]
+    for answer, *words in cheats_and_wrong:
+        _failed(check_latest_step(answer), *words)
+    _failed(check_latest_step(placeholder), "still the placeholder")

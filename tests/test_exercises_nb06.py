@@ -1,43 +1,167 @@
-"""The exercise checks of notebook 06: right answers pass, wrong ones get a hint."""
+"""The exercise checks of notebook 06: the reference solutions pass; cheats and wrong answers get a hint."""
+
+import ckptkit
+from ckptkit.exercises.nb06 import check_newest_restorable, check_resumable
 
 import tensorflow as tf
 
-
-def test_resumable_right_and_wrong():
-    from ckptkit.exercises.nb06 import check_resumable
-    from ckptkit.runs.models import DropoutModel, regression_data, seed_states
-
-    model, opt = DropoutModel(), tf.keras.optimizers.Adam(0.01)
-    model(regression_data()[0][:1])
-    it = iter(tf.data.Dataset.range(5))
-    gen = tf.random.Generator.from_seed(0)
-    step = tf.Variable(0)
-    seeds = seed_states(model)
-    objects = {"model": model, "optimizer": opt, "iterator": it, "generator": gen}
-    right = tf.train.Checkpoint(step=step, layer_seeds=seeds, **objects)
-    assert check_resumable(right, model, opt, it, gen)
-    renamed = tf.train.Checkpoint(global_step=step, seeds={"dropout": seeds[0]}, **objects)
-    assert check_resumable(renamed, model, opt, it, gen)
-    cases = [
-        (tf.train.Checkpoint(step=step, **objects), "Dropout seed states are not saved"),
-        (tf.train.Checkpoint(step=step, model=model, optimizer=opt, layer_seeds=seeds), "iterator"),
-        (tf.train.Checkpoint(layer_seeds=seeds, **objects), "no step counter"),
-        (tf.train.Checkpoint(step=step, layer_seeds=seeds, **objects | {"model": seeds}), "model's weights"),
-        (objects, "not a tf.train.Checkpoint"),
-    ]
-    for ckpt, words in cases:
-        feedback = check_resumable(ckpt, model, opt, it, gen)
-        assert not feedback and words in feedback.message, (ckpt, feedback)
+# What the reference solutions call or write: no ❌ may spell these out.
+SOLUTION_CALLS = (
+    "iterator=",
+    "generator=",
+    "layer_seeds",
+    "get_checkpoint_state",
+    "get_tensor(",
+    "seed_generator",
+)
 
 
-def test_seed_states_right_and_wrong():
-    from ckptkit.exercises.nb06 import check_seed_states
-    from ckptkit.runs.models import DropoutModel, regression_data
-
-    model = DropoutModel()
-    model(regression_data()[0][:1])
+def resumable(model, optimizer, iterator, generator, step):
     seeds = [v for v in model.variables if "seed_generator_state" in v.path]
-    assert len(seeds) == 1 and check_seed_states(seeds, model)
-    assert "saved with the model already" in check_seed_states(model.trainable_variables, model).message
-    assert "look in model.variables" in check_seed_states([], model).message
-    assert "pick the seed states" in check_seed_states(model.variables, model).message
+    return tf.train.Checkpoint(
+        model=model, optimizer=optimizer, iterator=iterator, generator=generator, step=step, layer_seeds=seeds
+    )
+
+
+def newest_restorable(folder):
+    state = tf.train.get_checkpoint_state(folder)
+    for path in reversed(state.all_model_checkpoint_paths if state else []):
+        try:
+            reader = tf.train.load_checkpoint(path)
+            for key in reader.get_variable_to_shape_map():
+                reader.get_tensor(key)
+        except tf.errors.OpError:
+            continue
+        return path
+    return None
+
+
+def placeholder(*args):
+    raise NotImplementedError
+
+
+def _failed(feedback, *words):
+    assert not feedback, feedback
+    assert all(word in feedback.message for word in words), feedback
+    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback
+    return feedback
+
+
+def test_resumable():
+    assert check_resumable(resumable)
+
+    def other_names(model, optimizer, iterator, generator, step):  # any names will do
+        return tf.train.Checkpoint(
+            net=model,
+            opt=optimizer,
+            data=iterator,
+            rng=generator,
+            global_step=step,
+            seeds=ckptkit.seed_states(model),
+        )
+
+    assert check_resumable(other_names)
+
+    # the notebook's objects, in scope when the learner answers: aliasing them instead of the arguments
+    notebook_model = ckptkit.DropoutModel()
+    notebook_model(ckptkit.regression_data()[0][:1])
+
+    def aliased(model, optimizer, iterator, generator, step):
+        return tf.train.Checkpoint(
+            model=notebook_model, optimizer=optimizer, iterator=iterator, generator=generator, step=step
+        )
+
+    def one_object_everywhere(model, optimizer, iterator, generator, step):
+        seeds = ckptkit.seed_states(model)
+        return tf.train.Checkpoint(
+            model=model, optimizer=model, iterator=model, generator=model, step=step, layer_seeds=seeds
+        )
+
+    def without(name):
+        def answer(model, optimizer, iterator, generator, step):
+            parts = {"model": model, "optimizer": optimizer, "iterator": iterator, "generator": generator}
+            parts |= {"step": step, "layer_seeds": ckptkit.seed_states(model)}
+            del parts[name]
+            return tf.train.Checkpoint(**parts)
+
+        return answer
+
+    cheats_and_wrong = [
+        (aliased, "seed states are not saved"),  # the weights come back through Adam's references
+        (one_object_everywhere, "Adam restarted"),
+        (without("layer_seeds"), "seed states are not saved"),
+        (without("iterator"), "fresh shuffle"),
+        (without("generator"), "random stream"),
+        (without("optimizer"), "Adam restarted"),
+        (without("step"), "step is 0, not 3"),
+        (lambda *parts: {"model": parts[0]}, "return a tf.train.Checkpoint"),
+        (lambda *parts: None, "returned NoneType"),
+    ]
+    for answer, words in cheats_and_wrong:
+        _failed(check_resumable(answer), words)
+    _failed(check_resumable(placeholder), "still the placeholder")
+    _failed(check_resumable(lambda *parts: 1 / 0), "raised ZeroDivisionError")
+
+
+def test_newest_restorable():
+    assert check_newest_restorable(newest_restorable)
+
+    def by_inspect(folder):  # ckptkit's reader as the whole-file check: the same understanding
+        try:
+            rows = ckptkit.list_folder(folder)
+        except ckptkit.CheckpointNotFoundError:
+            return None
+        for row in rows:
+            if row["listed"]:
+                try:
+                    ckptkit.inspect_checkpoint(f"{folder}/{row['checkpoint']}")
+                except ckptkit.CheckpointError:
+                    continue
+                return row["checkpoint"]
+        return None
+
+    assert check_newest_restorable(by_inspect)
+
+    def latest(folder):  # what TensorFlow's restore of the latest would take
+        return tf.train.latest_checkpoint(folder)
+
+    def index_only(folder):  # parses the index but never reads the values
+        state = tf.train.get_checkpoint_state(folder)
+        for path in reversed(state.all_model_checkpoint_paths if state else []):
+            try:
+                tf.train.load_checkpoint(path)
+            except tf.errors.OpError:
+                continue
+            return path
+        return None
+
+    def newest_file_on_disk(folder):  # ignores the state file: the commit point
+        import glob
+        import re
+
+        found = glob.glob(f"{folder}/ckpt-*.index")
+        for index in sorted(found, key=lambda p: -int(re.findall(r"ckpt-(\d+)", p)[0])):
+            try:
+                reader = tf.train.load_checkpoint(index.removesuffix(".index"))
+                for key in reader.get_variable_to_shape_map():
+                    reader.get_tensor(key)
+            except tf.errors.OpError:
+                continue
+            return index.removesuffix(".index")
+        return None
+
+    def the_helper(folder):  # the trainer's fallback needs the objects that were saved: none here
+        manager = tf.train.CheckpointManager(tf.train.Checkpoint(), folder, max_to_keep=None)
+        report, _ = ckptkit.restore_newest_good(tf.train.Checkpoint(), manager)
+        return report.path if report else None
+
+    cheats_and_wrong = [
+        (latest, "index is cut short"),
+        (index_only, "fails its checksum"),
+        (newest_file_on_disk, "never committed"),
+        (the_helper, "raised ModelMismatchError"),
+        (lambda folder: None, "returned None"),
+    ]
+    for answer, words in cheats_and_wrong:
+        _failed(check_newest_restorable(answer), words)
+    _failed(check_newest_restorable(placeholder), "still the placeholder")

@@ -1,40 +1,134 @@
-"""The exercise checks of notebook 07: right answers pass, wrong ones get a hint."""
+"""The exercise checks of notebook 07: the reference solutions pass; cheats and wrong answers get a hint."""
 
-import numpy as np
-import tensorflow as tf
+from ckptkit.exercises.nb07 import check_save_durably, check_save_interval
+from ckptkit.lessons import performance
 
+import glob
+import math
+import os
 
-def test_async_options_answer_when_the_save_fails(monkeypatch):
-    from ckptkit.exercises.nb07 import check_async_options
-
-    def failing_save(self, file_prefix, options=None):
-        raise tf.errors.UnknownError(None, None, "disk full\nmore detail")
-
-    monkeypatch.setattr(tf.train.Checkpoint, "save", failing_save)
-    answer = check_async_options(tf.train.CheckpointOptions(enable_async=True))
-    assert not answer and answer.message == "a save with these options failed: disk full"
+# What the reference solutions call: no ❌ may spell these out.
+SOLUTION_CALLS = ("os.fsync", "os.open", "O_RDONLY", "math.ceil", "(1 - budget)")
 
 
-def test_async_options_and_save_interval():
-    from ckptkit.exercises.nb07 import check_async_options, check_save_interval
+def _flush(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    assert check_async_options(tf.train.CheckpointOptions(enable_async=True))
-    sync = check_async_options(tf.train.CheckpointOptions())
-    assert not sync and "synchronously" in sync.message and "enable_async=True" not in sync.message
-    assert "build tf.train.CheckpointOptions" in check_async_options({"enable_async": True}).message
-    assert not check_async_options(None)
-    # notebook 07: a step takes 12 ms, a save 30 ms; saves within 5 % of all the time (training plus
-    # saving): 30 / (12 n + 30) <= 0.05 holds from n = 48 on
-    assert check_save_interval(48)
-    assert check_save_interval(np.int64(48))
-    share_of_training = check_save_interval(50)  # 30 / (12 * 50) = 5 %: the share of training time only
-    assert not share_of_training and "shorter interval" in share_of_training.message
-    assert "48" not in share_of_training.message  # a hint, not the answer
-    assert "save less often" in check_save_interval(47).message  # 5.05 %: rounded down
-    assert "save less often" in check_save_interval(10).message
-    assert "whole number" in check_save_interval(0).message
-    assert "whole number" in check_save_interval(48.0).message
-    assert "whole number" in check_save_interval(True).message
-    # another problem: a step of 10 ms, a save of 20 ms: 20 / (10 n + 20) <= 0.05 from n = 38 on
-    assert check_save_interval(38, step_ms=10.0, save_ms=20.0)
-    assert not check_save_interval(40, step_ms=10.0, save_ms=20.0)
+
+def save_durably(ckpt, prefix):
+    path = ckpt.write(prefix)
+    for name in glob.glob(glob.escape(path) + ".*"):
+        _flush(name)
+    _flush(os.path.dirname(path))  # the folder holds the names the renames created
+    return path
+
+
+def save_interval(step_ms, save_ms, budget):
+    # save / (n * step + save) <= budget  <=>  n >= save * (1 - budget) / (budget * step)
+    return math.ceil(save_ms * (1 - budget) / (budget * step_ms))
+
+
+def placeholder(*args):
+    raise NotImplementedError
+
+
+def _failed(feedback, *words):
+    assert not feedback, feedback
+    assert all(word in feedback.message for word in words), feedback
+    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback
+    return feedback
+
+
+def test_save_durably():
+    assert check_save_durably(save_durably)
+
+    def with_save(ckpt, prefix):  # save() writes the state file too, which must be flushed as well
+        path = ckpt.save(prefix)
+        for name in [*glob.glob(path + ".*"), os.path.join(os.path.dirname(path), "checkpoint")]:
+            _flush(name)
+        _flush(os.path.dirname(path))
+        return path
+
+    def whole_system(ckpt, prefix):  # os.sync() flushes everything: slower, but as durable
+        path = ckpt.write(prefix)
+        os.sync()
+        return path
+
+    assert check_save_durably(with_save)
+    assert check_save_durably(whole_system)
+
+    def files_only(ckpt, prefix):
+        path = ckpt.write(prefix)
+        for name in glob.glob(path + ".*"):
+            _flush(name)
+        return path
+
+    def folder_first(ckpt, prefix):  # flushed before the save created anything
+        _flush(os.path.dirname(prefix))
+        return ckpt.write(prefix)
+
+    def save_without_state_file(ckpt, prefix):
+        path = ckpt.save(prefix)
+        for name in [*glob.glob(path + ".*"), os.path.dirname(path)]:
+            _flush(name)
+        return path
+
+    def the_helper(ckpt, prefix):  # the lesson module's cache dropper flushes files, not the folder
+        path = ckpt.write(prefix)
+        performance.drop_from_cache(*glob.glob(path + ".*"))
+        return path
+
+    cheats_and_wrong = [
+        (lambda ckpt, prefix: ckpt.write(prefix), "was not flushed"),
+        (files_only, "not the folder"),
+        (folder_first, "was not flushed"),
+        (save_without_state_file, "checkpoint was not flushed"),
+        (the_helper, "not the folder"),
+        (lambda ckpt, prefix: None, "must return the path"),
+        (lambda ckpt, prefix: prefix, "no checkpoint files"),
+    ]
+    for answer, words in cheats_and_wrong:
+        _failed(check_save_durably(answer), words)
+    _failed(check_save_durably(placeholder), "still the placeholder")
+    _failed(check_save_durably(lambda ckpt, prefix: 1 / 0), "raised ZeroDivisionError")
+
+
+def test_save_interval():
+    assert check_save_interval(save_interval)
+
+    def counting(step_ms, save_ms, budget):  # counting up is as right as the formula
+        n = 1
+        while save_ms / (n * step_ms + save_ms) > budget:
+            n += 1
+        return n
+
+    assert check_save_interval(counting)
+
+    def share_of_training(step_ms, save_ms, budget):  # save / (n * step) <= budget: training time only
+        return math.ceil(save_ms / (budget * step_ms))
+
+    def rounded(step_ms, save_ms, budget):
+        return round(save_ms * (1 - budget) / (budget * step_ms))
+
+    def float_answer(step_ms, save_ms, budget):
+        return float(save_interval(step_ms, save_ms, budget))
+
+    def oracle(step_ms, save_ms, budget):  # asks the check itself, number by number
+        return next(n for n in range(1, 10_000) if check_save_interval(lambda *args, n=n: n))
+
+    cheats_and_wrong = [
+        (share_of_training, "a shorter interval fits too"),
+        (rounded, "over budget"),
+        (float_answer, "whole number"),
+        (lambda step_ms, save_ms, budget: 48, "over budget"),  # the notebook's numbers, copied
+        (oracle, "raised StopIteration"),
+        (lambda step_ms, save_ms, budget: 0, "over budget"),
+        (lambda step_ms, save_ms, budget: True, "whole number"),
+    ]
+    for answer, words in cheats_and_wrong:
+        _failed(check_save_interval(answer), words)
+    _failed(check_save_interval(placeholder), "still the placeholder")

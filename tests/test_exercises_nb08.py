@@ -1,34 +1,85 @@
-"""The exercise checks of notebook 08: right answers pass, wrong ones get a hint."""
+"""Notebook 08's exercise check: the reference passes; cheats, wrong answers and placeholders get a hint."""
+
+from __future__ import annotations
+
+from ckptkit.exercises.nb08 import check_restore_best
+
+import pytest
+
+# Calls the reference solution makes: no ❌ may spell one of them out.
+SOLUTION_CALLS = ("lab.restore(", "lab.checkpoints()", "lab.loss_of", "min(", "key=")
 
 
-def test_branches():
-    from ckptkit.exercises.nb08 import check_branches
-    from ckptkit.runs.history import History
-
-    h = History()
-    h.record(1, 1.0)
-    assert not check_branches(h, wanted=2)
-    h.mark_save("c", 1)
-    h.mark_restore("c", 1)
-    h.record(2, 0.5)
-    assert check_branches(h, wanted=2)
+def restore_best(lab):
+    """The reference: the lowest recorded loss among the checkpoints still on disk, restored by the lab."""
+    lab.restore(min(lab.checkpoints(), key=lab.loss_of))
 
 
-def test_branches_of_the_playground():
-    from ckptkit.exercises.nb08 import check_branches
-    from ckptkit.runs.history import History
+def measure_each(lab):
+    """Another right answer: restore every checkpoint, measure the loss, end on the best one."""
+    losses = {}
+    for path in lab.checkpoints():
+        lab.restore(path)
+        losses[path] = lab.loss()
+    lab.restore(min(losses, key=losses.get))
 
-    h = History()
-    h.record(1, 1.0)
-    h.mark_save("ckpt-1", 1)
-    h.record(2, 0.5)
-    h.mark_restore("ckpt-1", 1)
-    h.record(2, 0.6)
-    h.mark_restore("ckpt-1", 1)  # notebook 08's starting answer: a third branch, not trained yet
-    untrained = check_branches(h)
-    assert not untrained and "2 branch(es) with training so far, 1 without" in untrained.message
-    assert "restore_button" not in untrained.message  # a hint, not the solution
-    assert "pass the lab's history" in check_branches(None).message
-    assert "pass the lab's history" in check_branches(h.runs["run 1"]).message  # one run, not the history
-    h.record(2, 0.7)
-    assert check_branches(h)
+
+def newest(lab):
+    lab.restore(lab.checkpoints()[0])
+
+
+def oldest(lab):
+    lab.restore(lab.checkpoints()[-1])
+
+
+def latest_step(lab):
+    lab.restore(max(lab.checkpoints(), key=lab.step_of))
+
+
+def from_the_history(lab):
+    """Every save the history recorded, deleted files included."""
+    lab.restore(min(lab.history.saves(), key=lambda event: event.loss).path)
+
+
+def behind_the_labs_back(lab):
+    """The right file, restored straight into the lab's checkpoint: the lab's history never hears of it."""
+    lab.checkpoint.restore(min(lab.checkpoints(), key=lab.loss_of)).expect_partial()
+
+
+def placeholder(lab): ...
+
+
+def not_implemented(lab):
+    raise NotImplementedError
+
+
+def test_right_answers():
+    for answer in (restore_best, measure_each):
+        feedback = check_restore_best(answer)
+        assert feedback, (answer.__name__, feedback.message)
+        assert "ckpt-2 and ckpt-1" in feedback.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (newest, "the lab now holds ckpt-4"),
+        (oldest, "the lab now holds ckpt-1"),
+        (latest_step, "the lab now holds ckpt-3"),
+        (from_the_history, "files are gone"),
+        (behind_the_labs_back, "started no branch"),
+        (placeholder, "still the placeholder"),
+        (not_implemented, "still the placeholder"),
+        (lambda lab: lab.restore("ckpt-99"), "files are gone"),
+        (lambda lab: lab.train(-1), "raised"),
+    ],
+)
+def test_wrong_answers(answer, words):
+    feedback = check_restore_best(answer)
+    assert not feedback and words in feedback.message, feedback.message
+    assert "\n" not in feedback.message
+    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback.message
+
+
+def test_not_a_function():
+    assert "must be a function" in check_restore_best(None).message

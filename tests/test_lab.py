@@ -2,6 +2,8 @@ import ckptkit
 from ckptkit.lab.lab import LIVE, CheckpointLab
 
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,10 +102,137 @@ def test_a_lab_over_a_notebooks_own_objects(tmp_path):
     path = lab.save()
     assert lab.last_call == "lab.manager.save(checkpoint_number=1)"
     lab.restore(path)
-    assert lab.last_call == 'ckpt.restore(f"{lab.manager.directory}/ckpt-1").assert_consumed()'
+    assert (
+        lab.last_call.splitlines()[1] == 'ckpt.restore(f"{lab.manager.directory}/ckpt-1").assert_consumed()'
+    )
     lab.compare(path, LIVE)
     assert lab.last_call == 'ckptkit.compare(f"{lab.manager.directory}/ckpt-1", ckpt)'
     (tmp_path / "panel" / "ckpt-5.index").write_bytes(b"not the lab's")  # a file the lab did not write
     assert os.path.basename(lab.save()) == "ckpt-6"  # numbered past it, never over it
     with pytest.raises(CheckpointError, match="tracks step"):
         CheckpointLab.over(tf.train.Checkpoint(w=w), linear_model, linear_data(), tmp_path / "x")
+
+
+def _record_restores(monkeypatch):
+    """Patch `tf.train.Checkpoint.restore`: record each path and each status method called on its result."""
+    import tensorflow as tf
+
+    calls, real = [], tf.train.Checkpoint.restore
+
+    class Recorded:
+        def __init__(self, status):
+            self.status = status
+
+        def __getattr__(self, name):
+            calls.append(("status", name))
+            return getattr(self.status, name)
+
+    def restore(self, save_path, *args, **kwargs):
+        calls.append(("restore", save_path))
+        return Recorded(real(self, save_path, *args, **kwargs))
+
+    monkeypatch.setattr(tf.train.Checkpoint, "restore", restore)
+    return calls
+
+
+def test_restore_runs_the_lines_it_shows(lab, monkeypatch):
+    lab.train(3)
+    path = lab.save()
+    lab.train(3)
+    calls = _record_restores(monkeypatch)
+    lab.restore(path)
+    check_line, tf_line = lab.last_call.splitlines()
+    assert (
+        check_line.startswith("lab.check_restore(") and "# ckptkit's own check; changes nothing" in check_line
+    )
+    shown = re.fullmatch(r"lab\.checkpoint\.restore\((.+)\)\.(\w+)\(\)", tf_line)
+    assert shown, tf_line
+    shown_path = eval(shown[1], {"lab": lab})  # the path exactly as the line spells it
+    assert calls == [("restore", shown_path), ("status", shown[2])]
+    assert shown_path == path and shown[2] == "assert_consumed" and int(lab.step) == 3
+    assert eval(check_line.split("  #")[0], {"lab": lab}).complete  # the shown check runs as written
+
+
+def _values(lab):
+    return {name: np.array(var.numpy()) for name, var in ckptkit.live_variables(lab.checkpoint)}
+
+
+def _unchanged(before, lab):
+    after = _values(lab)
+    return before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("where", ["first byte", "middle byte"])
+def test_a_damaged_file_is_refused_and_live_values_stay(lab, where):
+    lab.train(2)
+    path = lab.save()
+    lab.train(2)
+    data = Path(path + ".data-00000-of-00001")
+    damaged = bytearray(data.read_bytes())
+    damaged[0 if where == "first byte" else len(damaged) // 2] ^= 0xFF  # a value, or the object graph
+    data.write_bytes(bytes(damaged))
+    before = _values(lab)
+    with pytest.raises(ckptkit.CorruptCheckpointError, match="is damaged") as err:
+        lab.restore(path)
+    assert "\n" not in str(err.value) and _unchanged(before, lab)
+    assert lab.history.current == "run 1"  # no branch starts from a restore that did not happen
+
+
+def test_a_failing_status_check_puts_every_value_back(lab, monkeypatch):
+    import tensorflow as tf
+
+    lab.train(2)
+    path = lab.save()
+    lab.train(2)
+    before = _values(lab)
+    real = tf.train.Checkpoint.restore
+
+    class Refusing:
+        def assert_consumed(self):
+            raise AssertionError("Unresolved object in checkpoint (root).x\nmore lines")
+
+    def restore(self, save_path, *args, **kwargs):
+        real(self, save_path).expect_partial()  # TensorFlow has assigned every value by now
+        return Refusing()
+
+    monkeypatch.setattr(tf.train.Checkpoint, "restore", restore)
+    with pytest.raises(ckptkit.CheckpointError, match=r"assert_consumed\(\) failed: Unresolved") as err:
+        lab.restore(path)
+    assert "\n" not in str(err.value) and _unchanged(before, lab)
+
+
+@pytest.mark.parametrize("other", ["another model", "wider"])
+def test_another_models_checkpoint_is_refused_before_anything_changes(lab, tmp_path, other):
+    from ckptkit.runs.models import MyModel, regression_data
+
+    import tensorflow as tf
+
+    if other == "another model":  # the Keras lab gets the linear model's file, and the other way round
+        kind = "linear" if lab.variables is None else "keras"
+        path = getattr(CheckpointLab, kind)(workdir=tmp_path / "o").save()
+        expected = (ckptkit.ModelMismatchError, ckptkit.ShapeMismatchError)  # whichever it meets first
+    elif lab.variables is None:  # the same Keras model with 24 hidden units instead of 16: other shapes
+        optimizer = tf.keras.optimizers.Adam(0.01)
+        wide = CheckpointLab.from_keras(MyModel(24), optimizer, regression_data(), tmp_path / "w")
+        path, expected = wide.save(), ckptkit.ShapeMismatchError
+    else:
+        pytest.skip("the linear model has one size")
+    lab.train(2)
+    before = _values(lab)
+    with pytest.raises(expected) as err:
+        lab.restore(path)
+    assert "\n" not in str(err.value) and _unchanged(before, lab)
+
+
+def test_an_unbuilt_model_is_refused_by_the_check(lab, tmp_path):
+    from ckptkit.lab.check import check_restore
+    from ckptkit.runs.models import MyModel
+
+    import tensorflow as tf
+
+    path = CheckpointLab.keras(seed=0, workdir=tmp_path / "k").save()
+    unbuilt = tf.train.Checkpoint(
+        model=MyModel(), optimizer=tf.keras.optimizers.Adam(0.01), step=tf.Variable(0)
+    )
+    with pytest.raises(ckptkit.UnbuiltModelError, match="not built"):
+        check_restore(unbuilt, path)

@@ -219,3 +219,100 @@ def test_keras3_checkpoint_is_not_migrated(tmp_path: Path) -> None:
     path = tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(tmp_path / "k3"))
     with pytest.raises(ckptkit.CheckpointError, match="written by Keras 3"):
         keras2_to_keras3(path, *built())
+
+
+def test_schedule_moves_when_keras3_follows_the_same_schedule(expected: dict) -> None:
+    """Keras 2 stored the last rate, not the schedule: with the schedule recreated, the next step is exact."""
+    schedule = tf.keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=2, decay_rate=0.5)
+    model, optimizer = built(optimizer=tf.keras.optimizers.Adam(schedule))
+    report = keras2_to_keras3(FIXTURE / "schedule" / "ckpt", model, optimizer)
+    assert report.left == ["optimizer/_current_learning_rate", "step"] and int(optimizer.iterations) == 3
+    inputs, targets = tf.constant(expected["inputs"]), tf.constant(expected["targets"])
+    assert max_abs(model(inputs), expected["schedule/predictions"]) == 0
+    ckptkit.train_step(model, None, optimizer, inputs, targets)
+    for i, layer in enumerate((model.dense1, model.dense2)):
+        for name in ("kernel", "bias"):
+            assert max_abs(getattr(layer, name), expected[f"schedule/next/{i}/{name}"]) == 0
+
+
+def sequential() -> tuple[tf.keras.Model, object]:
+    """A Keras 3 Sequential of the fixture's shape, and a built Adam."""
+    model = tf.keras.Sequential(
+        [tf.keras.Input((3,)), tf.keras.layers.Dense(4, activation="relu"), tf.keras.layers.Dense(1)]
+    )
+    optimizer = tf.keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    return model, optimizer
+
+
+def schedule_adam() -> tf.keras.optimizers.Adam:
+    return tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.ExponentialDecay(0.01, 2, 0.5))
+
+
+UNMAPPED = {  # case: (fixture, live objects, expected error, words its message holds)
+    "Sequential": ("sequential", sequential, ckptkit.ModelMismatchError, "set_weights()"),
+    "Sequential, weights only": (
+        "sequential",
+        lambda: (sequential()[0], None),
+        ckptkit.ModelMismatchError,
+        ".keras",
+    ),
+    "LossScaleOptimizer": ("lossscale", built, OptimizerMismatchError, "optimizer=None"),
+    "schedule into a constant rate": ("schedule", built, OptimizerMismatchError, "a schedule"),
+    "constant rate into a schedule": (
+        "adam",
+        lambda: built(optimizer=schedule_adam()),
+        OptimizerMismatchError,
+        "a number",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", UNMAPPED)
+def test_unmapped_layouts_are_refused_in_one_line_untouched(case: str) -> None:
+    kind, make, error, words = UNMAPPED[case]
+    model, optimizer = make()
+    live = [model] + ([optimizer] if optimizer is not None else [])
+    before = values(*live)
+    with pytest.raises(error) as caught:
+        keras2_to_keras3(FIXTURE / kind / "ckpt", model, optimizer)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+    after = values(*live)
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+def test_loss_scale_weights_only_migrate(expected: dict) -> None:
+    model, _ = built()
+    report = keras2_to_keras3(FIXTURE / "lossscale" / "ckpt", model)
+    assert [m.role for m in report.mapped] == ["weight"] * 4
+    assert max_abs(model(tf.constant(expected["inputs"])), expected["lossscale/predictions"]) == 0
+
+
+class KernelLayer(tf.keras.layers.Layer):
+    """A Keras 3 layer whose weight attribute is `kernel`, as Keras 3.0.0-3.0.2's Dense named it."""
+
+    def build(self, shape: tuple[int, ...]) -> None:
+        self.kernel = self.add_weight(shape=(shape[-1], 2))
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return x @ self.kernel
+
+
+class KernelModel(tf.keras.Model):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = KernelLayer()
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return self.layer(x)
+
+
+def test_keras3_checkpoint_without_underscored_keys_is_recognised(tmp_path: Path) -> None:
+    """Keys alone can look like Keras 2's; Keras 3's optimizer names (`adam/iteration`) give it away."""
+    model, optimizer = KernelModel(), tf.keras.optimizers.Adam()
+    model(tf.zeros([1, 3]))
+    optimizer.build(model.trainable_variables)
+    path = tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(tmp_path / "k3"))
+    assert "model/layer/kernel/.ATTRIBUTES/VARIABLE_VALUE" in dict(tf.train.list_variables(path))
+    with pytest.raises(ckptkit.CheckpointError, match="written by Keras 3"):
+        keras2_to_keras3(path, model, optimizer)

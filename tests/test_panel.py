@@ -2,7 +2,9 @@ from ckptkit.lab.lab import LIVE, CheckpointLab
 from ckptkit.lab.panel import CheckpointPanel
 
 import os
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -122,7 +124,11 @@ def test_each_click_shows_the_call_it_made(panel):
     panel.save_button.click()
     assert panel.call_text == "lab.manager.save(checkpoint_number=1)"
     panel.restore_button.click()
-    assert panel.call_text == 'lab.checkpoint.restore(f"{lab.manager.directory}/ckpt-1").assert_consumed()'
+    assert panel.call_text.splitlines() == [
+        'lab.check_restore(f"{lab.manager.directory}/ckpt-1")  # ckptkit\'s own check; changes nothing',
+        'lab.checkpoint.restore(f"{lab.manager.directory}/ckpt-1").assert_consumed()',
+    ]
+    assert "last call: lab.check_restore(" in panel.call.value and "\n" in panel.call.value  # one per line
     panel.compare_a.value, panel.compare_b.value = panel.lab.checkpoints()[0], LIVE
     panel.compare_button.click()
     assert panel.call_text == 'ckptkit.compare(f"{lab.manager.directory}/ckpt-1", lab.checkpoint)'
@@ -147,3 +153,147 @@ def test_demo_clicks_through_a_branch_and_saves_under_a_new_number(panel, capsys
     assert "changed: save_counter" in lines[-3]
     assert lines[-1].strip() == "lab.manager.save(checkpoint_number=3)"
     assert [os.path.basename(p) for p in panel.lab.checkpoints()] == ["ckpt-3", "ckpt-2", "ckpt-1"]
+
+
+def test_a_restore_click_runs_the_tensorflow_line_it_prints(panel, monkeypatch):
+    import re
+
+    import tensorflow as tf
+
+    panel.train_button.click()
+    panel.save_button.click()
+    panel.train_button.click()
+    calls, real = [], tf.train.Checkpoint.restore
+
+    class Recorded:  # records each method the caller takes from the status (not its inner calls)
+        def __init__(self, status):
+            self.status = status
+
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(self.status, name)
+
+    def restore(self, save_path, *args, **kwargs):
+        calls.append(save_path)
+        return Recorded(real(self, save_path, *args, **kwargs))
+
+    monkeypatch.setattr(tf.train.Checkpoint, "restore", restore)
+    panel.restore_button.click()
+    assert panel.status_text.startswith("restored ckpt-1")
+    shown = re.fullmatch(r"lab\.checkpoint\.restore\((.+)\)\.(\w+)\(\)", panel.call_text.splitlines()[-1])
+    assert calls == [eval(shown[1], {"lab": panel.lab}), shown[2]]
+
+
+def test_a_failed_restore_click_shows_the_call_and_changes_nothing(panel):
+    panel.train_button.click()
+    panel.save_button.click()
+    panel.train_button.click()
+    path = panel.restore_choice.value
+    data = Path(path + ".data-00000-of-00001")
+    damaged = bytearray(data.read_bytes())
+    damaged[0] ^= 0xFF  # a value's bytes: TensorFlow finds it while restoring
+    data.write_bytes(bytes(damaged))
+    before = panel.table_text
+    panel.restore_button.click()
+    assert (
+        panel.status_text.startswith("⚠ checkpoint") and "live variables left unchanged" in panel.status_text
+    )
+    assert panel.call_text.splitlines()[-1].endswith(".assert_consumed()") and panel.table_text == before
+
+
+def test_a_training_run_in_the_background_locks_the_other_controls_until_it_ends(tmp_path):
+    panel = CheckpointPanel(CheckpointLab.linear(seed=0, workdir=tmp_path / "lab"), background=True)
+    panel.steps.value = panel.steps.max
+    stopping = []
+    panel.lab.predict = _slowed(panel.lab.predict, stopping)
+    panel.train_button.click()
+    assert panel.busy and panel.stop_button.disabled is False
+    assert all(
+        b.disabled for b in (panel.save_button, panel.restore_button, panel.compare_button, panel.steps)
+    )
+    panel.save_button.click()  # a disabled button still delivers a crafted click: refused in the kernel
+    assert panel.status_text.startswith("⚠ a training run is going on") and panel.lab.checkpoints() == []
+    panel.train_button.click()
+    assert panel.status_text.startswith("⚠ a training run is going on")
+    stopping.append(True)
+    panel.stop_button.click()
+    panel.wait(30)
+    assert not panel.busy and panel.stop_button.disabled and not panel.save_button.disabled
+    assert re.fullmatch(r"stopped after (\d+) of 200 steps: step \1, loss .+", panel.status_text)
+    assert int(panel.lab.step) < 200 and len(panel.lab.history.run.steps) == int(panel.lab.step)
+
+
+def _slowed(predict, flag):
+    """The model, made to wait at each step until the test has clicked (so Stop lands mid-run)."""
+
+    def slow(x):
+        if not flag:
+            time.sleep(0.01)
+        return predict(x)
+
+    return slow
+
+
+def test_the_lab_refuses_what_the_sliders_cannot_stop_a_page_from_sending(panel):
+    panel.steps.max = 10**6  # a crafted widget message can move a slider's bounds, then its value
+    panel.steps.value = 10**6
+    panel.train_button.click()
+    assert (
+        panel.status_text == "⚠ this lab trains at most 200 steps per run, got 1000000: train in shorter runs"
+    )
+    assert int(panel.lab.step) == 0
+    rate = float(panel.lab.optimizer.learning_rate)
+    panel.rate.max = 9
+    panel.rate.value = 1e6
+    assert panel.status_text.startswith("⚠ the learning rate must be above 0 and at most 10")
+    assert float(panel.lab.optimizer.learning_rate) == rate
+
+
+def test_the_learning_rate_control_sets_the_optimizer_and_a_restore_brings_it_back(panel):
+    panel.save_button.click()
+    panel.rate.value = 1.0
+    assert panel.call_text == "lab.optimizer.learning_rate.assign(1)"
+    assert float(panel.lab.optimizer.learning_rate) == 1.0
+    panel.restore_button.click()
+    assert panel.rate.value == pytest.approx(0.01) and panel.call_text.endswith(".assert_consumed()")
+
+
+def test_after_a_save_compare_is_live_against_the_new_checkpoint(panel):
+    panel.compare_button.click()
+    assert panel.status_text.startswith("⚠ A and B are both live")
+    for _ in range(2):
+        panel.train_button.click()
+        panel.save_button.click()
+        assert (panel.compare_a.value, panel.compare_b.value) == (LIVE, panel.lab.checkpoints()[0])
+    panel.compare_button.click()
+    assert panel.status_text.startswith("live vs ckpt-2: ")
+
+
+def test_delete_removes_one_checkpoint_and_its_state_file_line(panel):
+    import tensorflow as tf
+
+    for _ in range(3):
+        panel.save_button.click()
+    third = panel.lab.checkpoints()[0]
+    panel.restore_choice.value = third
+    panel.delete_button.click()
+    assert panel.status_text.startswith("deleted ckpt-3") and panel.call_text.startswith("lab.delete(")
+    assert not os.path.exists(third + ".index") and not os.path.exists(third + ".data-00000-of-00001")
+    state = tf.train.get_checkpoint_state(panel.lab.workdir)
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == ["ckpt-1", "ckpt-2"]
+    assert os.path.basename(state.model_checkpoint_path) == "ckpt-2"
+    assert [label.split(" ·")[0] for label, _ in panel.restore_choice.options] == ["ckpt-2", "ckpt-1"]
+    panel.save_button.click()  # numbering goes on past the deleted one: the history still names it
+    assert panel.status_text.startswith("saved ckpt-4")
+    panel.restore_choice.options = [("not the lab's", str(panel.lab.workdir / "ckpt-99"))]
+    panel.delete_button.click()
+    assert panel.status_text == "⚠ ckpt-99 is not a checkpoint this lab saved: ckptkit deletes only its own"
+
+
+def test_a_restore_the_check_refuses_shows_only_the_check(panel, tmp_path):
+    other = CheckpointLab.linear(seed=0, workdir=tmp_path / "other").save()
+    panel.restore_choice.options = [("another model's", other)]
+    panel.restore_choice.value = other
+    panel.restore_button.click()
+    assert panel.status_text.startswith("⚠") and "\n" not in panel.status_text
+    assert panel.call_text == "lab.check_restore(" + repr(other) + ")  # ckptkit's own check; changes nothing"

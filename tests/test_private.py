@@ -2,7 +2,14 @@
 
 import ckptkit
 import ckptkit.live.restore
-from ckptkit.live.private import PrivateApiError, learning_rate_variable, optimizer_slot, replaced_save_op
+from ckptkit.live.private import (
+    PrivateApiError,
+    learning_rate_variable,
+    optimizer_slot,
+    replaced_rename,
+    replaced_save_op,
+    replaced_shard_writer,
+)
 
 import pytest
 import tensorflow as tf
@@ -63,3 +70,55 @@ def test_replaced_save_op_is_what_a_save_calls_and_is_put_back(tmp_path):
     path = ckpt.save(str(tmp_path / "ckpt"))
     value = tf.train.load_checkpoint(path).get_tensor("v/.ATTRIBUTES/VARIABLE_VALUE")
     assert path.endswith("ckpt-2") and float(value) == 1.0
+
+
+def test_replaced_save_op_can_call_the_real_op_first(tmp_path):
+    def merge_then_refuse(merge, *args, **kwargs):
+        merge(*args, **kwargs)
+        raise RuntimeError("stopped after the merge")
+
+    ckpt = tf.train.Checkpoint(v=tf.Variable(3.0))
+    with (
+        replaced_save_op("merge_v2_checkpoints", merge_then_refuse) as original,
+        pytest.raises(RuntimeError, match="after the merge"),
+    ):
+        ckpt.save(str(tmp_path / "ckpt"))
+    assert callable(original)
+    # The merge ran: the data and the index are in place, the state file was never written.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-1.data-00000-of-00001", "ckpt-1.index"]
+
+
+def test_replaced_shard_writer_is_called_once_per_shard_into_the_temp_folder(tmp_path):
+    shards = []
+
+    def record(save_v2, prefix, *args, **kwargs):
+        shards.append(prefix.numpy().decode())
+        return save_v2(prefix, *args, **kwargs)
+
+    ckpt = tf.train.Checkpoint(a=tf.Variable(tf.zeros([300])), b=tf.Variable(tf.zeros([300])))
+    policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=1500)
+    options = tf.train.CheckpointOptions(experimental_sharding_callback=policy)
+    with replaced_shard_writer(record):
+        path = ckpt.write(str(tmp_path / "ckpt"), options=options)
+    assert len(shards) >= 2 and all("/ckpt_temp/part-" in shard for shard in shards)
+    assert float(tf.reduce_sum(tf.train.load_variable(path, "a/.ATTRIBUTES/VARIABLE_VALUE"))) == 0.0
+    with replaced_shard_writer(record):
+        pass
+    from tensorflow.python.ops import io_ops
+
+    assert io_ops.save_v2.__name__ == "save_v2"  # put back
+
+
+def test_replaced_rename_sees_the_state_file_commit(tmp_path):
+    renames = []
+
+    def record(rename, old, new, *args):
+        renames.append((old.rsplit("/", 1)[-1][:14], new.rsplit("/", 1)[-1]))
+        return rename(old, new, *args)
+
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)), str(tmp_path), 2)
+    with replaced_rename(record):
+        manager.save()
+    # CheckpointManager writes the state file twice per save: before and after removing old files.
+    assert renames == [("checkpoint.tmp", "checkpoint")] * 2
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-1")

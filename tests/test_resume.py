@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ckptkit.files.inventory import list_folder
-from ckptkit.runs.trainer import train
+from ckptkit.runs.trainer import KILL_POINTS, train
 
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -92,6 +93,71 @@ def test_kills_during_saves_leave_the_latest_listed_checkpoint_restorable(tmp_pa
     assert final_hash(cli(tmp_path)) == reference["keras"]
 
 
+# What a SIGKILL at each step of the save of step 10 leaves, besides ckpt-5 and the state file naming it.
+LEFT_BY_A_KILL = {
+    "shard": ["ckpt-10_temp", "ckpt-10_temp/part-00000-of-00001.data-00000-of-00001.tempstate"],
+    "merge": [
+        "ckpt-10_temp",
+        "ckpt-10_temp/part-00000-of-00001.data-00000-of-00001",
+        "ckpt-10_temp/part-00000-of-00001.index",
+    ],
+    "index": [
+        "ckpt-10.data-00000-of-00001",
+        "ckpt-10.index",
+        "ckpt-10_temp",
+        "ckpt-10_temp/part-00000-of-00001.index",
+    ],
+    "state": ["checkpoint.tmp", "ckpt-10.data-00000-of-00001", "ckpt-10.index"],
+}
+
+
+def _left(folder: Path) -> list[str]:
+    """The files in `folder` beyond ckpt-5 and the state file, random suffixes cut off."""
+    names = (str(p.relative_to(folder)) for p in sorted(folder.rglob("*")))
+    cut = (re.sub(r"(\.tempstate|checkpoint\.tmp)\w+$", r"\1", n) for n in names)
+    return [n for n in cut if not n.startswith("ckpt-5.") and n != "checkpoint"]
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_a_kill_at_each_step_of_a_save_leaves_the_last_commit(tmp_path, reference, point):
+    code = "from ckptkit.runs.trainer import train; "
+    code += f"train('keras', {STEPS}, {EVERY}, workdir={str(tmp_path)!r}, "
+    code += f"kill_during_save=10, kill_point={point!r})"
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    assert _left(tmp_path) == LEFT_BY_A_KILL[point]
+    if point == "index":  # cut short in the middle of its write, as the kill leaves it
+        whole = (tmp_path / "ckpt-10_temp" / "part-00000-of-00001.index").stat().st_size
+        assert (tmp_path / "ckpt-10.index").stat().st_size == whole // 2
+    assert [row["checkpoint"] for row in list_folder(tmp_path) if row["listed"]] == ["ckpt-5"]
+    said: list[str] = []
+    resumed = train("keras", STEPS, EVERY, workdir=tmp_path, say=said.append)
+    assert said[0] == "resumed from ckpt-5 at step 5" and resumed.sha256 == reference["keras"]
+
+
+def test_bad_kill_point(tmp_path):
+    with pytest.raises(ValueError, match="not one of shard, merge, index, state"):
+        train("keras", 5, 5, workdir=tmp_path, kill_during_save=5, kill_point="rename")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing"])
+def test_a_listed_checkpoint_without_a_whole_index_is_set_aside(tmp_path, reference, damage):
+    """What a power cut can leave and a kill cannot: the state file lists a checkpoint whose index is gone."""
+    train("keras", STEPS, EVERY, workdir=tmp_path, say=lambda _: None)
+    index = tmp_path / f"ckpt-{STEPS}.index"
+    if damage == "missing":
+        index.unlink()
+    else:
+        index.write_bytes(index.read_bytes()[: index.stat().st_size // 2])
+    said: list[str] = []
+    result = train("keras", STEPS, EVERY, workdir=tmp_path, say=said.append)
+    assert said[0].startswith(f"skipped ckpt-{STEPS}: ")
+    assert said[1] == f"resumed from ckpt-{STEPS - EVERY} at step {STEPS - EVERY}"
+    kept = sorted(p.name for p in (tmp_path / "damaged").iterdir())
+    assert kept == [f"ckpt-{STEPS}.data-00000-of-00001"] + ([] if damage == "missing" else [index.name])
+    assert result.sha256 == reference["keras"]
+
+
 def test_a_damaged_checkpoint_is_skipped_for_the_one_before(tmp_path, reference):
     train("keras", STEPS, EVERY, workdir=tmp_path, say=lambda _: None)
     helpers.damage(str(tmp_path / f"ckpt-{STEPS}"), "flip", bits=0x10)
@@ -161,3 +227,31 @@ def test_prints_survive_sigkill_without_pythonunbuffered(tmp_path):
     assert done.returncode == -9
     saved = [line.split(", loss")[0] for line in done.stdout.splitlines()]
     assert saved == ["saved ckpt-5 at step 5", "saved ckpt-10 at step 10"]
+
+
+def test_traced_file_calls_reads_a_save_from_a_trace(tmp_path):
+    from ckptkit.lessons.syscalls import traced, traced_file_calls
+
+    folder = tmp_path / "run"
+    trace = tmp_path / "trace"
+    trace.write_text(
+        f'101 mkdir("{folder}/ckpt-5_temp", 0755) = 0\n'  # before the start: left out
+        f'101 mkdir("{folder}/ckpt-10_temp", 0755) = 0\n'
+        f'101 openat(AT_FDCWD, "{folder}/ckpt-10_temp/part.data.tempstate123", O_WRONLY|O_CREAT, 0666) = 3\n'
+        f'102 rename("{folder}/ckpt-10_temp/part.data.tempstate123", "{folder}/ckpt-10_temp/part.data") = 0\n'
+        f'101 openat(AT_FDCWD, "{folder}/missing", O_RDONLY) = -1 ENOENT (No such file or directory)\n'
+        f'101 openat(AT_FDCWD, "/elsewhere/file", O_RDONLY) = 4\n'
+        "102 fdatasync(7) = 0\n"
+        f'101 openat(AT_FDCWD, "{folder}/checkpoint.tmp9f3a", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 3\n'
+        "101 +++ killed by SIGKILL +++\n"
+    )
+    calls, syncs = traced_file_calls(trace, folder, start="ckpt-10")
+    assert calls == [
+        "mkdir ckpt-10_temp",
+        "create ckpt-10_temp/part.data.tempstate…",
+        "rename ckpt-10_temp/part.data.tempstate… -> ckpt-10_temp/part.data",
+        "create checkpoint.tmp…",
+    ]
+    assert syncs == 1
+    command, used = traced(["true"], tmp_path / "t")
+    assert (command == ["true"]) == (not used) and (not used or command[-1] == "true")

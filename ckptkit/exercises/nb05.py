@@ -1,128 +1,157 @@
-"""The exercise checks of notebook 05_from_sessions_to_checkpoints.ipynb."""
+"""The exercise checks of notebook 05_from_sessions_to_checkpoints.ipynb.
+
+Each check writes its own TensorFlow 1 and TensorFlow 2 checkpoints (other widths, values and steps
+than the notebook's) and runs the learner's function on them.
+"""
 
 from __future__ import annotations
 
-from ckptkit.errors import CheckpointError
 from ckptkit.exercises.feedback import Feedback
-from ckptkit.files.reader import resolve_checkpoint
-from ckptkit.live.quiet import import_tensorflow
-from ckptkit.live.snapshot import snapshot
-from ckptkit.runs.models import MyModel
+from ckptkit.exercises.nb04 import answer_of
+from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 
 import os
+import tempfile
 
 import numpy as np
 
 tf = import_tensorflow()
 
-__all__ = ["check_converted", "check_saved_by_step"]
+__all__ = ["check_convert", "check_latest_step", "tf1_checkpoint"]
 
-
-# The notebook's TF1 variable names -> the keys the Keras 3 model writes (the migration guide's map).
+# The TF1 names of notebook 05's network -> the keys a Keras 3 `MyModel` and a step write.
 TF1_TO_TF2 = {
-    "model/dense1/_kernel": "hidden/weights",
-    "model/dense1/bias": "hidden/biases",
-    "model/dense2/_kernel": "out/weights",
-    "model/dense2/bias": "out/biases",
-    "step": "global_step",
+    "hidden/weights": "model/dense1/_kernel",
+    "hidden/biases": "model/dense1/bias",
+    "out/weights": "model/dense2/_kernel",
+    "out/biases": "model/dense2/bias",
+    "global_step": "step",
 }
 
 
-def check_converted(path: object, tf1_path: str | os.PathLike[str], model: object = None) -> Feedback:
-    """05 exercise 1: `path` restores into a fresh `MyModel` and step with the TF1 run's values and step.
+def tf1_checkpoint(folder: str, hidden: int, steps: tuple[int, ...], seed: int) -> dict[str, np.ndarray]:
+    """Save a TF1 `Saver` checkpoint per global step in `steps` under `folder`; return the last values.
 
-    With `model`, the learner's own model must hold those values too, so another file cannot stand in.
+    The layout is notebook 05's: `hidden/weights` (4 x `hidden`), `hidden/biases`, `out/weights`,
+    `out/biases` and `global_step`, written by a session as TensorFlow 1 wrote them.
     """
-    if not isinstance(path, str | os.PathLike):
-        return Feedback(False, "no checkpoint yet: write one with tf.train.Checkpoint(model=..., step=...)")
-    try:
-        mine, tf1 = snapshot(path), snapshot(tf1_path)
-    except CheckpointError as err:
-        return Feedback(False, str(err))
-    if "global_step" in mine:
-        return Feedback(False, "this is a name-based (TF1) checkpoint: write what you converted to a new one")
-    missing = [key for key in TF1_TO_TF2 if key not in mine]
-    if missing:
-        what = "the step" if missing[0] == "step" else TF1_TO_TF2[missing[0]]
-        return Feedback(False, f"nothing stored at {missing[0]}: your conversion leaves {what} behind")
-    extra = sorted(set(mine) - set(TF1_TO_TF2) - {"save_counter"})
-    if extra:
-        return Feedback(
-            False,
-            f"it also holds {extra[0]} ({len(extra)} value(s) in all), which the TF1 checkpoint has no "
-            "value for: write only the model and the step you converted",
-        )
-    for key, name in TF1_TO_TF2.items():
-        if mine[key].shape != tf1[name].shape or mine[key].dtype != tf1[name].dtype:
+    rng = np.random.default_rng(seed)
+    values = {
+        "hidden/weights": rng.normal(size=(4, hidden)),
+        "hidden/biases": rng.normal(size=hidden),
+        "out/weights": rng.normal(size=(hidden, 1)),
+        "out/biases": rng.normal(size=1),
+    }
+    values = {name: value.astype(np.float32) for name, value in values.items()}
+    graph = tf.Graph()
+    with graph.as_default():
+        for name, value in values.items():
+            scope, variable = name.split("/")
+            with tf.compat.v1.variable_scope(scope):
+                tf.compat.v1.get_variable(variable, initializer=value)
+        global_step = tf.compat.v1.train.get_or_create_global_step()
+        at = tf.compat.v1.placeholder(tf.int64, [])
+        assign = global_step.assign(at)
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            for step in steps:
+                sess.run(assign, feed_dict={at: step})
+                saver.save(sess, os.path.join(folder, "model"), global_step=step)
+    return values | {"global_step": np.int64(steps[-1])}
+
+
+def _written(path: str) -> dict[str, object]:
+    """Key (without the suffix) -> (dtype name, value) of every value TensorFlow's reader finds at `path`."""
+    reader = tf.train.load_checkpoint(path)
+    dtypes = reader.get_variable_to_dtype_map()
+    return {
+        key.removesuffix("/.ATTRIBUTES/VARIABLE_VALUE"): (dtypes[key].name, reader.get_tensor(key))
+        for key in dtypes
+        if key != "_CHECKPOINTABLE_OBJECT_GRAPH"
+    }
+
+
+def check_convert(convert: object) -> Feedback:
+    """05 exercise 1: `convert(tf1_path, prefix)` writes the TF1 file's values as a `MyModel` and a step."""
+    with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as folder:
+        truth = tf1_checkpoint(os.path.join(folder, "tf1"), hidden=24, steps=(37,), seed=505)
+        tf1_path = tf.train.latest_checkpoint(os.path.join(folder, "tf1"))
+        with captured_tf_logs():
+            path, problem = answer_of(convert, "convert", tf1_path, os.path.join(folder, "tf2", "model"))
+        if problem is not None:
+            return problem
+        if not isinstance(path, str | os.PathLike):
+            return Feedback(False, "convert must return the path its save (or write) returned")
+        try:
+            written = _written(os.fspath(path))
+        except (tf.errors.OpError, ValueError):
+            return Feedback(False, "there is no checkpoint at the path convert returned")
+        if "global_step" in written or "hidden/weights" in written:
             return Feedback(
-                False,
-                f"{key} is {mine[key].dtype} {mine[key].shape}, but TF1's {name} is "
-                f"{tf1[name].dtype} {tf1[name].shape}: build each TF2 value from the TF1 one",
+                False, "it wrote TF1 names again: a TF2 checkpoint keys each value by object path"
             )
-    fresh = MyModel(hidden=tf1["hidden/weights"].shape[1])
-    fresh(tf.zeros([1, tf1["hidden/weights"].shape[0]]))
-    step = tf.Variable(0, dtype=tf.int64)
-    fresh_ckpt = tf.train.Checkpoint(model=fresh, step=step)
-    fresh_ckpt.restore(resolve_checkpoint(path)).assert_consumed()  # keys, shapes, dtypes compared above
-    restored = snapshot(fresh_ckpt)
-    if int(step) != int(tf1["global_step"]):
-        return Feedback(
-            False,
-            f"step = {int(step)}, but the TF1 run ended at global step {int(tf1['global_step'])}: "
-            "carry global_step over, or the resumed run counts from the wrong step",
-        )
-    for key, name in TF1_TO_TF2.items():
-        if not np.array_equal(restored[key], tf1[name]):
-            return Feedback(
-                False,
-                f"restored into a fresh model, {key} is not the TF1 run's value: assign each variable the "
-                "tensor its TF1 name holds",
-            )
-    if model is not None:
-        live = snapshot(tf.train.Checkpoint(model=model))
-        if any(
-            not np.array_equal(live.get(key), tf1[name]) for key, name in TF1_TO_TF2.items() if key != "step"
-        ):
-            return Feedback(
-                False, "the file is right, but your model does not hold the TF1 values: convert into it"
-            )
+        for name, key in TF1_TO_TF2.items():
+            if key not in written:
+                return Feedback(
+                    False,
+                    f"nothing is stored at {key}, where a fresh MyModel and step look for {name}: "
+                    "reread 'Convert it with a name map, once'",
+                )
+            dtype, value = written[key]
+            if np.shape(value) != np.shape(truth[name]):
+                return Feedback(
+                    False,
+                    f"{key} has shape {np.shape(value)}, but the TF1 file's {name} has "
+                    f"{np.shape(truth[name])}: build the model to the shapes in the file you convert",
+                )
+            if dtype != truth[name].dtype.name:
+                return Feedback(False, f"{key} is {dtype}, but TF1 stored {name} as {truth[name].dtype.name}")
+            if not np.array_equal(value, truth[name]):
+                return Feedback(False, f"{key} does not hold the value the TF1 file stores as {name}")
+        extra = sorted(set(written) - set(TF1_TO_TF2.values()) - {"save_counter"})
+        if extra:
+            return Feedback(False, f"it also stores {extra[0]}, which the TF1 file has no value for")
     return Feedback(
         True,
-        f"right: a fresh model restores it with assert_consumed(), every value equals the TF1 run's, "
-        f"and step = {int(step)}",
+        "right: a width-24 TF1 file the check wrote became a TF2 checkpoint with every value where a fresh "
+        f"MyModel(hidden=24) and step look for it, and step = {int(truth['global_step'])}",
     )
 
 
-def check_saved_by_step(save: object) -> Feedback:
-    """05 exercise 2: `save(ckpt, folder)` saves `ckpt` into `folder` under a name ending in its step."""
-    import re
-    import tempfile
+def _tf2_folder(folder: str, steps: tuple[int, ...], by_step: bool) -> None:
+    """Save a TF2 checkpoint per step with a `CheckpointManager`, numbered by step or by save count."""
+    ckpt = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), w=tf.Variable([0.5, -1.0]))
+    manager = tf.train.CheckpointManager(ckpt, folder, max_to_keep=2)
+    for step in steps:
+        ckpt.step.assign(step)
+        manager.save(checkpoint_number=step if by_step else None)
 
-    if not callable(save):
-        return Feedback(False, "pass your function itself (save_by_step), not what it returned")
-    with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as folder:
-        ckpt = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), w=tf.Variable([0.0]))
-        for at in (7, 23):  # two steps your function cannot know in advance
-            ckpt.step.assign(at)
-            ckpt.w.assign([float(at)])
-            try:
-                path = save(ckpt, folder)
-            except Exception as err:  # the learner's code: answer with its error, never raise
-                return Feedback(False, f"your function raised {type(err).__name__}: {err}")
-            if not isinstance(path, str | os.PathLike):
-                return Feedback(False, "your function must return the path that the save wrote")
-            name = os.path.basename(os.fspath(path))
-            number = re.search(r"-(\d+)$", name)
-            if number is None or int(number.group(1)) != at:
+
+def check_latest_step(latest_step: object) -> Feedback:
+    """05 exercise 2: `latest_step(folder)` is the training step of the newest checkpoint, TF1 or TF2."""
+    with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:
+        cases = {  # folder -> (who wrote it, the newest step)
+            "tf1": ("a TF1 Saver", 26),
+            "tf2-count": ("a TF2 CheckpointManager numbering its saves", 31),
+            "tf2-step": ("a TF2 CheckpointManager numbering by step", 44),
+        }
+        tf1_checkpoint(os.path.join(root, "tf1"), hidden=3, steps=(13, 26), seed=5)
+        _tf2_folder(os.path.join(root, "tf2-count"), (9, 31), by_step=False)
+        _tf2_folder(os.path.join(root, "tf2-step"), (20, 44), by_step=True)
+        for name, (writer, step) in cases.items():
+            with captured_tf_logs():
+                got, problem = answer_of(latest_step, "latest_step", os.path.join(root, name))
+            if problem is not None and "placeholder" in problem.message:
+                return problem
+            if problem is not None:
+                return Feedback(False, f"{problem.message} (on a folder {writer} wrote)")
+            if got is None:
+                return Feedback(False, "latest_step returned None: return the step as a number")
+            if np.size(got) != 1 or int(np.asarray(got).item()) != step:
                 return Feedback(
                     False,
-                    f"at step {at} it wrote {name}: the number counts saves, not steps (Saver.save took "
-                    "global_step=; find the CheckpointManager.save argument that does the same)",
+                    f"on a folder {writer} wrote, it says {np.asarray(got).item()!r}; the newest "
+                    "checkpoint there holds another step (reread 'Train and save the TensorFlow 2 way')",
                 )
-            if tf.train.latest_checkpoint(folder) != os.fspath(path):
-                return Feedback(
-                    False,
-                    f"{name} is named right, but tf.train.latest_checkpoint(folder) does not find it: "
-                    "save through a CheckpointManager so the state file lists it",
-                )
-    return Feedback(True, "right: saved at steps 7 and 23, the files are ...-7 and ...-23 and the latest")
+    return Feedback(True, "right: steps 26 (TF1 Saver), 31 (saves numbered 1, 2) and 44 (numbered by step)")

@@ -1,74 +1,149 @@
-"""The exercise checks of notebook 07_checkpoint_performance.ipynb."""
+"""The exercise checks of notebook 07_checkpoint_performance.ipynb.
+
+The checks call the learner's function with their own inputs: a checkpoint and a folder it makes
+(exercise 1, watching every `fsync`), step and save times it picks (exercise 2).
+"""
 
 from __future__ import annotations
 
 from ckptkit.exercises.feedback import Feedback
+from ckptkit.exercises.nb04 import answer_of
 from ckptkit.live.quiet import import_tensorflow
 
+import contextlib
+import math
 import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
 tf = import_tensorflow()
 
-__all__ = ["check_async_options", "check_save_interval"]
+__all__ = ["check_save_durably", "check_save_interval"]
+
+# A file's identity and the state it was in: (inode, size, modification time in ns).
+State = tuple[int, int, int]
 
 
-def check_async_options(options: object) -> Feedback:
-    """Notebook 07, exercise 1: `options` is a `tf.train.CheckpointOptions` that saves in the background."""
-    if not isinstance(options, tf.train.CheckpointOptions):
-        return Feedback(False, f"this is a {type(options).__name__}: build tf.train.CheckpointOptions(...)")
-    if not options.enable_async:
-        return Feedback(
-            False,
-            "these options save synchronously: help(tf.train.CheckpointOptions) lists the argument "
-            "that saves in a background thread",
-        )
-    import tempfile
+def _state(stat: os.stat_result) -> State:
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
-    # Save with the learner's options and read the result back: the options must work, not just look right.
-    value = tf.Variable(7.0)
-    ckpt = tf.train.Checkpoint(v=value)
-    with tempfile.TemporaryDirectory() as folder:
+
+@contextlib.contextmanager
+def _watched_syncs(folder: Path) -> Iterator[set[State]]:
+    """Record the state of each file or folder flushed to disk inside the block (fsync, fdatasync, sync)."""
+    synced: set[State] = set()
+    originals = {name: getattr(os, name) for name in ("fsync", "fdatasync", "sync") if hasattr(os, name)}
+
+    def on_fd(name: str) -> Callable[[object], None]:
+        def flush(fd: object) -> None:
+            number = fd if isinstance(fd, int) else fd.fileno()
+            originals[name](number)
+            synced.add(_state(os.fstat(number)))
+
+        return flush
+
+    def sync_all() -> None:
+        originals["sync"]()
+        synced.update(_state(p.stat()) for p in [folder, *folder.rglob("*")])
+
+    for name in originals:
+        setattr(os, name, sync_all if name == "sync" else on_fd(name))
+    try:
+        yield synced
+    finally:
+        for name, function in originals.items():
+            setattr(os, name, function)
+
+
+def check_save_durably(save_durably: object) -> Feedback:
+    """07 exercise 1: `save_durably(ckpt, prefix)` returns once the checkpoint would survive a power cut."""
+    values = np.random.default_rng(707).normal(size=(64, 64)).astype(np.float32)
+    ckpt = tf.train.Checkpoint(kernel=tf.Variable(values), step=tf.Variable(11))
+    with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:
+        folder = Path(root) / "run"
+        folder.mkdir()
+        with _watched_syncs(folder) as synced:
+            path, problem = answer_of(save_durably, "save_durably", ckpt, str(folder / "ckpt"))
+        if problem is not None:
+            return problem
+        if not isinstance(path, str | os.PathLike):
+            return Feedback(False, "save_durably must return the path its write (or save) returned")
+        files = sorted(folder.glob(Path(path).name + ".*")) + sorted(folder.glob("checkpoint"))
+        if not files:
+            return Feedback(False, f"no checkpoint files at the path it returned ({Path(path).name})")
         try:
-            path = ckpt.save(os.path.join(folder, "ckpt"), options=options)
-            ckpt.sync()
-            value.assign(0.0)
-            ckpt.restore(path).assert_consumed()
-        except (tf.errors.OpError, ValueError, AssertionError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            return Feedback(False, f"a save with these options failed: {first}")
-    if float(value) != 7.0:
-        return Feedback(False, "a checkpoint saved with these options did not restore its value")
-    return Feedback(True, "right: ckpt.save(path, options=options) returns while the bytes are written")
+            stored = tf.train.load_variable(os.fspath(path), "kernel/.ATTRIBUTES/VARIABLE_VALUE")
+        except (tf.errors.OpError, ValueError):
+            return Feedback(False, "the checkpoint it wrote does not read back")
+        if not np.array_equal(stored, values):
+            return Feedback(False, "the checkpoint it wrote does not hold the values it was given")
+        for file in files:
+            if _state(file.stat()) not in synced:
+                return Feedback(
+                    False,
+                    f"{file.name} was not flushed to the disk after it was last written: a save returns "
+                    "with its bytes in the page cache (reread 'Know where the bytes go')",
+                )
+        if _state(folder.stat()) not in synced:
+            return Feedback(
+                False,
+                "the files were flushed, but not the folder as it is now: after a power cut the names "
+                "that point at them (TensorFlow creates and renames files) may be lost",
+            )
+    return Feedback(
+        True,
+        f"right: {', '.join(f.name for f in files)} and the folder were flushed after they were last "
+        "written, and the checkpoint reads back",
+    )
 
 
-def check_save_interval(
-    interval: object, step_ms: float = 12.0, save_ms: float = 30.0, budget: float = 0.05
-) -> Feedback:
-    """Notebook 07, exercise 2: `interval` is the fewest steps between saves that keeps saving in `budget`.
+# (step ms, save ms, budget) the check asks about, none of them the notebook's numbers.
+INTERVAL_CASES = ((12.0, 30.0, 0.05), (8.0, 95.0, 0.02), (40.0, 55.0, 0.1), (3.0, 4.0, 0.5))
+_checking = False  # set while a check runs: the learner's function may not call the check itself
 
-    The time is training plus saving: `save_ms / (interval * step_ms + save_ms) <= budget`.
-    """
-    if isinstance(interval, bool) or not isinstance(interval, int | np.integer) or interval < 1:
-        return Feedback(False, "the interval is a whole number of steps, 1 or more")
-    interval = int(interval)
 
-    def share(n: int) -> float:
-        return save_ms / (n * step_ms + save_ms)
+def _fewest_steps(step_ms: float, save_ms: float, budget: float) -> int:
+    """The smallest n with save / (n * step + save) <= budget, by counting up (no formula to get wrong)."""
+    n = 1
+    while save_ms / (n * step_ms + save_ms) > budget * (1 + 1e-12):
+        n += 1
+    return n
 
-    smallest = 1
-    while share(smallest) > budget + 1e-12:
-        smallest += 1
-    if interval < smallest:
-        return Feedback(
-            False,
-            f"saving every {interval} steps spends {share(interval):.1%} of the time saving: save less often",
-        )
-    if interval > smallest:
-        return Feedback(
-            False,
-            f"every {interval} steps fits the budget ({share(interval):.1%}), but a shorter interval would "
-            "too and lose less work in a crash: the time is training plus saving",
-        )
-    return Feedback(True, f"right: every {interval} steps, saves take {share(interval):.2%} of the time")
+
+def check_save_interval(save_interval: object) -> Feedback:
+    """07 exercise 2: `save_interval(step_ms, save_ms, budget)` is the shortest interval within budget."""
+    global _checking
+    if _checking:
+        return Feedback(False, "the check cannot grade an answer that asks the check")
+    _checking = True
+    try:
+        for step_ms, save_ms, budget in INTERVAL_CASES:
+            got, problem = answer_of(save_interval, "save_interval", step_ms, save_ms, budget)
+            if problem is not None:
+                return problem
+            case = f"with {step_ms:g} ms steps, {save_ms:g} ms saves and a {budget:.0%} budget"
+            if isinstance(got, bool) or not isinstance(got, int | np.integer):
+                return Feedback(False, f"{case} it returned {got!r}: return a whole number of steps")
+            share = save_ms / (int(got) * step_ms + save_ms) if got >= 1 else math.inf
+            best = _fewest_steps(step_ms, save_ms, budget)
+            if got < best:
+                spent = f"{share:.1%}" if math.isfinite(share) else "everything"
+                return Feedback(
+                    False,
+                    f"{case}, saving every {got} steps spends {spent} of the time saving: over budget "
+                    "(the time is training plus saving)",
+                )
+            if got > best:
+                return Feedback(
+                    False,
+                    f"{case}, every {got} steps fits ({share:.2%}), but a shorter interval fits too and "
+                    "loses less work in a crash",
+                )
+    finally:
+        _checking = False
+    return Feedback(
+        True, f"right on {len(INTERVAL_CASES)} cases, e.g. every 48 steps for 12 ms steps and 30 ms saves"
+    )

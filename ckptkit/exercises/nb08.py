@@ -1,28 +1,136 @@
-"""The exercise checks of notebook 08_playground.ipynb."""
+"""The exercise check of notebook 08_playground.ipynb: restore a lab's best checkpoint, through the lab."""
 
 from __future__ import annotations
 
+from ckptkit.errors import CheckpointNotFoundError
 from ckptkit.exercises.feedback import Feedback
+from ckptkit.exercises.nb00 import placeholder_or_error
+from ckptkit.lab.lab import CheckpointLab
 from ckptkit.live.quiet import import_tensorflow
+from ckptkit.live.snapshot import live_variables
 
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
 
 tf = import_tensorflow()
 
-__all__ = ["check_branches"]
+__all__ = ["check_restore_best"]
+
+SECTIONS = "sections 'Click from code' and 'Survive a checkpoint deleted behind the panel's back'"
 
 
-def check_branches(history: object, wanted: int = 3) -> Feedback:
-    """Notebook 08, exercise 1: the lab's loss history holds at least `wanted` runs with training in them."""
-    runs = getattr(history, "runs", None)
-    if not isinstance(runs, Mapping):
-        return Feedback(False, f"this is a {type(history).__name__}: pass the lab's history, lab.history")
-    trained = [r for r in runs.values() if r.steps]
-    if len(trained) >= wanted:
-        names = ", ".join(r.name for r in trained)
-        return Feedback(True, f"right: {len(trained)} branches with training: {names}")
+def _saved(lab: CheckpointLab, losses: dict[str, float]) -> str:
+    """Save, noting the loss of the very values saved (the check's own record, not the lab's)."""
+    loss = lab.loss()
+    path = lab.save()
+    losses[path] = loss
+    return path
+
+
+def _keras_lab(root: Path) -> tuple[CheckpointLab, dict[str, float], str]:
+    """A Keras lab: a good save, a better one, a worse one after a learning-rate jump, then a branch."""
+    lab, losses = CheckpointLab.keras(seed=4, workdir=root / "keras"), {}
+    lab.train(5)
+    first = _saved(lab, losses)
+    lab.train(25)
+    _saved(lab, losses)
+    lab.optimizer.learning_rate.assign(0.3)  # too large: the loss climbs, still finite
+    lab.train(3)
+    _saved(lab, losses)
+    lab.restore(first)  # brings the learning rate back too
+    lab.train(2)
+    _saved(lab, losses)
+    return lab, losses, "a Keras lab with a branch and a save after a learning-rate jump"
+
+
+def _linear_lab(root: Path) -> tuple[CheckpointLab, dict[str, float], str]:
+    """A linear lab whose best checkpoint was deleted from disk before a worse one was saved."""
+    lab, losses = CheckpointLab.linear(seed=2, workdir=root / "linear"), {}
+    lab.train(10)
+    _saved(lab, losses)
+    lab.train(40)
+    best = _saved(lab, losses)
+    for file in Path(best).parent.glob(Path(best).name + ".*"):  # the check's own files
+        file.unlink()
+    del losses[best]
+    lab.optimizer.learning_rate.assign(6.0)  # far too large: the loss climbs by orders of magnitude
+    lab.train(4)
+    _saved(lab, losses)
+    return lab, losses, "a linear lab whose best checkpoint was deleted from disk"
+
+
+def _holds(lab: CheckpointLab, path: str) -> bool:
+    """True when every value the lab's checkpoint tracks equals what the file `path` stores."""
+    reader = tf.train.load_checkpoint(path)
+    return all(
+        np.array_equal(var.numpy(), reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE"))
+        for name, var in live_variables(lab.checkpoint)
+        if name != "save_counter"
+    )
+
+
+def _judge(restore_best: Callable, lab: CheckpointLab, losses: dict[str, float], what: str) -> Feedback | str:
+    """Run `restore_best` on one scripted lab; the checkpoint it rightly restored, or a verdict."""
+    best, events = min(losses, key=losses.get), len(lab.history.events)
+    before = {name: var.numpy().copy() for name, var in live_variables(lab.checkpoint)}
+    try:
+        restore_best(lab)
+    except CheckpointNotFoundError:
+        return Feedback(
+            False,
+            f"in {what}, restore_best tried a checkpoint whose files are gone: choose among the "
+            f"checkpoints still on disk ({SECTIONS})",
+        )
+    except Exception as err:
+        return placeholder_or_error("restore_best(lab)", err)
+    now = {name: var.numpy() for name, var in live_variables(lab.checkpoint)}
+    unchanged = all(np.array_equal(now[k], before[k]) for k in before if k != "save_counter")
+    if unchanged and len(lab.history.events) == events:  # no value moved, no restore recorded
+        return placeholder_or_error("restore_best", None)
+    name = os.path.basename(best)
+    if not _holds(lab, best):
+        held = [p for p in losses if _holds(lab, p)]
+        # The losses the lab recorded, as its panel shows them; the check's own record chose the best.
+        said = "the values of no checkpoint"
+        if held:
+            said = f"{os.path.basename(held[0])}, saved with loss {lab.loss_of(held[0]):.4g}"
+        return Feedback(
+            False,
+            f"in {what}, the lab now holds {said}, but {name} was saved with the lowest loss, "
+            f"{lab.loss_of(best):.4g}: compare the losses the checkpoints were saved with, not their age "
+            f"({SECTIONS})",
+        )
+    if os.path.abspath(str(lab.history.run.start_checkpoint)) != os.path.abspath(best):
+        return Feedback(
+            False,
+            f"in {what}, the values are {name}'s, but the lab's history started no branch from it: "
+            f"restore through the lab, so it knows ({SECTIONS})",
+        )
+    return name
+
+
+def check_restore_best(restore_best: object) -> Feedback:
+    """Notebook 08, exercise 1: `restore_best(lab)` restores, through the lab, its lowest-loss checkpoint.
+
+    The check scripts two labs of its own (clicks the notebook never shows: other seeds, a branch, a
+    learning-rate jump, a deleted file), records the loss of every save itself, and after the call
+    compares the lab's values with the best file's, read by TensorFlow.
+    """
+    if not callable(restore_best):
+        return Feedback(False, "restore_best must be a function of one argument, the lab")
+    restored = []
+    with tempfile.TemporaryDirectory(prefix="ckptkit-nb08-") as root:
+        for script in (_keras_lab, _linear_lab):
+            verdict = _judge(restore_best, *script(Path(root)))
+            if isinstance(verdict, Feedback):
+                return verdict
+            restored.append(verdict)
     return Feedback(
-        False,
-        f"{len(trained)} branch(es) with training so far, {len(runs) - len(trained)} without: "
-        "a restore starts a branch, and only training puts steps in it",
+        True,
+        "right: in 2 labs the check scripted itself (a branch and a learning-rate jump; a deleted best "
+        f"file), restore_best restored {' and '.join(restored)}, the lowest losses on disk, through the lab",
     )

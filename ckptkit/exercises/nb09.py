@@ -1,34 +1,85 @@
-"""The exercise checks of notebook 09_distributed.ipynb."""
+"""The exercise check of notebook 09_distributed.ipynb: which folder each task of a cluster saves into."""
 
 from __future__ import annotations
 
 from ckptkit.exercises.feedback import Feedback
-from ckptkit.live.quiet import import_tensorflow
-from ckptkit.live.snapshot import live_variables, snapshot
+from ckptkit.exercises.nb00 import placeholder_or_error
 
+import copy
 import os
 
-import numpy as np
+__all__ = ["check_write_dir"]
 
-tf = import_tensorflow()
-
-__all__ = ["check_sharded"]
+SECTION = "section 'Two workers on loopback, one killed', where it says who writes where"
 
 
-def check_sharded(folder: str | os.PathLike[str], model: object, limit: int = 500_000) -> Feedback:
-    """Check `folder`'s latest checkpoint holds `model`'s values in data files of at most `limit` bytes."""
-    if not os.path.isdir(folder) or not (path := tf.train.latest_checkpoint(os.fspath(folder))):
-        return Feedback(False, "no checkpoint in that folder yet: save one there with ckpt.save(...)")
-    sizes = [os.path.getsize(f) for f in tf.io.gfile.glob(path + ".data-*")]
-    if len(sizes) == 1:
+def _cluster(workers: int, chief: bool) -> dict[str, list[str]]:
+    cluster = {"worker": [f"10.0.0.{i + 2}:2222" for i in range(workers)]}
+    return {"chief": ["10.0.0.1:2222"], **cluster} if chief else cluster
+
+
+# The check's own clusters: (cluster, the tasks asked about), and which task TensorFlow makes the chief:
+# the `chief` task when the cluster has one, else worker 0 (TensorFlow 2.21, multi_worker_util.is_chief).
+CLUSTERS = [
+    (_cluster(3, chief=False), [("worker", 0), ("worker", 1), ("worker", 2)], ("worker", 0)),
+    (_cluster(2, chief=True), [("chief", 0), ("worker", 0), ("worker", 1)], ("chief", 0)),
+    (_cluster(1, chief=False), [("worker", 0)], ("worker", 0)),
+]
+
+
+def _folder(write_dir: object, workdir: str, config: dict) -> str | Feedback:
+    """Call `write_dir` on a copy of `config`; its folder, normalised, or one sentence on what went wrong."""
+    task = f"{config['task']['type']} {config['task']['index']}"
+    try:
+        folder = write_dir(workdir, copy.deepcopy(config))
+    except Exception as err:
+        return placeholder_or_error(f"write_dir for {task}", err)
+    if folder is None:
+        return placeholder_or_error("write_dir", None)
+    if not isinstance(folder, str | os.PathLike):
         return Feedback(
-            False, f"one data file of {sizes[0]:,} bytes: pass options= with a sharding callback to save"
+            False, f"write_dir returned a {type(folder).__name__} for {task}: return a folder path"
         )
-    if max(sizes) > limit:
-        return Feedback(False, f"the largest data file has {max(sizes):,} bytes: lower max_shard_size")
-    stored = list(snapshot(path).values())
-    for name, var in live_variables(model):
-        value = np.asarray(var.numpy())
-        if not any(v.shape == value.shape and np.array_equal(v, value) for v in stored):
-            return Feedback(False, f"the checkpoint does not hold the model's current {name}: save the model")
-    return Feedback(True, f"right: {len(sizes)} data files of at most {max(sizes):,} bytes, values exact")
+    return os.path.normpath(os.fspath(folder))
+
+
+def _judge(folders: dict[tuple[str, int], str], workdir: str, chief: tuple[str, int], has_chief: bool) -> str:
+    """What is wrong with one cluster's folders, or "" when the chief alone writes `workdir`."""
+    who = {task for task, folder in folders.items() if folder == workdir}
+    if chief not in who:
+        where = "a cluster with a chief task" if has_chief else "a cluster of workers only"
+        return f"in {where}, {chief[0]} {chief[1]} is the chief, and it must write into workdir itself"
+    if who != {chief}:
+        others = ", ".join(f"{t} {i}" for t, i in sorted(who - {chief}))
+        why = ": a chief task makes every worker, worker 0 too, an ordinary one" if has_chief else ""
+        return f"{others} would write into workdir beside the chief{why}"
+    shared = len(set(folders.values())) < len(folders)
+    return "two workers share one folder: each non-chief worker needs a folder of its own" if shared else ""
+
+
+def check_write_dir(write_dir: object) -> Feedback:
+    """Notebook 09, exercise 1: `write_dir(workdir, tf_config)` gives the folder a task saves into.
+
+    The chief saves into `workdir`; every other worker saves into a folder of its own, which it
+    deletes. The check asks for every task of three clusters of its own, one of them with a `chief`
+    task (so worker 0 is not the chief), and knows each answer.
+    """
+    if not callable(write_dir):
+        return Feedback(False, "write_dir must be a function of (workdir, tf_config)")
+    workdir, asked = os.path.normpath("/runs/job"), 0
+    for cluster, tasks, chief in CLUSTERS:
+        folders = {}
+        for kind, index in tasks:
+            config = {"cluster": cluster, "task": {"type": kind, "index": index}}
+            folder = _folder(write_dir, workdir, config)
+            if isinstance(folder, Feedback):
+                return folder
+            folders[(kind, index)] = folder
+        if wrong := _judge(folders, workdir, chief, "chief" in cluster):
+            return Feedback(False, f"{wrong} ({SECTION})")
+        asked += len(tasks)
+    return Feedback(
+        True,
+        f"right: {asked} tasks in {len(CLUSTERS)} clusters of the check's own (one with a chief task, where "
+        "worker 0 is an ordinary worker): the chief alone writes into workdir, every other worker apart",
+    )

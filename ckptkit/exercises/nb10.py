@@ -1,77 +1,198 @@
-"""The exercise checks of notebook 10_checkpoint_life.ipynb."""
+"""The exercise checks of notebook 10_checkpoint_life.ipynb: a SavedModel's variables read back into a
+model, and a Keras 2 Sequential or Functional checkpoint migrated by hand."""
 
 from __future__ import annotations
 
-from ckptkit.errors import CheckpointError
 from ckptkit.exercises.feedback import Feedback
-from ckptkit.files.reader import VALUE_SUFFIX
-from ckptkit.live.migrate import keras2_to_keras3
+from ckptkit.exercises.nb00 import placeholder_or_error, watch
 from ckptkit.live.quiet import import_tensorflow
-from ckptkit.live.snapshot import live_variables, snapshot
 from ckptkit.runs.models import MyModel
+from ckptkit.runs.step import train_step
 
+import json
 import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
 tf = import_tensorflow()
 
-__all__ = ["check_migrated", "check_savedmodel_restored"]
+__all__ = ["check_load_savedmodel", "check_migrate_layered"]
+
+SECTION_SAVEDMODEL = "section 'Read a SavedModel's variables/ as a checkpoint'"
+SECTION_MIGRATE = "sections 'Migrate by full names' and 'A Keras 2 Sequential'"
+# Keras 2's next Adam step, repeated in Keras 3 from an exact migration, lands within float32
+# rounding of it (measured: at most 3.7e-9 on the check's models); a fresh Adam is 1e-4 or more away.
+NEXT_STEP_TOLERANCE = 1e-6
 
 
-def check_savedmodel_restored(model: object, saved_model: str | os.PathLike[str]) -> Feedback:
-    """Check that each variable of `model` holds what the SavedModel `saved_model` stored (notebook 10)."""
-    if not isinstance(model, tf.keras.Model) or not model.variables:
-        return Feedback(False, "build the model first (call it once on a batch), then restore into it")
-    try:
-        reader = tf.train.load_checkpoint(os.path.join(os.fspath(saved_model), "variables", "variables"))
-    except (tf.errors.OpError, ValueError):
-        return Feedback(False, f"there is no SavedModel at {os.fspath(saved_model)!r}: save one first")
-    stored = reader.get_variable_to_shape_map()
-    pairs = list(live_variables(model))
-    if any(p + VALUE_SUFFIX not in stored for p, _ in pairs):
-        return Feedback(False, "this model's layers are not the ones the SavedModel holds: use a Net")
-    same = sum(np.array_equal(v.numpy(), reader.get_tensor(p + VALUE_SUFFIX)) for p, v in pairs)
-    if same == len(pairs):
-        return Feedback(True, f"right: all {same} variables hold the SavedModel's values")
-    if same == 0:
+def _sequential(features: int) -> tf.keras.Model:
+    return tf.keras.Sequential(
+        [tf.keras.Input((features,)), tf.keras.layers.Dense(3, activation="tanh"), tf.keras.layers.Dense(2)]
+    )
+
+
+def _subclassed(features: int) -> tf.keras.Model:
+    model = MyModel(hidden=6)
+    model(tf.zeros([1, features]))
+    return model
+
+
+def _savedmodels(root: Path) -> Iterator[tuple[str, str, Callable, list[np.ndarray]]]:
+    """SavedModels the check writes itself, one at a time: (description, folder, model maker, values)."""
+    rng = np.random.default_rng(10)
+    for name, make in (("MyModel(hidden=6), compiled", _subclassed), ("a Sequential", _sequential)):
+        model = make(5)
+        for v in model.variables:  # values no fresh model starts with
+            v.assign(rng.normal(size=v.shape).astype(np.float32))
+        if make is _subclassed:  # compiled: tf.saved_model.save then holds Adam's variables too
+            model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="mse")
+            model.optimizer.build(model.trainable_variables)
+        truth = [v.numpy().copy() for v in model.variables]
+        for writer in ("tf.saved_model.save", "model.export"):
+            folder = os.fspath(root / f"{make.__name__}-{writer}")
+            if writer == "model.export":
+                model.export(folder, verbose=False)
+            else:
+                tf.saved_model.save(model, folder)
+            yield f"{name}, written by {writer}", folder, lambda make=make: make(5), truth
+
+
+def _judge_one(
+    load_savedmodel: Callable, what: str, folder: str, model: object, truth: list
+) -> Feedback | None:
+    """Run `load_savedmodel` on one folder; None when every variable holds the SavedModel's value."""
+    hint = (
+        "model.export numbers the variables: hand them over in the model's own order"
+        if "export" in what
+        else "tf.saved_model.save makes the model itself the root of its keys"
+    )
+    before = [v.numpy().copy() for v in model.variables]
+    seen = watch(load_savedmodel, model, folder)
+    if seen.error is not None:
+        return placeholder_or_error(f"load_savedmodel(model, folder) for {what}", seen.error)
+    now = [v.numpy() for v in model.variables]
+    if seen.restores == 0 and all(np.array_equal(a, b) for a, b in zip(now, before, strict=True)):
+        return placeholder_or_error("load_savedmodel", None)
+    same = sum(np.array_equal(a, b) for a, b in zip(now, truth, strict=True))
+    if same < len(truth):
+        silent = " (a restore that matches nothing raises nothing)" if same == 0 else ""
         return Feedback(
             False,
-            "no variable holds the SavedModel's value yet: its keys start at the model itself "
-            "(dense1/_kernel), so which object must be the checkpoint's root?",
+            f"for {what}, {same} of {len(truth)} variables hold its values{silent}: {hint} "
+            f"({SECTION_SAVEDMODEL})",
         )
-    return Feedback(False, f"only {same} of {len(pairs)} variables hold the SavedModel's values")
-
-
-def check_migrated(model: object, optimizer: object, path: str | os.PathLike[str]) -> Feedback:
-    """Check that `model` and `optimizer` hold what the Keras 2 checkpoint `path` stored (notebook 10)."""
-    if not isinstance(model, MyModel) or not model.variables:
-        return Feedback(False, "use a built MyModel(hidden=4): call it once on a batch")
-    if not isinstance(optimizer, tf.keras.optimizers.Adam) or not optimizer.built:
-        return Feedback(False, "use a built Adam: optimizer.build(model.trainable_variables)")
-    truth_model, truth_optimizer = MyModel(hidden=model.dense1.units), tf.keras.optimizers.Adam()
-    truth_model(tf.zeros([1, model.dense1.kernel.shape[0]]))
-    truth_optimizer.build(truth_model.trainable_variables)
-    try:
-        keras2_to_keras3(path, truth_model, truth_optimizer)
-    except CheckpointError as err:
-        return Feedback(False, str(err))
-
-    def agree(a: object, b: object) -> bool:
-        values = snapshot(a), snapshot(b)
-        return values[0].keys() == values[1].keys() and all(
-            np.array_equal(values[0][k], values[1][k]) for k in values[0]
-        )
-
-    if not agree(model, truth_model):
+    if not seen.restored_through_checkpoint(list(model.variables)):
         return Feedback(
             False,
-            "the weights differ from the Keras 2 checkpoint's: map them by name (a plain restore cannot)",
+            f"for {what} the values are right, but no tf.train.Checkpoint read them: the folder's "
+            f"variables/variables is a checkpoint, read it as one ({SECTION_SAVEDMODEL})",
         )
-    if not agree(optimizer, truth_optimizer):
+    if any("could not be found" in line or "Unresolved object" in line for line in seen.release()):
         return Feedback(
-            False, "the weights are right, but Adam's moments or update count are not: migrate them too"
+            False,
+            f"for {what} the values are right, but a restore status was left unhandled and TensorFlow "
+            f"logged warnings about it: consume it with one of its checks ({SECTION_SAVEDMODEL})",
         )
+    return None
+
+
+def check_load_savedmodel(load_savedmodel: object) -> Feedback:
+    """Notebook 10, exercise 1: `load_savedmodel(model, folder)` fills a built model from a SavedModel.
+
+    The check writes SavedModels of its own (a subclassed `MyModel(hidden=6)`, compiled, and a
+    Sequential; each by `tf.saved_model.save` and by `model.export`), hands the function a fresh
+    model of the same kind, and compares every variable with the values it saved.
+    """
+    if not callable(load_savedmodel):
+        return Feedback(False, "load_savedmodel must be a function of (model, folder)")
+    with tempfile.TemporaryDirectory(prefix="ckptkit-nb10-") as root:
+        count = 0
+        for what, folder, make, truth in _savedmodels(Path(root)):
+            if (wrong := _judge_one(load_savedmodel, what, folder, make(), truth)) is not None:
+                return wrong
+            count += 1
     return Feedback(
-        True, "right: the weights and Adam's state equal the Keras 2 checkpoint's, value for value"
+        True,
+        f"right: {count} SavedModels of the check's own (MyModel(hidden=6), compiled, and a Sequential; "
+        "each by tf.saved_model.save and by model.export) filled a fresh model exactly",
+    )
+
+
+def _layered(spec: dict) -> tuple[tf.keras.Model, tf.keras.optimizers.Adam]:
+    """A fresh Keras 3 model of `spec` (Sequential or Functional Dense layers) and a built default Adam."""
+    dense = [tf.keras.layers.Dense(units, activation=activation) for units, activation in spec["layers"]]
+    if spec["kind"] == "sequential":
+        model = tf.keras.Sequential([tf.keras.Input((spec["features"],)), *dense])
+    else:
+        inputs = outputs = tf.keras.Input((spec["features"],))
+        for layer in dense:
+            outputs = layer(outputs)
+        model = tf.keras.Model(inputs, outputs)
+    optimizer = tf.keras.optimizers.Adam()  # learning rate 0.001: Keras 2 trained with 0.01
+    optimizer.build(model.trainable_variables)
+    return model, optimizer
+
+
+def _next_step_gap(model: tf.keras.Model, optimizer: object, expected: dict, name: str) -> float:
+    """Take Keras 3's next Adam step; the largest gap to every weight Keras 2's next step gave."""
+    inputs, targets = tf.constant(expected[f"{name}/inputs"]), tf.constant(expected[f"{name}/targets"])
+    train_step(model, None, optimizer, inputs, targets)
+    weighted = [layer for layer in model.layers if layer.weights]
+    return max(
+        float(np.max(np.abs(getattr(layer, n).numpy() - expected[f"{name}/next/{i}/{n}"])))
+        for i, layer in enumerate(weighted)
+        for n in ("kernel", "bias")
+    )
+
+
+def check_migrate_layered(migrate_layered: object, keras2: str | os.PathLike[str]) -> Feedback:
+    """Notebook 10, exercise 2: `migrate_layered(path, model, optimizer)` migrates a Keras 2 Sequential.
+
+    The check hands the function Keras 2 checkpoints the notebook never shows (`keras2/check/`:
+    Sequential and Functional models of other widths, depths and seeds, written by tf-keras), each
+    with a fresh Keras 3 model of the same layers and a built default Adam, then compares the
+    predictions and one more Adam step with the values Keras 2 itself computed and stored.
+    """
+    if not callable(migrate_layered):
+        return Feedback(False, "migrate_layered must be a function of (path, model, optimizer)")
+    folder = Path(keras2) / "check"
+    try:
+        specs = json.loads((folder / "specs.json").read_text())
+        with np.load(folder / "expected.npz") as data:
+            expected = dict(data)
+    except OSError:
+        return Feedback(
+            False, f"pass the folder of the Keras 2 checkpoints, data/keras2 (not {os.fspath(keras2)!r})"
+        )
+    for name, spec in specs.items():
+        model, optimizer = _layered(spec)
+        what = f"a {spec['kind']} model of {len(spec['layers'])} Dense layers"
+        before = [v.numpy().copy() for v in model.variables + optimizer.variables]
+        try:
+            migrate_layered(os.fspath(folder / name / "ckpt"), model, optimizer)
+        except Exception as err:
+            return placeholder_or_error(f"migrate_layered on {what}", err)
+        after = [v.numpy() for v in model.variables + optimizer.variables]
+        if all(np.array_equal(a, b) for a, b in zip(before, after, strict=True)):
+            return placeholder_or_error("migrate_layered", None)
+        predictions = model(tf.constant(expected[f"{name}/inputs"])).numpy()
+        if float(np.max(np.abs(predictions - expected[f"{name}/predictions"]))) != 0:  # nan too
+            return Feedback(
+                False,
+                f"on {what}, the predictions differ from Keras 2's: a Sequential's keys number the layers "
+                f"that have weights; map each weight to the layer with that number ({SECTION_MIGRATE})",
+            )
+        if not (gap := _next_step_gap(model, optimizer, expected, name)) <= NEXT_STEP_TOLERANCE:  # nan too
+            return Feedback(
+                False,
+                f"on {what}, the weights are right but the next Adam step is {gap:.2g} from Keras 2's: "
+                f"Adam's moments, its update count and its learning rate must move too ({SECTION_MIGRATE})",
+            )
+    return Feedback(
+        True,
+        f"right: {len(specs)} Keras 2 checkpoints the notebook never showed (Sequential and Functional, "
+        "2 and 3 layers) migrated: predictions and Keras 2's next Adam step matched",
     )

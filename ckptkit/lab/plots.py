@@ -86,10 +86,19 @@ def plot_history(
     else:
         fig = ax.figure
     top = _clip_level(history)
+    colours, diverged = _draw_runs(ax, history, top)
+    _draw_marks(ax, history, colours, diverged, top)
+    _finish(ax, fig, title, log, boundaries)
+    return fig
 
-    def shown(losses: list[float]) -> list[float]:
-        return [min(x, top) if top is not None and math.isfinite(x) else x for x in losses]
 
+def _shown(losses: list[float], top: float | None) -> list[float]:
+    """Losses as drawn: a diverged one at the top edge (`top`), the others as they are."""
+    return [min(x, top) if top is not None and math.isfinite(x) else x for x in losses]
+
+
+def _draw_runs(ax: Axes, history: History, top: float | None) -> tuple[dict[str, str], list[tuple[int, str]]]:
+    """Each run's curve (a branch dashed, ringed where it grew); each run's colour, its diverged steps."""
     colours, labels, diverged = {}, [], []
     for i, run in enumerate(history.runs.values()):
         colours[run.name] = f"C{i % 10}"
@@ -103,7 +112,7 @@ def plot_history(
             steps, losses = [run.start_step, *steps], [start, *losses]
             ax.plot(
                 [run.start_step],
-                shown([start]),
+                _shown([start], top),
                 "o",
                 mfc="white",
                 mec=colours[run.name],
@@ -116,16 +125,23 @@ def plot_history(
         if labels.count(label) > 1:  # the same checkpoint restored twice: tell the branches apart
             label += f" ({labels.count(label)})"
         style = "--" if run.parent is not None else "-"  # dashed: a branch may retrace its parent
-        ax.plot(steps, shown(losses), style, color=colours[run.name], label=label, lw=1.6)
+        ax.plot(steps, _shown(losses, top), style, color=colours[run.name], label=label, lw=1.6)
         if top is not None:
             diverged += [
                 (s, colours[run.name]) for s, x in zip(run.steps, run.losses, strict=True) if not x <= top
             ]
+    return colours, diverged
+
+
+def _draw_marks(
+    ax: Axes, history: History, colours: dict[str, str], diverged: list[tuple[int, str]], top: float | None
+) -> None:
+    """Saves as triangles, the legend's ring for branch starts, diverged steps at the top edge."""
     saves = history.saves()
     if saves:
         ax.scatter(
             [e.step for e in saves],
-            shown([e.loss if e.loss is not None else math.nan for e in saves]),
+            _shown([e.loss if e.loss is not None else math.nan for e in saves], top),
             marker="v",
             s=60,
             color=[colours[e.run] for e in saves],
@@ -145,6 +161,10 @@ def plot_history(
             zorder=3,
             label=f"diverged (loss > {top:.3g})",
         )
+
+
+def _finish(ax: Axes, fig: Figure, title: str, log: bool, boundaries: Mapping[str, int] | None) -> None:
+    """Stage lines, the scale, the labels, and the legend outside the axes."""
     for label, step in (boundaries or {}).items():
         ax.axvline(step, color="grey", ls=":", lw=1)
         ax.text(step, 1.0, f" {label}", transform=ax.get_xaxis_transform(), va="top", fontsize=8)
@@ -161,7 +181,6 @@ def plot_history(
         right = max(0.45, 0.97 - (0.06 * widest + 0.45) / fig.get_figwidth())
         fig.subplots_adjust(left=0.08, right=right, bottom=0.14, top=0.9)
         ax.legend(handles, names, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    return fig
 
 
 def plot_diff(d: Diff, title: str | None = None) -> Figure:

@@ -1,4 +1,8 @@
-"""What a checkpoint costs (notebook 07): save and restore against raw I/O, async saves, cost per step."""
+"""What a checkpoint costs (notebook 07): save and restore against raw I/O, async saves, cost per step.
+
+Every timing is repeated, taking turns with what it is compared to, and reported as its median and
+range, so that a conclusion is drawn only where two ranges do not overlap.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,20 @@ from ckptkit.live.quiet import import_tensorflow
 import functools
 import glob
 import os
+import re
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 tf = import_tensorflow()
+Actions = dict[str, Callable[[], object]]  # named timings: what each runs
 
 __all__ = [
+    "Spread",
     "async_blocking",
     "can_drop_cache",
     "cost_per_step",
@@ -23,24 +32,41 @@ __all__ = [
     "filesystem_of",
     "fixed_cost_ms",
     "interleaved_ms",
+    "interleaved_times",
     "median_ms",
+    "resident_fraction",
+    "save_parts",
     "throughput",
 ]
 
 
-def median_ms(action: Callable[[], object], repeat: int) -> float:
-    """Median milliseconds of `action` over `repeat` runs, after one warm-up run."""
-    return interleaved_ms({"action": action}, repeat)["action"]
+class Spread(NamedTuple):
+    """Repeated measurements: their median and range, and whether they separate from another's."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        """The median, lowest and highest of `values`."""
+        return cls(statistics.median(values), min(values), max(values))
+
+    def separate(self, other: Spread) -> bool:
+        """True when the two ranges do not overlap: only then do the medians tell the two apart."""
+        return self.high < other.low or other.high < self.low
+
+    def __format__(self, spec: str) -> str:
+        """`median [low-high]`: a spec such as `>20.1f` aligns the whole, its `.1f` formats each number."""
+        width, number = re.fullmatch(r"([<>^]?\d*)(.*)", spec).groups()
+        return f"{f'{self.median:{number}} [{self.low:{number}}-{self.high:{number}}]':{width}}"
 
 
-def interleaved_ms(
-    actions: dict[str, Callable[[], object]],
-    repeat: int,
-    before: dict[str, Callable[[], object]] | None = None,
-) -> dict[str, float]:
-    """Median ms of each action, run in turn round after round, so load from other work hits all alike.
+def interleaved_times(actions: Actions, repeat: int, before: Actions | None = None) -> dict[str, list[float]]:
+    """Milliseconds of each run of each action, run in turn round after round, after one warm-up round.
 
-    `before[name]`, when given, runs untimed before each run of that action.
+    Taking turns spreads load from other work over all actions alike; `before[name]`, when given,
+    runs untimed before each run of that action.
     """
     before = before or {}
     for action in actions.values():
@@ -52,8 +78,18 @@ def interleaved_ms(
                 before[name]()
             start = time.perf_counter()
             action()
-            times[name].append(time.perf_counter() - start)
-    return {name: 1000 * statistics.median(t) for name, t in times.items()}
+            times[name].append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def interleaved_ms(actions: Actions, repeat: int, before: Actions | None = None) -> dict[str, float]:
+    """Median ms of each action, run in turn round after round (see `interleaved_times`)."""
+    return {name: statistics.median(t) for name, t in interleaved_times(actions, repeat, before).items()}
+
+
+def median_ms(action: Callable[[], object], repeat: int) -> float:
+    """Median milliseconds of `action` over `repeat` runs, after one warm-up run."""
+    return interleaved_ms({"action": action}, repeat)["action"]
 
 
 def filesystem_of(path: str | os.PathLike[str]) -> str:
@@ -71,31 +107,56 @@ def filesystem_of(path: str | os.PathLike[str]) -> str:
 
 
 def can_drop_cache() -> bool:
-    """True where the OS lets a process evict a file from the page cache (`posix_fadvise`, Linux)."""
+    """True where the OS offers to evict a file from the page cache (Linux); see `resident_fraction`."""
     return hasattr(os, "posix_fadvise")
+
+
+def _flush(path: str, drop: bool = False) -> None:
+    """fsync a file or folder; with `drop`, then ask the OS to forget its (now clean) cached pages."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        if drop:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
 
 
 def drop_from_cache(*paths: str) -> bool:
     """Flush each file to disk, then ask the OS to forget its cached pages; False where it cannot."""
-    if not can_drop_cache():
-        return False
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # only clean pages can be dropped
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
-    return True
+    for path in paths if can_drop_cache() else ():
+        _flush(path, drop=True)
+    return can_drop_cache()
 
 
-def _fsync(*paths: str) -> None:
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def resident_fraction(path: str) -> float | None:
+    """The share of `path`'s pages in the page cache, asked of the kernel with `mincore`; None if unknown."""
+    import ctypes
+    import ctypes.util
+
+    size = os.path.getsize(path)
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    if size == 0 or not hasattr(libc, "mincore"):
+        return None
+    page = os.sysconf("SC_PAGE_SIZE")
+    libc.mmap.restype, libc.mmap.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mmap.argtypes += [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, size, 1, 1, fd, 0)  # PROT_READ, MAP_SHARED: maps, reads nothing
+        if address in (None, ctypes.c_void_p(-1).value):
+            return None
+        pages = (ctypes.c_ubyte * ((size + page - 1) // page))()
+        failed = libc.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), pages)
+        libc.munmap(ctypes.c_void_p(address), ctypes.c_size_t(size))
+    finally:
+        os.close(fd)
+    return None if failed else sum(p & 1 for p in pages) / len(pages)
+
+
+def _files_of(prefix: str) -> list[str]:
+    """The `.index` and `.data-*` files `Checkpoint.write(prefix)` produced (it writes no state file)."""
+    return sorted(glob.glob(glob.escape(prefix) + ".*"))
 
 
 def _raw_write(path: str, data: np.ndarray, fsync: bool) -> None:
@@ -104,45 +165,34 @@ def _raw_write(path: str, data: np.ndarray, fsync: bool) -> None:
         f.flush()
         if fsync:
             os.fsync(f.fileno())
-
-
-def _files_of(prefix: str) -> list[str]:
-    """The `.index` and `.data-*` files `Checkpoint.write(prefix)` produced (it writes no state file)."""
-    return sorted(glob.glob(glob.escape(prefix) + ".*"))
+    if fsync:
+        _flush(os.path.dirname(path))  # as for a checkpoint: the folder too, so both buy the same
 
 
 def throughput(
-    sizes_mb: list[int], folder: str | os.PathLike[str], repeat: int = 3
-) -> list[dict[str, float]]:
+    sizes_mb: list[int], folder: str | os.PathLike[str], repeat: int = 5
+) -> list[dict[str, object]]:
     """MB/s of `Checkpoint.write`/`read` of one float32 variable per size, and of raw I/O of the same bytes.
 
-    Like is compared with like: both writes without fsync (the OS's page cache) and both followed
-    by an fsync of every file they wrote (the disk); both reads cold (the files dropped from the
-    page cache first, where the OS allows) and hot (straight from the page cache).
+    Like with like: both writes without fsync (page cache) and both followed by an fsync of every file
+    written and of the folder (disk); both reads cold (dropped from the page cache first, where the OS
+    allows; `cold_resident` is the largest share of pages still cached before a cold read) and hot.
+    `<kind>_mb_s` is the median, `<kind>` a `Spread` in MB/s.
     """
     return [_throughput_of(mb, os.fspath(folder), repeat) for mb in sizes_mb]
 
 
-def fixed_cost_ms(folder: str | os.PathLike[str], repeat: int = 5) -> float:
-    """Median milliseconds of `Checkpoint.write` of one scalar: the cost of a save that is not bytes."""
-    ckpt = tf.train.Checkpoint(v=tf.Variable(0.0))
-    prefix = f"{os.fspath(folder)}/scalar"
-    ms = median_ms(lambda: ckpt.write(prefix), repeat)
-    for path in _files_of(prefix):
-        os.remove(path)
-    return ms
-
-
-def _throughput_of(mb: int, folder: str, repeat: int) -> dict[str, float]:
+def _throughput_of(mb: int, folder: str, repeat: int) -> dict[str, object]:
     values = np.random.default_rng(mb).random(mb * 2**18, dtype=np.float32)  # mb MiB of float32
     prefix, raw = f"{folder}/ckpt-{mb}mb", f"{folder}/raw-{mb}mb"
     ckpt = tf.train.Checkpoint(v=tf.Variable(values))
 
     def write_fsync() -> None:
-        _fsync(*_files_of(ckpt.write(prefix)))
+        for path in [*_files_of(ckpt.write(prefix)), folder]:  # TensorFlow renamed new files into it
+            _flush(path)
 
     # TensorFlow and raw I/O take turns in each comparison, so other load slows both alike.
-    ms = interleaved_ms(
+    times = interleaved_times(
         {
             "raw_write": functools.partial(_raw_write, raw, values, fsync=False),
             "save": lambda: ckpt.write(prefix),
@@ -159,17 +209,86 @@ def _throughput_of(mb: int, folder: str, repeat: int) -> dict[str, float]:
             f.readinto(buffer)
 
     reads = {"raw_read_hot": raw_read, "restore_hot": lambda: ckpt.read(prefix).assert_consumed()}
+    resident: list[float] = []
+
+    def dropped(*paths: str) -> None:
+        drop_from_cache(*paths)
+        resident.extend(f for f in map(resident_fraction, paths) if f is not None)
+
     befores = {}
     if can_drop_cache():
         reads |= {"raw_read_cold": reads["raw_read_hot"], "restore_cold": reads["restore_hot"]}
-        befores = {
-            "raw_read_cold": lambda: drop_from_cache(raw),
-            "restore_cold": lambda: drop_from_cache(*_files_of(prefix)),
-        }
-    ms |= interleaved_ms(reads, repeat, befores)
+        befores = {"raw_read_cold": lambda: dropped(raw), "restore_cold": lambda: dropped(*_files_of(prefix))}
+    times |= interleaved_times(reads, repeat, befores)
     for path in [raw, *_files_of(prefix)]:
         os.remove(path)
-    return {"mb": mb} | {f"{k}_mb_s": mb / t * 1000 for k, t in ms.items()}
+    row: dict[str, object] = {"mb": mb, "cold_resident": max(resident) if resident else None}
+    for kind, ms in times.items():
+        row[kind] = Spread.of([mb / t * 1000 for t in ms])
+        row[f"{kind}_mb_s"] = row[kind].median
+    return row
+
+
+def fixed_cost_ms(folder: str | os.PathLike[str], repeat: int = 5) -> float:
+    """Median milliseconds of `Checkpoint.write` of one scalar: the cost of a save that is not bytes."""
+    ckpt = tf.train.Checkpoint(v=tf.Variable(0.0))
+    prefix = f"{os.fspath(folder)}/scalar"
+    ms = median_ms(lambda: ckpt.write(prefix), repeat)
+    for path in _files_of(prefix):
+        os.remove(path)
+    return ms
+
+
+def _small_run(seed: int = 0) -> tuple[tf.train.Checkpoint, Callable[[], None]]:
+    """Notebook 07's small Keras model with Adam and a step: its checkpoint and a compiled training step."""
+    from ckptkit.runs.models import MyModel, regression_data
+
+    x, y = regression_data(seed=seed)
+    model, optimizer = MyModel(), tf.keras.optimizers.Adam(learning_rate=0.01)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(0, dtype=tf.int64))
+
+    @tf.function
+    def train_step() -> None:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((model(x) - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        ckpt.step.assign_add(1)
+
+    train_step()  # builds the model and Adam's slots
+    return ckpt, train_step
+
+
+def save_parts(folder: str | os.PathLike[str], repeat: int = 7) -> dict[str, Spread]:
+    """Milliseconds of a `CheckpointManager.save` of the small model, and of each part it is made of.
+
+    From the bottom: the raw write of the same bytes (two files); `Checkpoint.write` of one scalar
+    (the floor of any TensorFlow save); of the model's values as flat variables (the tensors and
+    their bytes); of the model and Adam as objects (their object graph); `Checkpoint.save` (adds the
+    save counter and the state file); `CheckpointManager.save` (rewrites the state file twice and
+    removes checkpoints beyond `max_to_keep`).
+    """
+    root = f"{os.fspath(folder)}/parts"
+    ckpt, _ = _small_run()
+    flat = tf.train.Checkpoint(
+        **{f"v{i}": v for i, v in enumerate(ckpt.model.variables + ckpt.optimizer.variables)}
+    )
+    scalar = tf.train.Checkpoint(v=tf.Variable(0.0))
+    manager = tf.train.CheckpointManager(ckpt, f"{root}/manager", max_to_keep=2)
+    data = np.frombuffer(Path(ckpt.write(f"{root}/probe") + ".data-00000-of-00001").read_bytes(), np.uint8)
+    os.makedirs(f"{root}/raw", exist_ok=True)
+    times = interleaved_times(
+        {
+            "raw write, same bytes": lambda: [_raw_write(f"{root}/raw/{n}", data, False) for n in (1, 2)],
+            "write one scalar": lambda: scalar.write(f"{root}/scalar"),
+            "write the values, flat": lambda: flat.write(f"{root}/flat"),
+            "write model + Adam": lambda: ckpt.write(f"{root}/objects"),
+            "Checkpoint.save": lambda: ckpt.save(f"{root}/saved/ckpt"),
+            "CheckpointManager.save": manager.save,
+        },
+        repeat,
+    )
+    return {name: Spread.of(ms) for name, ms in times.items()}
 
 
 def _stand_in_training(mb: int, seed: int = 0) -> tuple[tf.Variable, Callable[[], None]]:
@@ -190,91 +309,92 @@ def _stand_in_training(mb: int, seed: int = 0) -> tuple[tf.Variable, Callable[[]
     return kernel, step
 
 
-def async_blocking(
-    folder: str | os.PathLike[str], mb: int = 8, saves: int = 4, steps_between: int = 2
-) -> dict[str, object]:
-    """How long a save stops a CPU-bound training loop, sync against `CheckpointOptions(enable_async=True)`.
+def _timed_loop(step: Callable, save: Callable, sync: Callable, steps: int, every: int) -> tuple[float, ...]:
+    """One training loop of `steps` steps saving every `every`, timed whole (its final sync included).
 
-    Sync and async saves alternate, so a machine busy with other work slows both alike. Training
-    runs `steps_between` real SGD steps before each save and one right after it (timed: it runs
-    beside the async write), so every value changes while that write may still be running; each
-    mode's last checkpoint is then read back and compared with the values it was saved from.
+    Returns the loop's ms, the mean ms a save blocked, the mean ms of a step right after a save.
+    """
+    blocked, after, start = [], [], time.perf_counter()
+    for n in range(1, steps + 1):
+        begin = time.perf_counter()
+        step()
+        if n > 1 and (n - 1) % every == 0:
+            after.append(time.perf_counter() - begin)
+        if n % every == 0:
+            begin = time.perf_counter()
+            save()
+            blocked.append(time.perf_counter() - begin)
+    sync()  # the last background write is part of the loop's cost: nothing waits for it untimed
+    return tuple(1000 * float(v) for v in (time.perf_counter() - start, np.mean(blocked), np.mean(after)))
+
+
+def async_blocking(
+    folder: str | os.PathLike[str], mb: int = 8, steps: int = 6, every: int = 2, repeat: int = 5
+) -> dict[str, object]:
+    """A CPU-bound training loop with saves every `every` steps, sync against async checkpointing.
+
+    Each loop is timed whole: `steps` real SGD steps, the saves, and for async the wait for its last
+    background write; a new loop starts with no write pending. The two kinds take turns `repeat`
+    times. Also timed: how long each save blocks the loop, and the step right after a save (it runs
+    beside an async write). Last, each kind saves once more and trains on at once; that checkpoint
+    is read back and compared with the values it was saved from.
     """
     kernel, step = _stand_in_training(mb)
-    step()  # trace once, outside the timings
     modes = {"sync": None, "async": tf.train.CheckpointOptions(enable_async=True)}
     ckpts = {mode: tf.train.Checkpoint(kernel=kernel) for mode in modes}
-    prefixes = {mode: f"{os.fspath(folder)}/{mode}" for mode in modes}
-    for mode, options in modes.items():
-        ckpts[mode].save(prefixes[mode], options=options)  # warm-up: the first async save starts its thread
-    blocked: dict[str, list[float]] = {mode: [] for mode in modes}
-    after: dict[str, list[float]] = {mode: [] for mode in modes}
-    last: dict[str, tuple[str, np.ndarray]] = {}
-    for _ in range(saves):
+    # as training saves: a manager numbers the checkpoints and keeps one, so disk use stays bounded
+    managers = {
+        mode: tf.train.CheckpointManager(ckpts[mode], f"{os.fspath(folder)}/{mode}", 1) for mode in modes
+    }
+    runs: dict[str, list[tuple[float, ...]]] = {mode: [] for mode in modes}
+    for _ in range(repeat + 1):  # the first round warms up: traces the step, starts the async thread
         for mode, options in modes.items():
-            ckpts["async"].sync()  # untimed: no earlier write still running when this save starts
-            for _ in range(steps_between):
-                step()
-            at_save = kernel.numpy()  # what this save must hold, copied before the clock starts
-            begin = time.perf_counter()
-            path = ckpts[mode].save(prefixes[mode], options=options)
-            blocked[mode].append(1000 * (time.perf_counter() - begin))
-            begin = time.perf_counter()
-            step()  # training goes on at once, beside an async write, and changes every value
-            after[mode].append(1000 * (time.perf_counter() - begin))
-            last[mode] = (path, at_save)
-            del at_save
-    ckpts["async"].sync()  # wait for the last background write before reading it
-    result: dict[str, object] = {"mb": mb}
-    for mode, (path, at_save) in last.items():
+            save = functools.partial(managers[mode].save, options=options)
+            runs[mode].append(_timed_loop(step, save, ckpts[mode].sync, steps, every))
+    runs = {mode: timings[1:] for mode, timings in runs.items()}
+    result: dict[str, object] = {"mb": mb, "steps": steps, "every": every}
+    for mode, options in modes.items():
+        loop_ms, block_ms, next_ms = (list(column) for column in zip(*runs[mode], strict=True))
+        result |= {f"{mode}_loop": Spread.of(loop_ms), f"{mode}_block": Spread.of(block_ms)}
+        result[f"{mode}_block_ms"], result[f"{mode}_next_step_ms"] = map(
+            statistics.median, (block_ms, next_ms)
+        )
+        at_save = kernel.numpy()
+        path = managers[mode].save(options=options)
+        step()  # changes every value while an async write may still run
+        ckpts[mode].sync()
         stored = tf.train.load_checkpoint(path).get_tensor("kernel/.ATTRIBUTES/VARIABLE_VALUE")
-        result[f"{mode}_block_ms"] = statistics.median(blocked[mode])
-        result[f"{mode}_next_step_ms"] = statistics.median(after[mode])
         result[f"{mode}_holds_save_time_values"] = bool(np.array_equal(stored, at_save))
         result[f"{mode}_live_values_changed"] = bool(tf.reduce_any(kernel != at_save))
         result[f"{mode}_checkpoint"] = os.path.basename(path)
-        del stored, at_save
-    del last
     result["async_block_ratio"] = result["async_block_ms"] / result["sync_block_ms"]
     return result
 
 
 def cost_per_step(
-    intervals: list[int], folder: str | os.PathLike[str], steps: int = 40, repeat: int = 5
+    intervals: list[int], folder: str | os.PathLike[str], steps: int = 40, repeat: int = 3
 ) -> dict[str, object]:
     """Milliseconds per training step of a small Keras model with Adam when it saves every `interval` steps.
 
-    Also the parts: the median of one training step and of one `CheckpointManager.save` alone,
-    from which `step + save / interval` predicts each row.
+    Each interval's loop runs `repeat` times, the intervals taking turns (`Spread` per row). Also
+    the parts: one training step and one `CheckpointManager.save` alone, from whose medians
+    `step + save / interval` predicts each row.
     """
-    from ckptkit.runs.models import MyModel, regression_data
+    ckpt, train_step = _small_run()
+    managers = {n: tf.train.CheckpointManager(ckpt, f"{os.fspath(folder)}/every-{n}", 3) for n in intervals}
 
-    x, y = regression_data(seed=0)
-    model, optimizer = MyModel(), tf.keras.optimizers.Adam(learning_rate=0.01)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(0, dtype=tf.int64))
-
-    @tf.function
-    def train_step() -> None:
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((model(x) - y) ** 2)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        ckpt.step.assign_add(1)
-
-    def manager(name: str) -> tf.train.CheckpointManager:
-        return tf.train.CheckpointManager(ckpt, f"{os.fspath(folder)}/{name}", max_to_keep=3)
-
-    parts = {"step_ms": median_ms(train_step, repeat), "save_ms": median_ms(manager("alone").save, repeat)}
-    rows = []
-    for interval in intervals:
-        saver = manager(f"every-{interval}")
-        saver.save()  # warm-up: the folder and the state file exist before the clock starts
-        start = time.perf_counter()
+    def loop(interval: int) -> None:
         for done in range(1, steps + 1):
             train_step()
             if done % interval == 0:
-                saver.save()
-        measured = 1000 * (time.perf_counter() - start) / steps
-        predicted = parts["step_ms"] + parts["save_ms"] / interval
-        rows.append({"interval": interval, "ms_per_step": measured, "predicted_ms_per_step": predicted})
-    return parts | {"rows": rows}
+                managers[interval].save()
+
+    parts = interleaved_times({"step": train_step, "save": managers[intervals[0]].save}, 2 * repeat + 1)
+    times = interleaved_times({n: functools.partial(loop, n) for n in intervals}, repeat)
+    step, save = Spread.of(parts["step"]), Spread.of(parts["save"])
+    rows = []
+    for n in intervals:
+        per_step = Spread.of([t / steps for t in times[n]])
+        rows.append({"interval": n, "per_step": per_step, "ms_per_step": per_step.median})
+        rows[-1]["predicted_ms_per_step"] = step.median + save.median / n
+    return {"step_ms": step.median, "save_ms": save.median, "step": step, "save": save, "rows": rows}

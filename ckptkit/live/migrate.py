@@ -1,12 +1,12 @@
-"""Keras 2 (tf-keras) checkpoints into Keras 3 models and optimizers, matched through the object graph.
+"""Keras 2 (tf-keras) checkpoints of subclassed models into Keras 3, matched through the object graph.
 
-Serves notebook 10. A Keras 2 checkpoint names a Dense kernel `model/dense1/kernel` where Keras 3
-writes `model/dense1/_kernel`, numbers Adam's slots from 1 where Keras 3 starts at 2 (or, with the
-legacy Adam, hangs them under each weight as `.OPTIMIZER_SLOT/optimizer/m`), so `restore`
-restores part of it, puts some values in the wrong variables, then fails. `keras2_to_keras3` maps
-each weight by its attribute path and each optimizer slot by the weight it belongs to (the slot's
-full name in the object graph, `Adam/m/my_model/dense/kernel`), checks every shape, and only then
-assigns.
+Serves notebook 10. Keras 2 names a Dense kernel `model/dense1/kernel` (Keras >= 3.0.3: `_kernel`) and
+numbers Adam's slots from 1 (Keras 3: from 2; the legacy Adam hangs them under each weight), so
+`restore` fills part of the model, misplaces some values, then fails. `keras2_to_keras3` maps each
+weight by its attribute path and each slot by the weight it belongs to (its full name in the object
+graph, `Adam/m/my_model/dense/kernel`), checks every shape, and only then assigns. It refuses in one
+line, saying what to do instead, a Sequential or Functional model (`model/layer_with_weights-N/...`)
+and a `LossScaleOptimizer`; a learning-rate schedule moves if the Keras 3 optimizer has the same one.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from ckptkit.errors import (
     ShapeMismatchError,
     UnbuiltModelError,
 )
-from ckptkit.files.graph import first_paths
-from ckptkit.files.reader import VALUE_SUFFIX, StoredCheckpoint, open_checkpoint, resolve_checkpoint
+from ckptkit.files.reader import VALUE_SUFFIX, open_checkpoint, resolve_checkpoint
 from ckptkit.files.text import first_few, text_table
+from ckptkit.live.keras2 import Keras2Checkpoint, Pair, Stored, refuse_unmapped
 from ckptkit.live.private import learning_rate_variable, optimizer_slot
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.restore import build_keras
@@ -77,56 +77,13 @@ class MigrationReport:
             lines.append("left in the checkpoint (not model or optimizer state): " + ", ".join(self.left))
         return "\n".join(lines)
 
-    def __repr__(self) -> str:
-        """The table of `text()`."""
-        return self.text()
-
-
-@dataclass
-class _Stored:
-    key: str  # checkpoint key without the value suffix
-    full_name: str
-    shape: tuple[int, ...]
-    path: str  # object path from the root, e.g. "model/dense1/kernel"
-
-
-def _graph(checkpoint: StoredCheckpoint) -> dict:
-    """The checkpoint's object graph (ckptkit's own parse), or a one-line error for a TF1 checkpoint."""
-    graph = checkpoint.object_graph()
-    if graph is None:
-        raise CheckpointError(
-            f"{checkpoint.prefix!r} has no object graph, so it is not a TF2 object-based checkpoint (a TF1 "
-            "Saver checkpoint?): load it by variable name as notebook 05 shows"
-        )
-    return graph
-
-
-def _stored(graph: dict, checkpoint: StoredCheckpoint) -> dict[int, _Stored]:
-    """Node id -> the value it holds, for every node with a saved variable value."""
-    paths, values = first_paths(graph), {}
-    # A legacy optimizer's slots hang off no object's children: file them under their optimizer.
-    for owner, node in enumerate(graph["nodes"]):
-        for ref in node["slot_variables"]:
-            paths.setdefault(ref["slot_variable_node_id"], f"{paths.get(owner, '')}/slot:{ref['slot_name']}")
-    for node_id, node in enumerate(graph["nodes"]):
-        for attr in node["attributes"]:
-            if attr["name"] == "VARIABLE_VALUE" and checkpoint.has(attr["checkpoint_key"]):
-                key = attr["checkpoint_key"].removesuffix(VALUE_SUFFIX)
-                path = paths.get(node_id, key)
-                shape = checkpoint.shape(attr["checkpoint_key"])
-                values[node_id] = _Stored(key, attr["full_name"], shape, path)
-    return values
+    __repr__ = text
 
 
 def _canonical(path: str) -> str:
     """A weight's attribute path with Keras 3's leading underscore dropped (`_kernel` -> `kernel`)."""
     head, _, leaf = path.rpartition("/")
     return f"{head}/{leaf.lstrip('_')}" if head else leaf.lstrip("_")
-
-
-def _child(graph: dict, node_id: int, name: str) -> int | None:
-    """The id of node `node_id`'s child called `name`, if it has one."""
-    return next((child for child, local in graph["nodes"][node_id]["children"] if local == name), None)
 
 
 def _check_built(model: object, optimizer: object) -> None:
@@ -142,14 +99,9 @@ def _check_built(model: object, optimizer: object) -> None:
         )
 
 
-def _under(stored: dict[int, _Stored], name: str) -> dict[int, _Stored]:
-    """The stored values whose path starts at the root's child `name`."""
-    return {i: s for i, s in stored.items() if s.path == name or s.path.startswith(name + "/")}
-
-
 def _model_pairs(
-    model: object, values: dict[int, _Stored], model_key: str
-) -> tuple[list[tuple[object, _Stored, str]], dict[int, tuple[object, str]]]:
+    model: object, values: dict[int, Stored], model_key: str
+) -> tuple[list[Pair], dict[int, tuple[object, str]]]:
     """Pair each Keras 3 model variable with the stored value at the same attribute path."""
     by_path = {_canonical(s.path.removeprefix(model_key + "/")): i for i, s in values.items()}
     pairs, weight_of = [], {}
@@ -171,18 +123,14 @@ def _model_pairs(
     return pairs, weight_of
 
 
-def _optimizer_kind(values: dict[int, _Stored]) -> str | None:
-    """The class name Keras 2 put at the front of the optimizer's full names (`Adam/m/...`), if known."""
-    known = {s.full_name.split("/", 1)[0] for s in values.values()} & OPTIMIZER_CLASSES
-    return known.pop() if len(known) == 1 else None
-
-
-def _slots(graph: dict, root_id: int, values: dict[int, _Stored], weights: dict[int, object]) -> dict:
+def _slots(
+    source: Keras2Checkpoint, root_id: int, values: dict[int, Stored], weights: dict[int, str]
+) -> dict:
     """Slot node id -> (weight node id, Keras 2 slot name), from the legacy list or the full names."""
     # Legacy optimizers list their slots in the graph: (weight node, slot name, slot node).
     slot_of = {
         r["slot_variable_node_id"]: (r["original_variable_node_id"], r["slot_name"])
-        for r in graph["nodes"][root_id]["slot_variables"]
+        for r in source.graph["nodes"][root_id]["slot_variables"]
     }
     weight_by_name = {name: i for i, name in weights.items()}
     for node_id, s in values.items():
@@ -193,31 +141,31 @@ def _slots(graph: dict, root_id: int, values: dict[int, _Stored], weights: dict[
 
 
 def _optimizer_pairs(
-    graph: dict,
-    checkpoint: StoredCheckpoint,
-    stored: dict[int, _Stored],
+    source: Keras2Checkpoint,
     optimizer: object,
     optimizer_key: str,
     weight_of: dict[int, tuple[object, str]],
     report: MigrationReport,
-) -> list[tuple[object, _Stored, str]]:
+) -> list[Pair]:
     """Pair Keras 3's update count, learning rate and every slot with the Keras 2 value it came from."""
-    root_id = _child(graph, 0, optimizer_key)
+    root_id = source.child(0, optimizer_key)
     if root_id is None:
         raise MissingValueError(
             f"the checkpoint holds no {optimizer_key!r} object, so no optimizer state: "
             "pass optimizer=None to migrate the weights only"
         )
-    values = _under(stored, optimizer_key)
-    kind, live_kind = _optimizer_kind(values), type(optimizer).__name__
+    values = source.under(optimizer_key)
+    # Keras 2 puts the optimizer's class name at the front of its slots' full names (`Adam/m/...`).
+    known = {s.full_name.split("/", 1)[0] for s in values.values()} & OPTIMIZER_CLASSES
+    kind, live_kind = known.pop() if len(known) == 1 else None, type(optimizer).__name__
     if kind is not None and kind != live_kind:
         raise OptimizerMismatchError(
             f"the checkpoint holds {kind} state but the optimizer is {live_kind}: "
             f"migrate into a tf.keras.optimizers.{kind}"
         )
-    weight_names = {i: stored[i].full_name for i in weight_of}
-    pairs: list[tuple[object, _Stored, str]] = []
-    for node_id, (weight_id, slot) in sorted(_slots(graph, root_id, values, weight_names).items()):
+    weight_names = {i: source.stored[i].full_name for i in weight_of}
+    pairs: list[Pair] = []
+    for node_id, (weight_id, slot) in sorted(_slots(source, root_id, values, weight_names).items()):
         attribute = SLOTS.get(slot)
         if attribute is None or not hasattr(optimizer, attribute):
             raise OptimizerMismatchError(
@@ -226,36 +174,50 @@ def _optimizer_pairs(
             )
         variable, weight_key = weight_of[weight_id]
         target = optimizer_slot(optimizer, attribute, variable)
-        pairs.append((target, stored[node_id], f"{SLOT_WORDS[slot]} of {weight_key}"))
+        pairs.append((target, source.stored[node_id], f"{SLOT_WORDS[slot]} of {weight_key}"))
+    counters, scheduled = _counter_pairs(source, root_id, values, optimizer)
+    used = {s.key for _, s, _ in pairs + counters} | scheduled
+    used |= _check_hyperparameters(source, root_id, values, optimizer, report)
+    _check_all_placed(values, used, pairs + counters, optimizer)
+    return pairs + counters
+
+
+def _counter_pairs(
+    source: Keras2Checkpoint, root_id: int, values: dict[int, Stored], optimizer: object
+) -> tuple[list[Pair], set[str]]:
+    """The update count and learning rate; and the keys of a schedule's last rate (code, not state)."""
+    rate, pairs = learning_rate_variable(optimizer), []  # rate None: Keras 3 follows a schedule
     counters = {"update count": ("_iterations", "iter"), "learning rate": ("_learning_rate", "learning_rate")}
     for role, names in counters.items():
-        node_id = next((i for n in names if (i := _child(graph, root_id, n)) in values), None)
-        target = optimizer.iterations if role == "update count" else learning_rate_variable(optimizer)
-        if node_id is not None and target is not None:  # a schedule's learning rate is no variable
-            pairs.append((target, stored[node_id], role))
-    used = {s.key for _, s, _ in pairs} | _check_hyperparameters(
-        graph, checkpoint, root_id, values, optimizer, report
-    )
-    _check_all_placed(values, used, pairs, optimizer)
-    return pairs
+        if (
+            node_id := next((i for n in names if (i := source.child(root_id, n)) in values), None)
+        ) is not None:
+            pairs.append((optimizer.iterations if role == "update count" else rate, values[node_id], role))
+    # Keras 2 on a schedule stores the last rate it computed, not the schedule: that is code.
+    scheduled = {values[i].key for i in (source.child(root_id, "_current_learning_rate"),) if i in values}
+    if (rate is None and any(t is None for t, _, _ in pairs)) or (scheduled and rate is not None):
+        saved, live = ("a schedule", "a number") if scheduled else ("a number", "a schedule")
+        raise OptimizerMismatchError(
+            f"the checkpoint's learning rate is {saved} but this {type(optimizer).__name__}'s is {live}: "
+            f"create it with the kind of learning_rate Keras 2 used ({saved})"
+        )
+    return pairs, scheduled
 
 
 def _check_hyperparameters(
-    graph: dict,
-    checkpoint: StoredCheckpoint,
+    source: Keras2Checkpoint,
     root_id: int,
-    values: dict[int, _Stored],
+    values: dict[int, Stored],
     optimizer: object,
     report: MigrationReport,
 ) -> set[str]:
     """Compare the stored hyperparameters Keras 3 keeps as Python numbers; return the keys checked."""
     checked = set()
     for name in HYPERPARAMETERS:  # kept as Python numbers by Keras 3: compare, do not assign
-        node_id = _child(graph, root_id, name)
+        node_id = source.child(root_id, name)
         if node_id not in values:
             continue
-        saved = float(checkpoint.get(values[node_id].key + VALUE_SUFFIX))
-        live = getattr(optimizer, name, 0.0)
+        saved, live = float(source.value(values[node_id])), getattr(optimizer, name, 0.0)
         if np.float32(saved) != np.float32(live or 0.0):
             hint = " (Keras 3 has no decay: use a LearningRateSchedule)" if name == "decay" else ""
             raise OptimizerMismatchError(
@@ -268,44 +230,31 @@ def _check_hyperparameters(
 
 
 def _check_all_placed(
-    values: dict[int, _Stored], used: set[str], pairs: list[tuple[object, _Stored, str]], optimizer: object
+    values: dict[int, Stored], used: set[str], pairs: list[Pair], optimizer: object
 ) -> None:
     """Refuse stored optimizer values with no place, and optimizer variables with no stored value."""
-    live_kind = type(optimizer).__name__
     extra = sorted(s.key for s in values.values() if s.key not in used)
-    if extra:
-        raise ExtraValueError(
-            f"the checkpoint holds optimizer values {live_kind} has no place for ({', '.join(extra)}): "
-            "create the optimizer with the settings (e.g. amsgrad) of the one that wrote it"
-        )
-    filled = {id(t) for t, _, _ in pairs}
-    missing = sorted(v.path for v in optimizer.variables if id(v) not in filled)
-    if missing:
-        shown = first_few(missing, 2)
-        raise MissingValueError(
-            f"{len(missing)} of the optimizer's variables have no value in the checkpoint ({shown}): "
-            "create the optimizer with the settings (e.g. amsgrad) of the one that wrote it"
+    missing = sorted(v.path for v in optimizer.variables if id(v) not in {id(t) for t, _, _ in pairs})
+    if extra or missing:
+        kind = type(optimizer).__name__
+        what = f"values {kind} has no place for ({', '.join(extra)})" if extra else "no value for "
+        what += "" if extra else f"{len(missing)} of the {kind}'s variables ({first_few(missing, 2)})"
+        raise (ExtraValueError if extra else MissingValueError)(
+            f"the checkpoint holds {what}: create the optimizer with the settings (e.g. amsgrad) of the one "
+            "that wrote it"
         )
 
 
-def _read(
-    checkpoint: StoredCheckpoint,
-    pairs: list[tuple[object, _Stored, str]],
-    keys3: dict[int, str],
-) -> list[np.ndarray]:
+def _read(source: Keras2Checkpoint, pairs: list[Pair], keys3: dict[int, str]) -> list[np.ndarray]:
     """Every value, read and converted to its target's dtype, before anything is assigned."""
     values = []
-    for target, source, _ in pairs:
-        if tuple(target.shape) != source.shape:
+    for target, stored, _ in pairs:
+        if tuple(target.shape) != stored.shape:
             raise ShapeMismatchError(
-                f"{source.key} has shape {source.shape} but Keras 3's {keys3.get(id(target))} has shape "
+                f"{stored.key} has shape {stored.shape} but Keras 3's {keys3.get(id(target))} has shape "
                 f"{tuple(target.shape)}: build the model with the layer sizes of the one that wrote it"
             )
-        try:
-            value = checkpoint.get(source.key + VALUE_SUFFIX)
-        except CheckpointError as err:
-            raise type(err)(f"{err}: value {source.key!r} cannot be read") from None
-        values.append(np.asarray(value, dtype=np.dtype(target.dtype)))
+        values.append(np.asarray(source.value(stored), dtype=np.dtype(target.dtype)))
     return values
 
 
@@ -320,47 +269,41 @@ def keras2_to_keras3(
     """Fill a built Keras 3 model (and optimizer) from a Keras 2 checkpoint, or raise and change nothing.
 
     `path` is a checkpoint written by `tf.train.Checkpoint(model=..., optimizer=...)` under Keras 2
-    (`tf-keras`, default or legacy optimizer); `model_key` and `optimizer_key` are the names it used.
-    Weights are matched by attribute path, slots by the weight they belong to. With
-    `optimizer=None` only the weights move. Every Keras 3 variable must get a value of its shape and
-    every stored model or optimizer value must find a variable; otherwise a `CheckpointError`
-    subclass is raised before any variable is assigned.
+    (`tf-keras`, default or legacy optimizer) for a subclassed model; `model_key` and
+    `optimizer_key` are the names it used. Weights are matched by attribute path, slots by the
+    weight they belong to. With `optimizer=None` only the weights move. Every Keras 3 variable must
+    get a value of its shape and every stored model or optimizer value must find a variable;
+    otherwise a `CheckpointError` subclass is raised before any variable is assigned.
     """
     with open_checkpoint(path) as checkpoint:
-        return _migrate(checkpoint, model, optimizer, model_key, optimizer_key)
+        return _migrate(Keras2Checkpoint(checkpoint), model, optimizer, model_key, optimizer_key)
 
 
 def _migrate(
-    checkpoint: StoredCheckpoint, model: object, optimizer: object | None, model_key: str, optimizer_key: str
+    source: Keras2Checkpoint, model: object, optimizer: object | None, model_key: str, optimizer_key: str
 ) -> MigrationReport:
     """`keras2_to_keras3` on an open checkpoint."""
-    prefix = checkpoint.prefix
-    graph = _graph(checkpoint)
     _check_built(model, optimizer)
-    stored = _stored(graph, checkpoint)
-    if _child(graph, 0, model_key) is None:
-        names = ", ".join(name for _, name in graph["nodes"][0]["children"])
+    if source.child(0, model_key) is None:
+        names = ", ".join(name for _, name in source.graph["nodes"][0]["children"])
         raise MissingValueError(
             f"the checkpoint holds no {model_key!r} object (its top-level objects: {names}): "
             "pass model_key= the name it was saved under"
         )
-    if any(s.key.endswith(("/_kernel", "/_embeddings")) for s in stored.values()):
-        raise CheckpointError(
-            f"{prefix!r} was written by Keras 3 (its keys say _kernel): restore it with tf.train.Checkpoint"
-        )
-    report = MigrationReport(os.fspath(prefix))
-    pairs, weight_of = _model_pairs(model, _under(stored, model_key), model_key)
+    refuse_unmapped(source, model_key, optimizer_key, with_optimizer=optimizer is not None)
+    report = MigrationReport(os.fspath(source.prefix))
+    pairs, weight_of = _model_pairs(model, source.under(model_key), model_key)
     if optimizer is not None:
-        pairs += _optimizer_pairs(graph, checkpoint, stored, optimizer, optimizer_key, weight_of, report)
+        pairs += _optimizer_pairs(source, optimizer, optimizer_key, weight_of, report)
     objects = {model_key: model} | ({optimizer_key: optimizer} if optimizer is not None else {})
     keys3 = {id(v): k for k, v in live_variables(tf.train.Checkpoint(**objects))}
-    values = _read(checkpoint, pairs, keys3)
+    values = _read(source, pairs, keys3)
     for (target, _, _), value in zip(pairs, values, strict=True):
         target.assign(value)
-    for target, source, role in pairs:
-        report.mapped.append(Mapped(source.key, keys3.get(id(target), target.path), source.shape, role))
+    for target, stored, role in pairs:
+        report.mapped.append(Mapped(stored.key, keys3.get(id(target), target.path), stored.shape, role))
     moved = {s.key for _, s, _ in pairs} | {c.split(" = ")[0] for c in report.checked}
-    report.left = sorted(s.key for s in stored.values() if s.key not in moved)
+    report.left = sorted(s.key for s in source.stored.values() if s.key not in moved)
     return report
 
 

@@ -12,7 +12,14 @@ from ckptkit.live.quiet import import_tensorflow
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["PrivateApiError", "learning_rate_variable", "optimizer_slot", "replaced_save_op"]
+__all__ = [
+    "PrivateApiError",
+    "learning_rate_variable",
+    "optimizer_slot",
+    "replaced_rename",
+    "replaced_save_op",
+    "replaced_shard_writer",
+]
 
 
 class PrivateApiError(CheckpointError, AttributeError):
@@ -49,20 +56,63 @@ def learning_rate_variable(optimizer: object) -> object | None:
 
 
 @contextmanager
-def replaced_save_op(name: str, replacement: Callable[..., object]) -> Iterator[None]:
+def _replaced(
+    module: object, name: str, where: str, replacement: Callable[..., object]
+) -> Iterator[Callable]:
+    """Replace `module.name` inside the block by a call of `replacement(original, *args, **kwargs)`."""
+    original = getattr(module, name, None)
+    if original is None:
+        raise _missing(f"{where}.{name}")
+
+    def call(*args: object, **kwargs: object) -> object:
+        return replacement(original, *args, **kwargs)
+
+    setattr(module, name, call)
+    try:
+        yield original
+    finally:
+        setattr(module, name, original)
+
+
+@contextmanager
+def replaced_save_op(name: str, replacement: Callable[..., object]) -> Iterator[Callable]:
     """Replace one of TensorFlow's generated I/O ops (e.g. `merge_v2_checkpoints`) inside the block.
 
-    `tf.train.Checkpoint.save` calls these through `tensorflow.python.ops.gen_io_ops`; replacing one
-    lets a lesson stop a save at a chosen step of its commit protocol.
+    `tf.train.Checkpoint.save` calls the merge through `tensorflow.python.ops.gen_io_ops`; the
+    replacement is called as `replacement(original_op, *args, **kwargs)`, so a lesson can stop a save
+    at a chosen step of its commit protocol, before or after the real op ran.
     """
     import_tensorflow()
     from tensorflow.python.ops import gen_io_ops  # private: the module the checkpoint writer calls
 
-    original = getattr(gen_io_ops, name, None)
-    if original is None:
-        raise _missing(f"tensorflow.python.ops.gen_io_ops.{name}")
-    setattr(gen_io_ops, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(gen_io_ops, name, original)
+    with _replaced(gen_io_ops, name, "tensorflow.python.ops.gen_io_ops", replacement) as original:
+        yield original
+
+
+@contextmanager
+def replaced_shard_writer(replacement: Callable[..., object]) -> Iterator[Callable]:
+    """Replace `io_ops.save_v2`, the op writing one shard of a save into `<prefix>_temp/`, inside the block.
+
+    TensorFlow's `functional_saver` calls it once per shard as `io_ops.save_v2(shard_prefix, names,
+    slices, tensors)`; the replacement is called as `replacement(original_op, *args, **kwargs)`.
+    """
+    import_tensorflow()
+    from tensorflow.python.ops import io_ops  # private: the module functional_saver calls per shard
+
+    with _replaced(io_ops, "save_v2", "tensorflow.python.ops.io_ops", replacement) as original:
+        yield original
+
+
+@contextmanager
+def replaced_rename(replacement: Callable[..., object]) -> Iterator[Callable]:
+    """Replace `file_io.rename` inside the block: the call that commits the `checkpoint` state file.
+
+    `CheckpointManager` writes the state file with `file_io.atomic_write_string_to_file`, which writes
+    `checkpoint.tmp<hex>` and then calls `rename(tmp, "checkpoint", overwrite)`; the replacement is
+    called as `replacement(original_rename, oldname, newname, overwrite)`.
+    """
+    import_tensorflow()
+    from tensorflow.python.lib.io import file_io  # private: where atomic_write_string_to_file looks it up
+
+    with _replaced(file_io, "rename", "tensorflow.python.lib.io.file_io", replacement) as original:
+        yield original

@@ -10,12 +10,20 @@ It trains the kit's two-layer model (Dense(4, relu) then Dense(1), on 3 features
 once with Keras 2's default Adam and once with its legacy Adam, and writes for each:
 `<kind>/ckpt.index` + `<kind>/ckpt.data-00000-of-00001` (model, optimizer, step), then in
 `expected.npz` the inputs, targets, the model's predictions at the checkpoint, and every weight and
-the predictions after one more Adam step. `SHA256SUMS` lists the checksums of all these files.
+the predictions after one more Adam step. Three more kinds show what `keras2_to_keras3` covers and
+refuses: `sequential` (a Keras 2 `Sequential`, keys `model/layer_with_weights-N/...`), `schedule`
+(Adam on an `ExponentialDecay` learning rate) and `lossscale` (a `LossScaleOptimizer` around Adam).
+
+`check/` holds the Keras 2 checkpoints notebook 10's second exercise check migrates, which the
+notebook never shows: Sequential and Functional models of other widths, depths and seeds
+(`check/specs.json`), with Keras 2's predictions and its next Adam step in `check/expected.npz`.
+`SHA256SUMS` lists the checksums of all these files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -31,6 +39,12 @@ import tf_keras
 
 HERE = Path(__file__).resolve().parent
 STEPS = 3
+# The exercise check's models, never shown in the notebook: (kind, features, [(units, activation)], seed).
+CHECKS = {
+    "wide": ("sequential", 3, [(5, "relu"), (1, None)], 1),
+    "deep": ("sequential", 4, [(6, "tanh"), (3, "relu"), (1, None)], 2),
+    "functional": ("functional", 3, [(7, "relu"), (1, None)], 3),
+}
 
 
 class MyModel(tf_keras.Model):
@@ -45,18 +59,84 @@ class MyModel(tf_keras.Model):
         return self.dense2(self.dense1(x))
 
 
-def data() -> tuple[tf.Tensor, tf.Tensor]:
-    """Eight points with 3 features, built without random numbers so any version makes the same."""
-    inputs = tf.reshape(tf.range(24, dtype=tf.float32), [8, 3]) / 24.0 - 0.5
+def data(features: int = 3) -> tuple[tf.Tensor, tf.Tensor]:
+    """Eight points with `features` features, built without random numbers so any version makes the same."""
+    inputs = tf.reshape(tf.range(8 * features, dtype=tf.float32), [8, features]) / (8.0 * features) - 0.5
     return inputs, tf.sin(3.0 * tf.reduce_sum(inputs, axis=1, keepdims=True))
 
 
-def train_step(model: MyModel, optimizer: object, inputs: tf.Tensor, targets: tf.Tensor) -> None:
+def train_step(model: tf_keras.Model, optimizer: object, inputs: tf.Tensor, targets: tf.Tensor) -> None:
     """One Adam step on the mean squared error, the loss ckptkit.runs.step.mse computes."""
+    scaled = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.square(model(inputs) - targets))
+        if scaled:
+            loss = optimizer.get_scaled_loss(loss)
     variables = model.trainable_variables
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+    gradients = tape.gradient(loss, variables)
+    if scaled:
+        gradients = optimizer.get_unscaled_gradients(gradients)
+    optimizer.apply_gradients(zip(gradients, variables, strict=True))
+
+
+def layered(kind: str, features: int, layers: list[tuple[int, str | None]]) -> tf_keras.Model:
+    """A Keras 2 Sequential or Functional model of Dense layers."""
+    dense = [tf_keras.layers.Dense(units, activation=activation) for units, activation in layers]
+    if kind == "sequential":
+        return tf_keras.Sequential([tf_keras.Input((features,)), *dense])
+    inputs = outputs = tf_keras.Input((features,))
+    for layer in dense:
+        outputs = layer(outputs)
+    return tf_keras.Model(inputs, outputs)
+
+
+def trained(
+    model: tf_keras.Model, optimizer: object, inputs: tf.Tensor, targets: tf.Tensor, path: Path
+) -> dict:
+    """Train `STEPS` steps, write the checkpoint at `path`, take one more step; return what Keras 2 saw."""
+    for _ in range(STEPS):
+        train_step(model, optimizer, inputs, targets)
+    tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(STEPS)).write(str(path))
+    seen = {"predictions": model(inputs).numpy()}
+    train_step(model, optimizer, inputs, targets)
+    weighted = [layer for layer in model.layers if layer.weights]
+    for i, layer in enumerate(weighted):
+        seen[f"next/{i}/kernel"], seen[f"next/{i}/bias"] = layer.kernel.numpy(), layer.bias.numpy()
+    seen["next_predictions"] = model(inputs).numpy()
+    return seen
+
+
+def write_checks() -> None:
+    """The exercise check's hidden checkpoints, their specs and Keras 2's expected values."""
+    expected = {}
+    for name, (kind, features, layers, seed) in CHECKS.items():
+        tf.keras.utils.set_random_seed(seed)
+        inputs, targets = data(features)
+        model, optimizer = layered(kind, features, layers), tf_keras.optimizers.Adam(learning_rate=0.01)
+        seen = trained(model, optimizer, inputs, targets, HERE / "check" / name / "ckpt")
+        expected |= {f"{name}/inputs": inputs.numpy(), f"{name}/targets": targets.numpy()}
+        expected |= {f"{name}/{key}": value for key, value in seen.items()}
+    np.savez(HERE / "check" / "expected.npz", **expected)
+    specs = {n: {"kind": k, "features": f, "layers": ls, "seed": s} for n, (k, f, ls, s) in CHECKS.items()}
+    (HERE / "check" / "specs.json").write_text(json.dumps(specs, indent=1) + "\n")
+
+
+def write_others(expected: dict) -> None:
+    """A Sequential, a schedule and a loss-scale optimizer: what the migration covers and refuses."""
+    inputs, targets = data()
+    schedule = tf_keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=2, decay_rate=0.5)
+    cases = {
+        "sequential": (lambda: layered("sequential", 3, [(4, "relu"), (1, None)]), lambda: 0.01),
+        "schedule": (MyModel, lambda: schedule),
+        "lossscale": (MyModel, lambda: 0.01),
+    }
+    for kind, (make_model, rate) in cases.items():
+        tf.keras.utils.set_random_seed(0)
+        model, optimizer = make_model(), tf_keras.optimizers.Adam(learning_rate=rate())
+        if kind == "lossscale":
+            optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
+        seen = trained(model, optimizer, inputs, targets, HERE / kind / "ckpt")
+        expected |= {f"{kind}/{key}": value for key, value in seen.items()}
 
 
 def main() -> None:
@@ -77,7 +157,9 @@ def main() -> None:
             for name in ("kernel", "bias"):
                 expected[f"{kind}/next/{layer}/{name}"] = getattr(getattr(model, layer), name).numpy()
         expected[f"{kind}/next_predictions"] = model(inputs).numpy()
+    write_others(expected)
     np.savez(HERE / "expected.npz", **expected)
+    write_checks()
     skip = ("SHA256SUMS", Path(__file__).name)
     files = sorted(p for p in HERE.rglob("*") if p.is_file() and p.name not in skip)
     lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(HERE).as_posix()}" for p in files]

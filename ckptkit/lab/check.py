@@ -1,0 +1,94 @@
+"""The lab's restore in two shown steps: ckptkit's check (changes nothing), then TensorFlow's own restore.
+
+`check_restore` refuses, before any variable changes, what TensorFlow's restore would do only in
+part or silently (an unbuilt Keras object, another model's keys, other shapes or dtypes);
+`restore_or_roll_back` then runs `checkpoint.restore(path)` and the status method the lab shows,
+and puts every live value back if either raises (a damaged data file is found only while reading).
+"""
+
+from __future__ import annotations
+
+from ckptkit.errors import CheckpointError, ModelMismatchError, UnbuiltModelError
+from ckptkit.files.reader import VALUE_SUFFIX, explain_tf_error, open_checkpoint
+from ckptkit.live.quiet import import_tensorflow
+
+# The checks are restore_checked's own (one implementation); only the assignment is left to TensorFlow.
+from ckptkit.live.restore import (
+    TF_READ_ERRORS,
+    RestoreReport,
+    _check_shapes,
+    _is_unbuilt,
+    _match,
+    _unbuilt_message,
+)
+from ckptkit.live.snapshot import is_variable, value_of, walk
+
+import os
+
+tf = import_tensorflow()
+
+__all__ = ["STATUS_CHECK", "check_restore", "restore_or_roll_back"]
+
+# The status method the lab calls after `restore()`. The lab restores only checkpoints of its own
+# objects, all built, so every stored value has its variable and every variable its value.
+STATUS_CHECK = "assert_consumed"
+
+
+def check_restore(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str]) -> RestoreReport:
+    """Say what restoring `path` into `checkpoint` would fill, or raise why it would not fit; change nothing.
+
+    Refused: a file that cannot be read, an unbuilt Keras model or optimizer (Keras 3 would fill it
+    later, in part), a stored value nothing takes or a variable with no stored value, another shape
+    or dtype. Serves the lab's Restore click (notebooks 01-03, 08 and the app).
+    """
+    with open_checkpoint(path) as stored_checkpoint:  # resolves the path and reads the index, or says why not
+        keys = stored_checkpoint.stored_keys()
+        stored = {k.removesuffix(VALUE_SUFFIX) for k in keys if k.endswith(VALUE_SUFFIX)}
+        live, unbuilt = {}, []
+        for name, obj in walk(checkpoint, lambda o: is_variable(o) or _is_unbuilt(o)):
+            if is_variable(obj):
+                live[name] = obj
+            else:
+                unbuilt.append((name, obj))
+        for name, obj in unbuilt:
+            if any(key.startswith(name + "/") for key in stored - set(live)):
+                raise UnbuiltModelError(_unbuilt_message(name, obj))
+        matched, _, _ = _match(checkpoint, stored_checkpoint)
+        _check_shapes(matched, stored_checkpoint)
+        prefix = stored_checkpoint.prefix
+    matched_ids = {id(v) for v in matched.values()}
+    report = RestoreReport(
+        path=prefix,
+        matched=tuple(sorted(matched)),
+        only_in_checkpoint=tuple(sorted(k for k in stored if k not in matched)),
+        only_in_objects=tuple(sorted(p for p, v in live.items() if id(v) not in matched_ids)),
+    )
+    if not report.complete:
+        extra, lacking = report.only_in_checkpoint, report.only_in_objects
+        raise ModelMismatchError(
+            f"{os.path.basename(prefix)} does not fit these objects ("
+            + "; ".join(
+                f"{len(names)} {what}, e.g. {names[0]!r}"
+                for names, what in ((extra, "stored values nothing takes"), (lacking, "variables it lacks"))
+                if names
+            )
+            + "): restore a checkpoint this lab saved"
+        )
+    return report
+
+
+def restore_or_roll_back(checkpoint: tf.train.Checkpoint, path: str) -> None:
+    """Run `checkpoint.restore(path)` and its status check; if either raises, put every live value back."""
+    before = [(var, value_of(var)) for _, var in walk(checkpoint, is_variable)]
+    try:
+        status = checkpoint.restore(path)
+        getattr(status, STATUS_CHECK)()
+    except (*TF_READ_ERRORS, AssertionError, ValueError) as err:
+        for var, value in before:
+            var.assign(value)
+        if isinstance(err, TF_READ_ERRORS):
+            found = explain_tf_error(path, err)
+        else:  # the status check's own message runs to many lines: its first one names the value
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            found = CheckpointError(f"{os.path.basename(path)}: {STATUS_CHECK}() failed: {first}")
+        raise type(found)(f"{found} (live variables left unchanged)") from None

@@ -1,0 +1,102 @@
+"""Notebook 09's exercise check: the reference passes; wrong answers and placeholders get a hint."""
+
+from __future__ import annotations
+
+from ckptkit.exercises.nb09 import check_write_dir
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Calls and names the reference solution uses: no ❌ may spell one of them out.
+SOLUTION_CALLS = ('tf_config["task"]', 'tf_config["cluster"]', "os.path.join(", "workertemp_")
+
+
+def write_dir(workdir, tf_config):
+    """The reference: the chief task if the cluster has one, else worker 0, writes into workdir."""
+    task, cluster = tf_config["task"], tf_config["cluster"]
+    chief = task["type"] == "chief" or (
+        "chief" not in cluster and task["type"] == "worker" and task["index"] == 0
+    )
+    return workdir if chief else os.path.join(workdir, f"workertemp_{task['type']}_{task['index']}")
+
+
+def the_kits_layout(workdir, tf_config):
+    """Also right: notebook 09's `workertemp_<index>` (a chief task and worker 0 never both go to a temp)."""
+    task, cluster = tf_config["task"], tf_config["cluster"]
+    chief = task["type"] == "chief" or ("chief" not in cluster and task["index"] == 0)
+    return workdir if chief else os.path.join(workdir, f"workertemp_{task['index']}")
+
+
+def as_a_path(workdir, tf_config):
+    return Path(write_dir(workdir, tf_config))
+
+
+def index_zero(workdir, tf_config):
+    """Worker 0 is the chief, even when the cluster names a chief task."""
+    index = tf_config["task"]["index"]
+    return workdir if index == 0 else os.path.join(workdir, f"workertemp_{index}")
+
+
+def everyone(workdir, tf_config):
+    return workdir
+
+
+def one_temp(workdir, tf_config):
+    task = tf_config["task"]
+    return workdir if task == {"type": "worker", "index": 0} else os.path.join(workdir, "workertemp")
+
+
+def chief_task_only(workdir, tf_config):
+    task = tf_config["task"]
+    return workdir if task["type"] == "chief" else os.path.join(workdir, f"workertemp_{task['index']}")
+
+
+def placeholder(workdir, tf_config): ...
+
+
+def not_implemented(workdir, tf_config):
+    raise NotImplementedError
+
+
+def test_right_answers():
+    for answer in (write_dir, the_kits_layout, as_a_path):
+        feedback = check_write_dir(answer)
+        assert feedback, (answer.__name__, feedback.message)
+        assert "7 tasks in 3 clusters" in feedback.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (index_zero, "worker 0 would write into workdir beside the chief"),
+        (everyone, "would write into workdir beside the chief"),
+        (one_temp, "share one folder"),
+        (chief_task_only, "worker 0 is the chief"),
+        (placeholder, "still the placeholder"),
+        (not_implemented, "still the placeholder"),
+        (lambda workdir, tf_config: 3, "returned a int"),
+        (lambda workdir, tf_config: tf_config["task"]["name"], "raised KeyError"),
+    ],
+)
+def test_wrong_answers(answer, words):
+    feedback = check_write_dir(answer)
+    assert not feedback and words in feedback.message, feedback.message
+    assert "\n" not in feedback.message
+    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback.message
+
+
+def test_the_check_cannot_be_changed_through_its_argument():
+    """A function that edits the TF_CONFIG it is given changes only its own copy."""
+
+    def vandal(workdir, tf_config):
+        tf_config["cluster"].clear()
+        return write_dir(workdir, {"cluster": {"worker": ["a"]}, "task": tf_config["task"]})
+
+    assert not check_write_dir(vandal)
+    assert check_write_dir(write_dir)
+
+
+def test_not_a_function():
+    assert "must be a function" in check_write_dir("workdir").message
