@@ -92,7 +92,8 @@ class TreeMemory:
         return total
 
     def kernels(self) -> int:
-        return sum("ipykernel" in " ".join(c.cmdline()) for c in self.process.children(recursive=True))
+        """Running kernels among the server's children (a kernel just ended may be a zombie: not counted)."""
+        return self._sum(lambda p: p is not self.process and "ipykernel" in " ".join(p.cmdline()))
 
     def _sample(self) -> None:
         while self._running:
