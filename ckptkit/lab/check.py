@@ -8,19 +8,12 @@ and puts every live value back if either raises (a damaged data file is found on
 
 from __future__ import annotations
 
-from ckptkit.errors import CheckpointError, ModelMismatchError, UnbuiltModelError
-from ckptkit.files.reader import VALUE_SUFFIX, explain_tf_error, open_checkpoint
+from ckptkit.errors import CheckpointError
+from ckptkit.files.reader import explain_tf_error, open_checkpoint
 from ckptkit.live.quiet import import_tensorflow
 
 # The checks are restore_checked's own (one implementation); only the assignment is left to TensorFlow.
-from ckptkit.live.restore import (
-    TF_READ_ERRORS,
-    RestoreReport,
-    _check_shapes,
-    _is_unbuilt,
-    _match,
-    _unbuilt_message,
-)
+from ckptkit.live.restore import TF_READ_ERRORS, RestoreReport, check_fit
 from ckptkit.live.snapshot import is_variable, value_of, walk
 
 import os
@@ -42,37 +35,8 @@ def check_restore(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str])
     or dtype. Serves the lab's Restore click (notebooks 01-03, 08 and the app).
     """
     with open_checkpoint(path) as stored_checkpoint:  # resolves the path and reads the index, or says why not
-        keys = stored_checkpoint.stored_keys()
-        stored = {k.removesuffix(VALUE_SUFFIX) for k in keys if k.endswith(VALUE_SUFFIX)}
-        live, unbuilt = {}, []
-        for name, obj in walk(checkpoint, lambda o: is_variable(o) or _is_unbuilt(o)):
-            if is_variable(obj):
-                live[name] = obj
-            else:
-                unbuilt.append((name, obj))
-        for name, obj in unbuilt:
-            if any(key.startswith(name + "/") for key in stored - set(live)):
-                raise UnbuiltModelError(_unbuilt_message(name, obj))
-        matched, _, _ = _match(checkpoint, stored_checkpoint)
-        _check_shapes(matched, stored_checkpoint)
-        prefix = stored_checkpoint.prefix
-    matched_ids = {id(v) for v in matched.values()}
-    report = RestoreReport(
-        path=prefix,
-        matched=tuple(sorted(matched)),
-        only_in_checkpoint=tuple(sorted(k for k in stored if k not in matched)),
-        only_in_objects=tuple(sorted(p for p, v in live.items() if id(v) not in matched_ids)),
-    )
-    if not report.complete:
-        extra, lacking = report.only_in_checkpoint, report.only_in_objects
-        raise ModelMismatchError(
-            f"{os.path.basename(prefix)} does not fit these objects ("
-            + "; ".join(
-                f"{len(names)} {what}, e.g. {names[0]!r}"
-                for names, what in ((extra, "stored values nothing takes"), (lacking, "variables it lacks"))
-                if names
-            )
-            + "): restore a checkpoint this lab saved"
+        report, _, _ = check_fit(
+            checkpoint, stored_checkpoint, True, hint=": restore a checkpoint this lab saved"
         )
     return report
 

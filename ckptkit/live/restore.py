@@ -23,7 +23,14 @@ tf = import_tensorflow()
 # What TensorFlow's own reads raise on a bad file: op errors (DataLoss, NotFound, ...) or IndexError.
 TF_READ_ERRORS = (tf.errors.OpError, IndexError)
 
-__all__ = ["TF_READ_ERRORS", "RestoreReport", "build_keras", "restore_checked", "restore_newest_good"]
+__all__ = [
+    "TF_READ_ERRORS",
+    "RestoreReport",
+    "build_keras",
+    "check_fit",
+    "restore_checked",
+    "restore_newest_good",
+]
 
 
 @dataclass(frozen=True)
@@ -151,9 +158,15 @@ def restore_checked(
         return _restore_checked(checkpoint, stored_checkpoint, complete)
 
 
-def _restore_checked(
-    checkpoint: tf.train.Checkpoint, stored_checkpoint: StoredCheckpoint, complete: bool
-) -> RestoreReport:
+def check_fit(
+    checkpoint: tf.train.Checkpoint, stored_checkpoint: StoredCheckpoint, complete: bool, hint: str = ""
+) -> tuple[RestoreReport, dict[str, object], bool]:
+    """What restoring `stored_checkpoint` into `checkpoint` would fill, or raise why it would not fit.
+
+    Changes nothing. Refused: an unbuilt Keras object that stored values would reach, another shape
+    or dtype, and (with `complete`) stored values nothing takes or variables with no value; `hint`
+    ends that last message. Also returns the matched variables and whether they are all there is.
+    """
     prefix = stored_checkpoint.prefix
     keys = stored_checkpoint.stored_keys()
     stored = {k.removesuffix(VALUE_SUFFIX) for k in keys if k.endswith(VALUE_SUFFIX)}
@@ -193,7 +206,16 @@ def _restore_checked(
                 if names
             )
             + ")"
+            + hint
         )
+    return report, matched, variables_only
+
+
+def _restore_checked(
+    checkpoint: tf.train.Checkpoint, stored_checkpoint: StoredCheckpoint, complete: bool
+) -> RestoreReport:
+    report, matched, variables_only = check_fit(checkpoint, stored_checkpoint, complete)
+    prefix = stored_checkpoint.prefix
     if variables_only:
         # Read (and so checksum) every value before assigning any: a damaged file changes nothing.
         try:
