@@ -11,7 +11,7 @@ from ckptkit.files.diff import compare
 from ckptkit.files.inventory import inspect_checkpoint, list_folder
 from ckptkit.files.text import text_table
 from ckptkit.runs import launcher
-from ckptkit.runs.loop import INGREDIENTS, RUN_MODELS, say_flushed
+from ckptkit.runs.loop import INGREDIENTS, KILL_POINTS, RUN_MODELS, say_flushed
 
 import argparse
 import json
@@ -81,6 +81,8 @@ def _train(args: argparse.Namespace) -> int:
     drop = tuple(name for name in INGREDIENTS if getattr(args, f"no_save_{name}"))
     if args.strategy or args.max_shard_mb is not None:
         return _train_distributed(args, drop)
+    if args.kill_point is not None and args.kill_during_save is None:
+        raise ValueError("--kill-point says where inside a save to die: add --kill-during-save STEP")
     from ckptkit.runs.trainer import train  # imports TensorFlow: only this command needs it
 
     result = train(
@@ -92,6 +94,7 @@ def _train(args: argparse.Namespace) -> int:
         drop=drop,
         kill_at_step=args.kill_at_step,
         kill_during_save=args.kill_during_save,
+        kill_point=args.kill_point or "merge",
     )
     print(f"final-weights-sha256: {result.sha256}", flush=True)
     return 0
@@ -107,7 +110,11 @@ def _migrate(args: argparse.Namespace) -> int:
 def _train_distributed(args: argparse.Namespace, drop: tuple[str, ...]) -> int:
     strategy = args.strategy or "none"
     wrong = [f"--no-save-{name.replace('_', '-')}" for name in drop]
-    wrong += ["--kill-during-save"] if args.kill_during_save is not None else []
+    wrong += [
+        flag
+        for flag in ("--kill-during-save", "--kill-point")
+        if getattr(args, flag[2:].replace("-", "_")) is not None
+    ]
     wrong += ["--devices"] if args.devices is not None and strategy != "mirrored" else []
     multi = {"--workers": args.workers, "--cluster": args.cluster, "--kill-worker": args.kill_worker}
     wrong += [flag for flag, value in multi.items() if value is not None and strategy != "multiworker"]
@@ -199,6 +206,11 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
         )
     p.add_argument("--kill-at-step", type=int, help="SIGKILL this process after that step (a crash)")
     p.add_argument("--kill-during-save", type=int, help="SIGKILL this process inside the save at that step")
+    p.add_argument(
+        "--kill-point",
+        choices=KILL_POINTS,
+        help="with --kill-during-save: the save stage it dies in (default: merge, after the shard)",
+    )
     p.add_argument(
         "--strategy",
         choices=["none", "mirrored", "multiworker"],

@@ -58,6 +58,17 @@ def test_captured_tf_logs_collect_instead_of_printing(capsys):
     assert "something odd" not in capsys.readouterr().err
 
 
+def test_captured_tf_logs_include_absl(capsys):
+    """TensorFlow's async checkpoint writer and functional saver log through absl, not "tensorflow"."""
+    from absl import logging as absl_logging
+
+    with ckptkit.captured_tf_logs() as logs:
+        absl_logging.warning("from %s", "absl")
+        tf.get_logger().warning("from tensorflow")
+    assert logs == ["from absl", "from tensorflow"]
+    assert "from absl" not in capsys.readouterr().err
+
+
 def test_seed_states_are_the_dropout_seed_generators_only():
     model = DropoutModel()
     model(regression_data()[0][:1])

@@ -18,6 +18,7 @@ from ckptkit.runs.models import FinetuneModel, MyModel
 from ckptkit.runs.step import mse
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -316,3 +317,34 @@ def test_keras3_checkpoint_without_underscored_keys_is_recognised(tmp_path: Path
     assert "model/layer/kernel/.ATTRIBUTES/VARIABLE_VALUE" in dict(tf.train.list_variables(path))
     with pytest.raises(ckptkit.CheckpointError, match="written by Keras 3"):
         keras2_to_keras3(path, model, optimizer)
+
+
+@pytest.mark.parametrize("kind", ["momentum", "legacy_momentum"])
+def test_sgd_with_momentum_migrates_and_takes_keras2s_next_step(kind: str, expected: dict) -> None:
+    """Keras 2 names SGD's slot `m` (default optimizer) or `momentum` (legacy); Keras 3 keeps `momentums`."""
+    with np.load(FIXTURE / "momentum.npz") as data:
+        seen = dict(data)
+    model, optimizer = built(optimizer=tf.keras.optimizers.SGD(0.01, momentum=0.9))
+    report = keras2_to_keras3(FIXTURE / kind / "ckpt", model, optimizer)
+    assert [m.role for m in report.mapped].count("momentum of model/dense1/_kernel") == 1
+    inputs, targets = tf.constant(expected["inputs"]), tf.constant(expected["targets"])
+    assert max_abs(model(inputs), seen[f"{kind}/predictions"]) == 0
+    ckptkit.train_step(model, None, optimizer, inputs, targets)
+    assert max_abs(model(inputs), seen[f"{kind}/next_predictions"]) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("kind", "momentum", "said"),
+    [
+        ("momentum", 0.0, "holds momentum slots but this SGD keeps none: create it with momentum > 0"),
+        ("legacy_momentum", 0.0, "holds momentum slots but this SGD keeps none"),
+        ("legacy_momentum", 0.5, "momentum is 0.9 but the optimizer's is 0.5: create the optimizer with"),
+    ],
+)
+def test_sgd_momentum_that_does_not_fit_is_refused(kind: str, momentum: float, said: str) -> None:
+    model, optimizer = built(optimizer=tf.keras.optimizers.SGD(0.01, momentum=momentum))
+    before = values(model, optimizer)
+    with pytest.raises(ckptkit.CheckpointError, match=re.escape(said)):
+        keras2_to_keras3(FIXTURE / kind / "ckpt", model, optimizer)
+    after = values(model, optimizer)
+    assert {k: max_abs(v, after[k]) for k, v in before.items()} == dict.fromkeys(before, 0.0)

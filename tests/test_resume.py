@@ -120,10 +120,7 @@ def _left(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_a_kill_at_each_step_of_a_save_leaves_the_last_commit(tmp_path, reference, point):
-    code = "from ckptkit.runs.trainer import train; "
-    code += f"train('keras', {STEPS}, {EVERY}, workdir={str(tmp_path)!r}, "
-    code += f"kill_during_save=10, kill_point={point!r})"
-    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    killed = cli(tmp_path, "--kill-during-save", "10", "--kill-point", point)
     assert killed.returncode == -9, killed.stderr
     assert _left(tmp_path) == LEFT_BY_A_KILL[point]
     if point == "index":  # cut short in the middle of its write, as the kill leaves it
@@ -138,6 +135,19 @@ def test_a_kill_at_each_step_of_a_save_leaves_the_last_commit(tmp_path, referenc
 def test_bad_kill_point(tmp_path):
     with pytest.raises(ValueError, match="not one of shard, merge, index, state"):
         train("keras", 5, 5, workdir=tmp_path, kill_during_save=5, kill_point="rename")
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--kill-point", "state"], "--kill-point says where inside a save to die: add --kill-during-save"),
+        (["--kill-point", "index", "--strategy", "mirrored"], "--kill-point cannot be used with --strategy"),
+    ],
+)
+def test_kill_point_without_its_save_is_one_line(tmp_path, flags, said):
+    done = cli(tmp_path, *flags)
+    assert done.returncode == 2 and said in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # refused before anything was written
 
 
 @pytest.mark.parametrize("damage", ["truncated", "missing"])

@@ -40,9 +40,11 @@ __all__ = ["Mapped", "MigrationReport", "keras2_to_keras3", "migrate_kit_model"]
 
 # Keras 2 slot name -> the Keras 3 optimizer attribute holding that slot for every variable.
 SLOTS = {"m": "_momentums", "v": "_velocities", "vhat": "_velocity_hats"}
-SLOT_WORDS = {"m": "momentum", "v": "velocity", "vhat": "velocity_hat"}
+# Keras 3's SGD keeps its one slot in a public list; Keras 2 names it `m` (default) or `momentum` (legacy).
+SLOTS_OF = {"SGD": {"m": "momentums", "momentum": "momentums"}}
+SLOT_WORDS = {"m": "momentum", "v": "velocity", "vhat": "velocity_hat", "momentum": "momentum"}
 # Keras 2 optimizer values that Keras 3 keeps as plain Python numbers: checked, not assigned.
-HYPERPARAMETERS = ("beta_1", "beta_2", "epsilon", "decay")
+HYPERPARAMETERS = ("beta_1", "beta_2", "epsilon", "decay", "momentum")
 OPTIMIZER_CLASSES = {"Adadelta", "Adafactor", "Adagrad", "Adam", "Adamax", "AdamW", "Ftrl", "Lion", "Nadam"}
 OPTIMIZER_CLASSES |= {"RMSprop", "SGD"}
 
@@ -166,13 +168,18 @@ def _optimizer_pairs(
     weight_names = {i: source.stored[i].full_name for i in weight_of}
     pairs: list[Pair] = []
     for node_id, (weight_id, slot) in sorted(_slots(source, root_id, values, weight_names).items()):
-        attribute = SLOTS.get(slot)
+        attribute = SLOTS_OF.get(live_kind, SLOTS).get(slot)
         if attribute is None or not hasattr(optimizer, attribute):
             raise OptimizerMismatchError(
                 f"the checkpoint holds a {slot!r} slot that {live_kind} does not keep: "
                 f"migrate into the kind of optimizer that wrote it ({kind or 'see its slot names'})"
             )
         variable, weight_key = weight_of[weight_id]
+        if not getattr(optimizer, attribute):  # e.g. SGD made with momentum=0 keeps no momentums
+            raise OptimizerMismatchError(
+                f"the checkpoint holds {SLOT_WORDS.get(slot, slot)} slots but this {live_kind} keeps none: "
+                "create it with momentum > 0, as the one that wrote it was"
+            )
         target = optimizer_slot(optimizer, attribute, variable)
         pairs.append((target, source.stored[node_id], f"{SLOT_WORDS[slot]} of {weight_key}"))
     counters, scheduled = _counter_pairs(source, root_id, values, optimizer)

@@ -83,17 +83,21 @@ def import_tensorflow():  # returns the tensorflow module itself
 
 @contextmanager
 def captured_tf_logs() -> Iterator[list[str]]:
-    """Collect what TensorFlow's Python logger says inside the block, instead of printing it."""
-    logger = import_tensorflow().get_logger()
+    """Collect what TensorFlow's Python loggers say inside the block, instead of printing it."""
+    # Two loggers: most of TensorFlow logs to "tensorflow", but its async checkpoint writer and
+    # functional saver log through absl's own logger.
+    loggers = [import_tensorflow().get_logger(), logging.getLogger("absl")]
     lines: list[str] = []
 
     class _Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             lines.append(record.getMessage())
 
-    saved, logger.handlers = logger.handlers, [_Collect()]
-    propagate, logger.propagate = logger.propagate, False
+    saved = [(logger.handlers, logger.propagate) for logger in loggers]
+    for logger in loggers:
+        logger.handlers, logger.propagate = [_Collect()], False
     try:
         yield lines
     finally:
-        logger.handlers, logger.propagate = saved, propagate
+        for logger, (handlers, propagate) in zip(loggers, saved, strict=True):
+            logger.handlers, logger.propagate = handlers, propagate

@@ -10,12 +10,17 @@ import os
 import signal
 from collections.abc import Callable
 
-__all__ = ["INGREDIENTS", "RUN_MODELS", "kill_self", "run", "say_flushed"]
+__all__ = ["INGREDIENTS", "KILL_POINTS", "RUN_MODELS", "kill_self", "run", "say_flushed"]
 
 # What exact resumption needs, beyond the model's weights. Each can be left out to see what breaks.
 INGREDIENTS = ("optimizer", "iterator", "rng", "layer_seeds")
 # The models a run can train (`ckptkit.runs.models.run_setup` builds them).
 RUN_MODELS = ("linear", "keras")
+# Where `kill_during_save` lands, in the order TensorFlow 2.21 saves: while the shard is written
+# (`ckpt-N_temp/`), after it and before the merge, while the merge writes `ckpt-N.index` in place
+# (the data files already renamed out of `_temp`), and while the `checkpoint` state file is written
+# (as `checkpoint.tmp<hex>`, before the rename that commits the save).
+KILL_POINTS = ("shard", "merge", "index", "state")
 
 
 def say_flushed(line: str) -> None:

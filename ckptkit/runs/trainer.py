@@ -10,7 +10,7 @@ from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.restore import restore_newest_good
 from ckptkit.live.snapshot import snapshot
 from ckptkit.runs import loop
-from ckptkit.runs.loop import INGREDIENTS, kill_self, say_flushed
+from ckptkit.runs.loop import INGREDIENTS, KILL_POINTS, kill_self, say_flushed
 from ckptkit.runs.models import run_setup, seed_states
 from ckptkit.runs.step import apply_step, check_steps
 
@@ -143,13 +143,6 @@ def train(
     weights = snapshot(tf.train.Checkpoint(**objects))
     np.savez(Path(workdir) / "final-weights.npz", **weights)
     return TrainResult(int(step), weights, resumed_from, skipped)
-
-
-# Where `kill_during_save` lands, in the order TensorFlow 2.21 saves: while the shard is written
-# (`ckpt-N_temp/`), after it and before the merge, while the merge writes `ckpt-N.index` in place
-# (the data files already renamed out of `_temp`), and while the `checkpoint` state file is written
-# (as `checkpoint.tmp<hex>`, before the rename that commits the save).
-KILL_POINTS = ("shard", "merge", "index", "state")
 
 
 def _text(value: object) -> str:

@@ -13,6 +13,8 @@ once with Keras 2's default Adam and once with its legacy Adam, and writes for e
 the predictions after one more Adam step. Three more kinds show what `keras2_to_keras3` covers and
 refuses: `sequential` (a Keras 2 `Sequential`, keys `model/layer_with_weights-N/...`), `schedule`
 (Adam on an `ExponentialDecay` learning rate) and `lossscale` (a `LossScaleOptimizer` around Adam).
+`momentum` and `legacy_momentum` hold the same model trained with SGD (momentum 0.9) by Keras 2's
+default and legacy optimizers, with their expected values in `momentum.npz`.
 
 `check/` holds the Keras 2 checkpoints notebook 10's second exercise check migrates, which the
 notebook never shows: Sequential and Functional models of other widths, depths and seeds
@@ -91,7 +93,11 @@ def layered(kind: str, features: int, layers: list[tuple[int, str | None]]) -> t
 
 
 def trained(
-    model: tf_keras.Model, optimizer: object, inputs: tf.Tensor, targets: tf.Tensor, path: Path
+    model: tf_keras.Model,
+    optimizer: object,
+    inputs: tf.Tensor,
+    targets: tf.Tensor,
+    path: Path,
 ) -> dict:
     """Train `STEPS` steps, write the checkpoint at `path`, take one more step; return what Keras 2 saw."""
     for _ in range(STEPS):
@@ -101,7 +107,10 @@ def trained(
     train_step(model, optimizer, inputs, targets)
     weighted = [layer for layer in model.layers if layer.weights]
     for i, layer in enumerate(weighted):
-        seen[f"next/{i}/kernel"], seen[f"next/{i}/bias"] = layer.kernel.numpy(), layer.bias.numpy()
+        seen[f"next/{i}/kernel"], seen[f"next/{i}/bias"] = (
+            layer.kernel.numpy(),
+            layer.bias.numpy(),
+        )
     seen["next_predictions"] = model(inputs).numpy()
     return seen
 
@@ -112,9 +121,15 @@ def write_checks() -> None:
     for name, (kind, features, layers, seed) in CHECKS.items():
         tf.keras.utils.set_random_seed(seed)
         inputs, targets = data(features)
-        model, optimizer = layered(kind, features, layers), tf_keras.optimizers.Adam(learning_rate=0.01)
+        model, optimizer = (
+            layered(kind, features, layers),
+            tf_keras.optimizers.Adam(learning_rate=0.01),
+        )
         seen = trained(model, optimizer, inputs, targets, HERE / "check" / name / "ckpt")
-        expected |= {f"{name}/inputs": inputs.numpy(), f"{name}/targets": targets.numpy()}
+        expected |= {
+            f"{name}/inputs": inputs.numpy(),
+            f"{name}/targets": targets.numpy(),
+        }
         expected |= {f"{name}/{key}": value for key, value in seen.items()}
     np.savez(HERE / "check" / "expected.npz", **expected)
     specs = {n: {"kind": k, "features": f, "layers": ls, "seed": s} for n, (k, f, ls, s) in CHECKS.items()}
@@ -126,7 +141,10 @@ def write_others(expected: dict) -> None:
     inputs, targets = data()
     schedule = tf_keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=2, decay_rate=0.5)
     cases = {
-        "sequential": (lambda: layered("sequential", 3, [(4, "relu"), (1, None)]), lambda: 0.01),
+        "sequential": (
+            lambda: layered("sequential", 3, [(4, "relu"), (1, None)]),
+            lambda: 0.01,
+        ),
         "schedule": (MyModel, lambda: schedule),
         "lossscale": (MyModel, lambda: 0.01),
     }
@@ -139,11 +157,28 @@ def write_others(expected: dict) -> None:
         expected |= {f"{kind}/{key}": value for key, value in seen.items()}
 
 
+def write_momentum() -> None:
+    """SGD with momentum, default and legacy: written last, so the layer names of the others stay put."""
+    inputs, targets = data()
+    expected = {}
+    for kind, make in {
+        "momentum": tf_keras.optimizers.SGD,
+        "legacy_momentum": tf_keras.optimizers.legacy.SGD,
+    }.items():
+        tf.keras.utils.set_random_seed(0)
+        seen = trained(MyModel(), make(0.01, momentum=0.9), inputs, targets, HERE / kind / "ckpt")
+        expected |= {f"{kind}/{key}": value for key, value in seen.items()}
+    np.savez(HERE / "momentum.npz", **expected)
+
+
 def main() -> None:
     assert tf.keras.__name__.startswith("tf_keras"), "tf.keras is not Keras 2: set TF_USE_LEGACY_KERAS=1"
     inputs, targets = data()
     expected = {"inputs": inputs.numpy(), "targets": targets.numpy()}
-    optimizers = {"adam": tf_keras.optimizers.Adam, "legacy": tf_keras.optimizers.legacy.Adam}
+    optimizers = {
+        "adam": tf_keras.optimizers.Adam,
+        "legacy": tf_keras.optimizers.legacy.Adam,
+    }
     for kind, make_optimizer in optimizers.items():
         tf.keras.utils.set_random_seed(0)
         model, optimizer = MyModel(), make_optimizer(learning_rate=0.01)
@@ -160,6 +195,7 @@ def main() -> None:
     write_others(expected)
     np.savez(HERE / "expected.npz", **expected)
     write_checks()
+    write_momentum()
     skip = ("SHA256SUMS", Path(__file__).name)
     files = sorted(p for p in HERE.rglob("*") if p.is_file() and p.name not in skip)
     lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(HERE).as_posix()}" for p in files]
