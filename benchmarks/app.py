@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from benchmarks.browser import CHROMIUM_ARGS, HOW_TO_GET_ONE, find_chromium, free_port, wait_for_port
+from benchmarks.browser import (
+    CHROMIUM_ARGS,
+    HOW_TO_GET_ONE,
+    find_chromium,
+    free_port,
+    start_voila,
+    wait_for_port,
+)
 
 __all__ = ["CLICKS", "app_costs"]
 
@@ -63,21 +68,8 @@ def app_costs(chromium: str | None = None, visitors: int = 1, threads: int = 1, 
         if chromium is None:
             raise RuntimeError(f"{why}: {HOW_TO_GET_ONE}")
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            "notebooks/app.ipynb",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            f"--port={port}",
-            f"--AppKernelManager.max_kernels={visitors}",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "CKPTKIT_APP_THREADS": str(threads)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = start_voila(
+        port, f"--AppKernelManager.max_kernels={visitors}", env={"CKPTKIT_APP_THREADS": str(threads)}
     )
     try:
         wait_for_port(port, lambda: server.poll() is None)  # a TCP connect: a GET starts a kernel

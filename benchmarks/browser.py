@@ -1,5 +1,5 @@
-"""Where to find Chromium, how to launch it quietly, and how to wait for a local server: browser plumbing
-for the benchmark's app section and the browser tests."""
+"""Where to find Chromium, how to launch it quietly, how to start Voila on the app and wait for a local
+server: browser plumbing for the benchmark's app section and the browser tests."""
 
 from __future__ import annotations
 
@@ -8,10 +8,23 @@ from ckptkit.runs.launcher import free_ports
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import IO
 
-__all__ = ["CHROMIUM_ARGS", "HOW_TO_GET_ONE", "find_chromium", "free_port", "wait_for_port"]
+__all__ = [
+    "CHROMIUM_ARGS",
+    "HOW_TO_GET_ONE",
+    "find_chromium",
+    "free_port",
+    "start_voila",
+    "wait_for_port",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Chromium's own network chatter is refused on a closed machine; these flags keep it quiet.
 CHROMIUM_ARGS = [
@@ -78,3 +91,20 @@ def wait_for_port(port: int, alive: Callable[[], bool], timeout: float = 60.0) -
         except OSError:
             time.sleep(0.2)
     return False
+
+
+def start_voila(
+    port: int, *flags: str, env: dict[str, str] | None = None, log: IO | int = subprocess.DEVNULL
+) -> subprocess.Popen:
+    """Voila serving notebooks/app.ipynb on 127.0.0.1:`port`, `env` added to this process's environment.
+
+    It runs from the repository's root, as the README says to, so it reads ./voila.json.
+    """
+    command = [sys.executable, "-m", "voila", "notebooks/app.ipynb", "--no-browser", "--Voila.ip=127.0.0.1"]
+    return subprocess.Popen(
+        [*command, f"--port={port}", *flags],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.browser import CHROMIUM_ARGS, HOW_TO_GET_ONE, find_chromium, free_port, wait_for_port
+from benchmarks.browser import (
+    CHROMIUM_ARGS,
+    HOW_TO_GET_ONE,
+    find_chromium,
+    free_port,
+    start_voila,
+    wait_for_port,
+)
 
-__all__ = ["ARTIFACTS", "CHROMIUM_ARGS", "chromium", "free_port", "wait_for_port"]
+__all__ = ["ARTIFACTS", "CHROMIUM_ARGS", "chromium", "free_port", "start_voila", "wait_for_port"]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 

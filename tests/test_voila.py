@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import ARTIFACTS, CHROMIUM_ARGS, chromium, free_port, wait_for_port
+from browser import ARTIFACTS, CHROMIUM_ARGS, chromium, free_port, start_voila, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "notebooks" / "app.ipynb"
@@ -29,35 +29,15 @@ VISITORS = 4
 PEAK_RSS_MB = 3500
 
 
-def start_voila(tmp_path: Path, *flags: str) -> tuple[subprocess.Popen, str, Path]:
+def serve_app(tmp_path: Path, *flags: str) -> tuple[subprocess.Popen, str, Path]:
     """Voila serving the app on a free port; kernels make their temporary folders in the third value."""
     temp = tmp_path / "tmp"
     temp.mkdir()
     port = free_port()
     with open(tmp_path / "voila.log", "w") as log:  # the server keeps its own copy of the file
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "voila",
-                str(APP),
-                "--no-browser",
-                "--Voila.ip=127.0.0.1",
-                f"--port={port}",
-                "--show_tracebacks=True",
-                *flags,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # TMPDIR reaches the kernels: the test can see, and count, each visitor's folder.
-            env={
-                **os.environ,
-                "TMPDIR": str(temp),
-                "MPLBACKEND": "Agg",
-                "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
-            },
-            cwd=ROOT,  # where `voila notebooks/app.ipynb` is run from: it reads ./voila.json
-        )
+        # TMPDIR reaches the kernels: the test can see, and count, each visitor's folder.
+        env = {"TMPDIR": str(temp), "MPLBACKEND": "Agg", "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+        server = start_voila(port, "--show_tracebacks=True", *flags, env=env, log=log)
     if not wait_for_port(port, alive=lambda: server.poll() is None):
         server.kill()
         pytest.fail("Voila did not start: " + (tmp_path / "voila.log").read_text()[-2000:])
@@ -137,7 +117,7 @@ def test_four_visitors_at_once_each_in_their_own_bounded_folder(tmp_path):
 
     executable = chromium()  # skips (or fails under CKPTKIT_REQUIRE_BROWSER=1) when there is none
     # The repository's voila.json sets the kernel limit and culling; here four places, culled in seconds.
-    server, url, temp = start_voila(
+    server, url, temp = serve_app(
         tmp_path,
         f"--AppKernelManager.max_kernels={VISITORS}",
         "--MappingKernelManager.cull_idle_timeout=4",

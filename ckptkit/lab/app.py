@@ -8,13 +8,13 @@ from ckptkit.lab.lab import MAX_STEPS, CheckpointLab
 from ckptkit.lab.panel import BUSY, CheckpointPanel
 from ckptkit.lab.server import CLOSED_ENV, IDLE_ENV
 from ckptkit.live.quiet import import_tensorflow
+from ckptkit.runs.launcher import cut_lifeline, lifeline
 
 import html
 import math
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import weakref
 from pathlib import Path
@@ -96,11 +96,8 @@ class CheckpointApp:
         self.seed = seed
         self.threads = limit_threads(int(os.environ.get(THREADS_ENV, "1")) if threads is None else threads)
         self.folder = Path(tempfile.mkdtemp(prefix="ckptkit-lab-", dir=root))
-        self._watcher = subprocess.Popen(
-            [sys.executable, "-c", _WATCHER, str(self.folder)],
-            stdin=subprocess.PIPE,
-            start_new_session=True,  # outlives a kill of the kernel's process group
-        )
+        # Its own session: it outlives a kill of the kernel's process group.
+        self._watcher = lifeline(_WATCHER, str(self.folder), own_session=True)
         # Runs at close() or at interpreter exit, whichever comes first, and only once.
         self._remove = weakref.finalize(self, _remove, self.folder, self._watcher)
         self.panels: dict[str, CheckpointPanel] = {}
@@ -205,5 +202,4 @@ def _close(widget: widgets.Widget) -> None:
 
 def _remove(folder: Path, watcher: subprocess.Popen) -> None:
     shutil.rmtree(folder, ignore_errors=True)
-    watcher.stdin.close()  # the watcher finds nothing left to remove and exits
-    watcher.wait()
+    cut_lifeline(watcher)  # the watcher finds nothing left to remove and exits

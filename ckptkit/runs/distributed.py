@@ -10,6 +10,7 @@ from ckptkit.live.determinism import seed_everything
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import snapshot
 from ckptkit.runs import loop
+from ckptkit.runs.launcher import cut_lifeline, lifeline
 from ckptkit.runs.loop import say_flushed
 from ckptkit.runs.models import run_setup, seed_states
 from ckptkit.runs.step import apply_step, check_steps
@@ -19,8 +20,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -236,16 +235,12 @@ def run_worker(
     )
     # A worker waiting for absent peers blocks inside TensorFlow's C++ runtime, where no Python
     # thread or signal handler runs: a separate small process ends it.
-    dog = subprocess.Popen(
-        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), f"{timeout}", line], stdin=subprocess.PIPE
-    )
+    dog = lifeline(_WATCHDOG, str(os.getpid()), f"{timeout}", line)
     done: list[int | None] = [None]
 
     def on_step(at: int) -> None:
         done[0] = at
-        if not dog.stdin.closed:  # a step needs every worker: the cluster is complete
-            dog.stdin.close()
-            dog.wait()
+        cut_lifeline(dog)  # a step needs every worker: the cluster is complete
 
     try:
         strategy = make_strategy("multiworker")
@@ -263,9 +258,7 @@ def run_worker(
             "restart every worker to resume from the last checkpoint"
         ) from None
     finally:
-        if not dog.stdin.closed:
-            dog.stdin.close()
-            dog.wait()
+        cut_lifeline(dog)
 
 
 _WATCHDOG = """

@@ -21,7 +21,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LaunchResult", "check", "cluster_configs", "free_ports", "launch", "launch_and_report"]
+__all__ = [
+    "LaunchResult",
+    "check",
+    "cluster_configs",
+    "cut_lifeline",
+    "free_ports",
+    "launch",
+    "launch_and_report",
+    "lifeline",
+]
 
 # TensorFlow's own log lines (C++ `I0000 ...`, absl's banner, gRPC's `E1126 ...`) in a child's output.
 _TF_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|\s*$)")
@@ -37,6 +46,23 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def lifeline(script: str, *args: str, own_session: bool = False) -> subprocess.Popen:
+    """Start a small Python child that acts when its stdin reaches end-of-file: when `cut_lifeline` is
+    called, or when this process dies in any way (even SIGKILL), since only this process holds the pipe.
+
+    `own_session` lets the child outlive a kill of this process's whole process group.
+    """
+    command = [sys.executable, "-c", script, *args]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, start_new_session=own_session)
+
+
+def cut_lifeline(child: subprocess.Popen) -> None:
+    """Close the child's stdin (once) and wait for it to act and exit."""
+    if not child.stdin.closed:
+        child.stdin.close()
+        child.wait()
 
 
 def cluster_configs(workers: int, host: str = "127.0.0.1") -> list[dict]:
