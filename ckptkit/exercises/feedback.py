@@ -1,12 +1,32 @@
-"""What every exercise check answers with: `Feedback`, one sentence; and the helpers the checks share."""
+"""What every exercise check answers with, `Feedback` (one sentence), and the helpers the checks share.
+
+`answer_of` and `placeholder_or_error` turn a placeholder or a raising function into one sentence;
+`watch` runs a learner's function and records what it did that a result alone cannot show (which
+variables it created, which `tf.train.Checkpoint` restored or read, what TensorFlow logged).
+"""
 
 from __future__ import annotations
 
+from ckptkit.errors import CheckpointError
+from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import live_variables
 
-from dataclasses import dataclass
+import gc
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-__all__ = ["Feedback", "fails", "tracked"]
+tf = import_tensorflow()
+
+__all__ = [
+    "Feedback",
+    "Watched",
+    "answer_of",
+    "is_placeholder",
+    "placeholder_or_error",
+    "tracked",
+    "watch",
+]
 
 
 @dataclass(frozen=True)
@@ -28,16 +48,117 @@ class Feedback:
 def tracked(ckpt: object) -> dict[int, str]:
     """Map `id(object)` to its path for every object and variable the checkpoint would save."""
     paths = {id(v): p for p, v in live_variables(ckpt)}
-    import tensorflow as tf
-
     view = tf.train.TrackableView(ckpt)
     for name, child in view.children(ckpt).items():
         paths.setdefault(id(child), name)
     return paths
 
 
-def fails(what: str, err: BaseException) -> Feedback:
-    """A learner's code raised: say so in one line instead of a traceback."""
-    return Feedback(
-        False, f"{what} raised {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-    )
+def _empty(*args: object) -> None: ...
+
+
+def is_placeholder(function: object) -> bool:
+    """True for a function whose body does nothing but return None, as the notebooks hand it out (`...`).
+
+    Checked before a check builds its models and files, so a notebook's first run stays fast.
+    """
+    code = getattr(function, "__code__", None)
+    return code is not None and code.co_code == _empty.__code__.co_code and code.co_consts[-1:] == (None,)
+
+
+def placeholder_or_error(name: str, err: BaseException | None) -> Feedback:
+    """One sentence for a function that is still the placeholder (`...`, NotImplementedError) or raised."""
+    if err is None or isinstance(err, NotImplementedError):
+        return Feedback(False, f"{name} is still the placeholder: write its body, then run the cell again")
+    # The first line, without the TensorFlow variable name that follows a shape mismatch.
+    first = str(err).splitlines()[0].split(" and name ")[0] if str(err) else ""
+    if isinstance(err, CheckpointError):  # ckptkit's own advice names code: keep only the kind of error
+        first = "a ckptkit check refused the restore"
+    return Feedback(False, f"{name} raised {type(err).__name__}: {first[:160]}")
+
+
+@dataclass
+class Watched:
+    """What one call of a learner's function did: its result or error, and what it did on the way."""
+
+    result: object = None
+    error: BaseException | None = None
+    created: list = field(default_factory=list)  # every tf.Variable created during the call
+    reached: set[int] = field(
+        default_factory=set
+    )  # ids of the variables a restore or read in the call reached
+    restores: int = 0  # how many tf.train.Checkpoint objects ran restore or read
+    logs: list[str] = field(default_factory=list)  # TensorFlow's log, a dropped restore status's warnings too
+
+    def restored_through_checkpoint(self, variables: list) -> bool:
+        """True when a `tf.train.Checkpoint` whose `restore` or `read` ran in the call reaches each one."""
+        return bool(variables) and all(id(v) in self.reached for v in variables)
+
+    def release(self) -> list[str]:
+        """Let go of the result, so a restore status it kept alive logs now, and return the whole log.
+
+        A dropped restore status logs its warnings when the last object it restored into is
+        collected; the judge calls this after it has read everything it needs from the result.
+        """
+        with captured_tf_logs() as logs:
+            self.result, self.created = None, []
+            gc.collect()
+        self.logs += logs
+        return self.logs
+
+    def created_here(self, variable: object) -> bool:
+        """True when `variable` (or the TensorFlow variable in a Keras one) was created in the call."""
+        inner = variable if isinstance(variable, tf.Variable) else getattr(variable, "value", variable)
+        return any(v is variable or v is inner for v in self.created)
+
+
+# The code objects of the two public calls that restore a checkpoint's values into objects: a profile
+# hook sees each call of them, whatever name the learner's code reaches them by.
+_RESTORE_CODES = {tf.train.Checkpoint.restore.__code__, tf.train.Checkpoint.read.__code__}
+
+
+def watch(function: Callable, *args: object) -> Watched:
+    """Call `function(*args)` and record the variables it created, what its restores reached, its logs."""
+    seen, restorers = Watched(), []
+    outer = sys.getprofile()
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code in _RESTORE_CODES:
+            checkpoint = frame.f_locals.get("self")
+            if all(checkpoint is not c for c in restorers):
+                restorers.append(checkpoint)
+        if outer is not None:
+            outer(frame, event, arg)
+
+    def creator(next_creator: Callable, **kwargs: object) -> tf.Variable:
+        variable = next_creator(**kwargs)
+        seen.created.append(variable)
+        return variable
+
+    with captured_tf_logs() as logs:
+        sys.setprofile(profile)
+        try:
+            with tf.variable_creator_scope(creator):
+                seen.result = function(*args)
+        except Exception as err:  # the learner's code: any error becomes one sentence
+            seen.error = err
+        finally:
+            sys.setprofile(outer)
+        seen.reached = {key for restorer in restorers for key in tracked(restorer)}
+        seen.restores = len(restorers)
+        # A restore status nobody handled logs its warnings when its checkpoint is collected: let go of
+        # the checkpoints now, so that happens here, where the log is captured.
+        restorers.clear()
+        gc.collect()
+    seen.logs = list(logs)
+    return seen
+
+
+def answer_of(function: object, name: str, *args: object) -> tuple[object, Feedback | None]:
+    """Call the learner's `function(*args)`; a placeholder, a non-function or an error become a `Feedback`."""
+    if not callable(function):
+        return None, Feedback(False, f"pass your function itself ({name}), not {type(function).__name__}")
+    try:
+        return function(*args), None
+    except Exception as err:  # the learner's code: any failure is an answer, never a traceback
+        return None, placeholder_or_error(name, err)

@@ -6,7 +6,7 @@ result with what TensorFlow's own reader (or the bytes it wrote) says.
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, fails
+from ckptkit.exercises.feedback import Feedback, answer_of
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 
 import gc
@@ -21,18 +21,6 @@ tf = import_tensorflow()
 __all__ = ["answer_of", "check_backbone_restore", "check_damaged_keys", "check_export_parts"]
 
 SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
-
-
-def answer_of(function: object, name: str, *args: object) -> tuple[object, Feedback | None]:
-    """Call the learner's `function(*args)`; a placeholder, a non-function or an error become a `Feedback`."""
-    if not callable(function):
-        return None, Feedback(False, f"pass your function itself ({name}), not {type(function).__name__}")
-    try:
-        return function(*args), None
-    except NotImplementedError:
-        return None, Feedback(False, f"{name} is still the placeholder: write its body")
-    except Exception as err:  # the learner's code: any failure is an answer, never a traceback
-        return None, fails(name, err)
 
 
 def _randomized(layer: tf.keras.layers.Layer, seed: int) -> tf.keras.layers.Layer:

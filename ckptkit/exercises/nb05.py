@@ -6,8 +6,7 @@ than the notebook's) and runs the learner's function on them.
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback
-from ckptkit.exercises.nb04 import answer_of
+from ckptkit.exercises.feedback import Feedback, answer_of
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 
 import os

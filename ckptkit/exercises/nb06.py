@@ -7,8 +7,7 @@ what crashes leave behind, built here, with the right answer known by constructi
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, tracked
-from ckptkit.exercises.nb04 import answer_of
+from ckptkit.exercises.feedback import Feedback, answer_of, tracked
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.runs.step import apply_step
 

@@ -6,8 +6,7 @@ The checks call the learner's function with their own inputs: a checkpoint and a
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback
-from ckptkit.exercises.nb04 import answer_of
+from ckptkit.exercises.feedback import Feedback, answer_of
 from ckptkit.live.quiet import import_tensorflow
 
 import contextlib

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ckptkit.errors import CheckpointNotFoundError
-from ckptkit.exercises.feedback import Feedback
-from ckptkit.exercises.nb00 import placeholder_or_error
+from ckptkit.exercises.feedback import Feedback, placeholder_or_error
 from ckptkit.lab.lab import CheckpointLab
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import live_variables

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback
-from ckptkit.exercises.nb00 import placeholder_or_error
+from ckptkit.exercises.feedback import Feedback, placeholder_or_error
 
 import copy
 import os

@@ -3,8 +3,7 @@ model, and a Keras 2 Sequential or Functional checkpoint migrated by hand."""
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback
-from ckptkit.exercises.nb00 import placeholder_or_error, watch
+from ckptkit.exercises.feedback import Feedback, placeholder_or_error, watch
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.runs.models import MyModel
 from ckptkit.runs.step import train_step
