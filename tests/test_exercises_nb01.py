@@ -12,7 +12,7 @@ import tensorflow as tf
 SOLUTION_CALLS = (
     "range(",
     "% every",
-    "epochs - 1",
+    "steps - 1",
     "Checkpoint(",
     ".restore(",
     ".read(",
@@ -33,8 +33,8 @@ def _wrong(feedback) -> str:
 
 
 # The reference solutions, kept here and never in the notebook.
-def save_schedule(epochs, every):
-    return sorted(set(range(every - 1, epochs, every)) | {epochs - 1})
+def save_schedule(steps, every):
+    return sorted(set(range(every - 1, steps, every)) | {steps - 1})
 
 
 def restore_into_fresh(path):
@@ -53,21 +53,23 @@ def test_save_schedule_right_answers():
     assert check_save_schedule(lambda n, k: [e for e in range(n) if (e + 1) % k == 0 or e == n - 1])
     assert check_save_schedule(lambda n, k: tuple(e for e in range(n) if e % k == k - 1 or e + 1 == n))
     assert "7 runs" in check_save_schedule(save_schedule).message
+    assert save_schedule(25, 10) == [9, 19, 24]  # the worked example the notebook gives
 
 
 def test_save_schedule_wrong_answers_and_cheats():
     # the notebook's own rule, and two plausible fixes that miss a case
     assert "never saved" in _wrong(check_save_schedule(lambda n, k: [e for e in range(n) if e % k == 0]))
     only_multiples = _wrong(check_save_schedule(lambda n, k: [e for e in range(n) if (e + 1) % k == 0]))
-    assert "23 epochs" in only_multiples and "final 3 epochs" in only_multiples
+    assert "23 steps" in only_multiples and "final 3 steps" in only_multiples
     shifted = _wrong(check_save_schedule(lambda n, k: [e for e in range(n) if e % k == 0 or e == n - 1]))
-    assert "other epochs than every 10-th" in shifted
-    # counted from 1
-    assert "counts its epochs 0 to 19" in _wrong(
+    assert "other steps than steps 10, 20" in shifted and "i = 9" in shifted
+    # counted from 1, as step numbers
+    assert "counts i from 0 to 19" in _wrong(
         check_save_schedule(lambda n, k: [e for e in range(1, n + 1) if e % k == 0 or e == n])
     )
-    # the answer for the notebook's run only, as a fixed list
-    assert "23 epochs" in _wrong(check_save_schedule(lambda n, k: [9, 19]))
+    # the answer for the notebook's run only, or the worked example, as a fixed list
+    assert "23 steps" in _wrong(check_save_schedule(lambda n, k: [9, 19]))
+    assert "counts i from 0 to 19" in _wrong(check_save_schedule(lambda n, k: [9, 19, 24]))
     assert "never saves" not in _wrong(check_save_schedule(lambda n, k: []))
 
 
@@ -76,8 +78,8 @@ def test_save_schedule_placeholder_and_bad_types():
 
     assert "still the placeholder" in _wrong(check_save_schedule(placeholder))
     assert "raised ZeroDivisionError" in _wrong(check_save_schedule(lambda n, k: 1 / 0))
-    assert "not a list of epochs" in _wrong(check_save_schedule(lambda n, k: "9, 19"))
-    assert "not a list of epochs" in _wrong(check_save_schedule(lambda n, k: [9.0, 19.0]))
+    assert "not a list of whole numbers" in _wrong(check_save_schedule(lambda n, k: "9, 19"))
+    assert "not a list of whole numbers" in _wrong(check_save_schedule(lambda n, k: [9.0, 19.0]))
     assert "must be a function" in _wrong(check_save_schedule([9, 19]))
 
 

@@ -47,6 +47,7 @@ def resume(path):
 
 
 def test_velocity_key_right_answers():
+    assert velocity_key(0) == "optimizer/_variables/3"  # the notebook's worked example of the key's form
     assert check_velocity_key(velocity_key)
     assert check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 3}/.ATTRIBUTES/VARIABLE_VALUE")
     assert "6 and 4 variables" in check_velocity_key(velocity_key).message
@@ -76,6 +77,7 @@ def test_velocity_key_placeholder_and_bad_input():
     assert "still the placeholder" in _wrong(check_velocity_key(placeholder))
     assert "raised ZeroDivisionError" in _wrong(check_velocity_key(lambda i: 1 / 0))
     assert "must be a function" in _wrong(check_velocity_key("optimizer/_variables/3"))
+    assert "no key" in _wrong(check_velocity_key(lambda i: 2 * i + 3))  # a number, not a key
 
 
 def test_resume_right_answers():

@@ -57,7 +57,11 @@ def test_stage_latest_right_answers():
         ]
         return folder / max((n.removesuffix(".index") for n in names), key=lambda n: int(n.rsplit("-", 1)[1]))
 
-    for answer in (stage_latest, by_number):
+    def as_path(folder, stage):  # a Path, as the exercise allows
+        found = folder.glob(f"{stage}-checkpoint-*.index")
+        return max((p.with_suffix("") for p in found), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+
+    for answer in (stage_latest, by_number, as_path):
         feedback = check_stage_latest(answer)
         assert feedback and "3 stages" in feedback.message, feedback
 
@@ -143,9 +147,15 @@ def test_backbone_wrong_answers():
     assert "stray copy" in _wrong(check_backbone(restore_then_build))
     assert "warnings" in _wrong(check_backbone(no_status))
     assert "differs from the checkpoint" in _wrong(check_backbone(wrong_name))
+
+    def build_call(model, path):  # Keras 3: build() of a subclassed model without one creates nothing
+        model.build((None, 32))
+        tf.train.Checkpoint(model=model).read(path).expect_partial()
+
     assert "still unbuilt" in _wrong(
         check_backbone(lambda model, path: tf.train.Checkpoint(m=model).read(path))
     )
+    assert "still unbuilt" in _wrong(check_backbone(build_call))
 
 
 def test_backbone_placeholder_and_errors():
@@ -168,7 +178,18 @@ def test_fine_tune_head_right_answers():
         model.dense1.trainable = False
         return [float(loss) for loss in ckptkit.fit(model, None, optimizer, x, y, steps)]
 
-    for answer in (fine_tune_head, explicit_variables, built_over_all_first):
+    def own_tape(model, x, y, steps):  # written from the spec: Keras' loss, a tape of its own
+        model.dense1.trainable = False
+        optimizer, loss_fn, losses = tf.keras.optimizers.Adam(learning_rate=0.01), tf.keras.losses.MSE, []
+        for _ in range(steps):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(loss_fn(y, model(x)))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            losses.append(float(loss))
+        return losses
+
+    for answer in (fine_tune_head, explicit_variables, built_over_all_first, own_tape):
         feedback = check_fine_tune_head(answer)
         assert feedback and "4 steps" in feedback.message, feedback
 

@@ -3,8 +3,7 @@ and the number for the next save."""
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback
-from ckptkit.exercises.nb00 import Watched, is_placeholder, placeholder_or_error, watch
+from ckptkit.exercises.feedback import Feedback, Watched, is_placeholder, placeholder_or_error, watch
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import brief
 
@@ -19,18 +18,18 @@ tf = import_tensorflow()
 
 __all__ = ["check_next_number", "check_restore_into_fresh", "check_save_schedule"]
 
-# (epochs, every): the notebook's run first, then intervals that do not divide the run, and runs
+# (steps, every): the notebook's run first, then intervals that do not divide the run, and runs
 # shorter than one interval.
 SCHEDULES = ((20, 10), (23, 5), (7, 3), (5, 10), (12, 4), (1, 3), (6, 1))
 
 
-def _schedule(epochs: int, every: int) -> list[int]:
-    """The truth: after each `every`-th epoch and after the last, counted from 0 as `range` counts."""
-    return sorted(set(range(every - 1, epochs, every)) | {epochs - 1})
+def _schedule(steps: int, every: int) -> list[int]:
+    """The truth: the loop indices `i` after every `every`-th step and after the last, `i` from 0."""
+    return sorted(set(range(every - 1, steps, every)) | {steps - 1})
 
 
-def _as_epochs(answer: object) -> list[int] | None:
-    """The answer as sorted epoch numbers, or None when it is not a collection of whole numbers."""
+def _as_indices(answer: object) -> list[int] | None:
+    """The answer as sorted loop indices, or None when it is not a collection of whole numbers."""
     if isinstance(answer, str | bytes) or not isinstance(answer, Iterable):
         return None
     items = list(answer)
@@ -40,47 +39,47 @@ def _as_epochs(answer: object) -> list[int] | None:
 
 
 def check_save_schedule(save_schedule: object) -> Feedback:
-    """Notebook 01, exercise 1: `save_schedule(epochs, every)`: the epochs (from 0) after which a run saves.
+    """Notebook 01, exercise 1: `save_schedule(steps, every)`: the loop indices after which a run saves.
 
-    A run saves after every `every`-th epoch and after its last one. The check tries runs of its own,
-    including intervals that do not divide the run and runs shorter than one interval.
+    A run `for i in range(steps)` saves after every `every`-th step and after its last one. The check
+    tries runs of its own, including intervals that do not divide the run and runs shorter than one interval.
     """
     if not callable(save_schedule):
-        return Feedback(False, "save_schedule must be a function of (epochs, every)")
+        return Feedback(False, "save_schedule must be a function of (steps, every)")
     if is_placeholder(save_schedule):
         return placeholder_or_error("save_schedule", None)
-    for epochs, every in SCHEDULES:
-        run = f"a run of {epochs} epochs saving every {every}"
+    for steps, every in SCHEDULES:
+        run = f"a run of {steps} steps saving every {every}"
         try:
-            answer = save_schedule(epochs, every)
+            answer = save_schedule(steps, every)
         except Exception as err:
-            return placeholder_or_error(f"save_schedule({epochs}, {every})", err)
+            return placeholder_or_error(f"save_schedule({steps}, {every})", err)
         if answer is None:
             return placeholder_or_error("save_schedule", None)
-        got, want = _as_epochs(answer), _schedule(epochs, every)
+        got, want = _as_indices(answer), _schedule(steps, every)
         if got is None:
             return Feedback(
-                False, f"save_schedule({epochs}, {every}) returned {answer!r}, not a list of epochs"
+                False, f"save_schedule({steps}, {every}) returned {answer!r}, not a list of whole numbers i"
             )
-        outside = [e for e in got if not 0 <= e < epochs]
+        outside = [e for e in got if not 0 <= e < steps]
         if outside:
             return Feedback(
                 False,
-                f"for {run} your list holds epoch {outside[0]}, but such a run counts its epochs "
-                f"0 to {epochs - 1}",
+                f"for {run} your list holds i = {outside[0]}, but such a run's loop counts i "
+                f"from 0 to {steps - 1}",
             )
-        if epochs - 1 not in got:
-            lost = epochs - 1 - max(got, default=-1)
+        if steps - 1 not in got:
+            lost = steps - 1 - max(got, default=-1)
             return Feedback(
                 False,
-                f"for {run} your list {got} ends before the last epoch: the run's final {lost} epochs are "
-                "trained and never saved (section 'Train for 20 epochs')",
+                f"for {run} your list {got} ends before the last step: the run's final {lost} steps are "
+                "trained and never saved (section 'Train for 20 steps, saving every 10')",
             )
         if got != want:
             return Feedback(
                 False,
-                f"for {run} your list {got} saves after other epochs than every {every}-th one: the "
-                f"{every}-th epoch is epoch {every - 1} when counting from 0",
+                f"for {run} your list {got} saves after other steps than steps {every}, {2 * every}, ...: "
+                f"step {every} ends the pass with i = {every - 1}, as the loop counts from 0",
             )
     tried = ", ".join(f"{e} every {n}" for e, n in SCHEDULES)
     return Feedback(

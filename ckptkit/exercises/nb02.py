@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback
-from ckptkit.exercises.nb00 import is_placeholder, placeholder_or_error, watch
+from ckptkit.exercises.feedback import Feedback, is_placeholder, placeholder_or_error, watch
 from ckptkit.files.reader import VALUE_SUFFIX
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import live_variables, value_of
@@ -87,9 +86,11 @@ def _judge_key(velocity_key: object, stored: dict[str, np.ndarray], grads: list)
 def check_velocity_key(velocity_key: object) -> Feedback:
     """Notebook 02, exercise 1: `velocity_key(i)` names the key of Adam's velocity for trainable variable `i`.
 
-    Scope: Keras 3's Adam with a constant learning rate. The check trains two models of its own (3
-    and 2 Dense layers) one Adam step, writes each checkpoint, and compares the value under every key
-    the function returns with the velocity computed from the step's gradient.
+    Scope: Keras 3.15's Adam with a float learning rate, `use_ema=False` and no gradient accumulation
+    (notebook 02 shows how other settings move the moments). The answer is a key as `tf.train.list_variables`
+    prints it, with or without the `/.ATTRIBUTES/VARIABLE_VALUE` suffix. The check trains two models of
+    its own (3 and 2 Dense layers) one Adam step, writes each checkpoint, and compares the value under
+    every key the function returns with the velocity computed from the step's gradient.
     """
     if not callable(velocity_key):
         return Feedback(False, "velocity_key must be a function of the trainable variable's number")

@@ -3,8 +3,7 @@ a backbone restored alone, and a head fine-tuned over a frozen backbone."""
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback
-from ckptkit.exercises.nb00 import is_placeholder, placeholder_or_error, watch
+from ckptkit.exercises.feedback import Feedback, is_placeholder, placeholder_or_error, watch
 from ckptkit.files.reader import VALUE_SUFFIX
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import value_of
