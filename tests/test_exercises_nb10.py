@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from ckptkit.exercises.nb10 import check_load_savedmodel, check_migrate_layered
+from ckptkit.exercises.nb10 import (
+    SECTION_MIGRATE,
+    SECTION_SAVEDMODEL,
+    check_load_savedmodel,
+    check_migrate_layered,
+)
 from ckptkit.files.reader import VALUE_SUFFIX
 from ckptkit.live.migrate import keras2_to_keras3
 
+import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -257,3 +264,18 @@ def test_migrate_layered_wrong_answers(answer, words):
 def test_migrate_layered_wrong_folder_and_non_function(tmp_path):
     assert "data/keras2" in check_migrate_layered(migrate_layered, tmp_path).message
     assert "must be a function" in check_migrate_layered("migrate", KERAS2).message
+
+
+def test_hints_name_sections_the_notebook_has():
+    """Every section a ❌ sends the learner to is a heading of notebook 10."""
+    notebook = KERAS2.parent.parent / "10_checkpoint_life.ipynb"
+    headings = {
+        line.removeprefix("## ").strip("`")
+        for cell in json.loads(notebook.read_text())["cells"]
+        if cell["cell_type"] == "markdown"
+        for line in "".join(cell["source"]).splitlines()
+        if line.startswith("## ")
+    }
+    for sections in (SECTION_SAVEDMODEL, SECTION_MIGRATE):
+        for name in re.findall(r"'(.+?)'(?: and|\)|$)", sections):
+            assert any(name.replace("`", "") == h.replace("`", "") for h in headings), (name, headings)

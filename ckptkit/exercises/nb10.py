@@ -21,7 +21,7 @@ tf = import_tensorflow()
 __all__ = ["check_load_savedmodel", "check_migrate_layered"]
 
 SECTION_SAVEDMODEL = "section 'Read a SavedModel's variables/ as a checkpoint'"
-SECTION_MIGRATE = "sections 'Migrate by full names' and 'A Keras 2 Sequential'"
+SECTION_MIGRATE = "sections 'Migrate by full names' and 'Read a Keras 2 Sequential's keys'"
 # Keras 2's next Adam step, repeated in Keras 3 from an exact migration, lands within float32
 # rounding of it (measured: at most 3.7e-9 on the check's models); a fresh Adam is 1e-4 or more away.
 NEXT_STEP_TOLERANCE = 1e-6
@@ -147,10 +147,13 @@ def _next_step_gap(model: tf.keras.Model, optimizer: object, expected: dict, nam
     )
 
 
-def check_migrate_layered(migrate_layered: object, keras2: str | os.PathLike[str]) -> Feedback:
+def check_migrate_layered(
+    migrate_layered: object, keras2: str | os.PathLike[str] = "data/keras2"
+) -> Feedback:
     """Notebook 10, exercise 2: `migrate_layered(path, model, optimizer)` migrates a Keras 2 Sequential.
 
-    The check hands the function Keras 2 checkpoints the notebook never shows (`keras2/check/`:
+    The check hands the function Keras 2 checkpoints the notebook never shows (`keras2/check/`, by default
+    relative to the notebooks' folder, where the notebook runs:
     Sequential and Functional models of other widths, depths and seeds, written by tf-keras), each
     with a fresh Keras 3 model of the same layers and a built default Adam, then compares the
     predictions and one more Adam step with the values Keras 2 itself computed and stored.
