@@ -80,6 +80,16 @@ def test_export_parts():
 def test_backbone_restore():
     assert check_backbone_restore(restore_backbone)
 
+    def with_read_and_own_error(path, backbone):  # read() as well as restore(); any exception type
+        status = tf.train.Checkpoint(backbone=backbone).read(path)
+        status.expect_partial()
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError as err:
+            raise ValueError("the file lacks part of the backbone") from err
+
+    assert check_backbone_restore(with_read_and_own_error)
+
     def without_expect_partial(path, backbone):
         tf.train.Checkpoint(backbone=backbone).restore(path).assert_existing_objects_matched()
 
@@ -132,6 +142,9 @@ def test_damaged_keys():
             return found
 
     assert check_damaged_keys(by_ckptkit_reader)
+    # in any order, as a list, tuple or set
+    assert check_damaged_keys(lambda prefix: sorted(damaged_keys(prefix), reverse=True))
+    assert check_damaged_keys(lambda prefix: set(damaged_keys(prefix)))
 
     def first_only(prefix):  # the notebook's cell: one reader that stops at the first bad value
         try:
