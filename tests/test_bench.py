@@ -29,6 +29,10 @@ def test_async_checkpoint_is_checked_against_the_values_at_its_save(tmp_path):
     assert result["async_holds_save_time_values"] and result["async_live_values_changed"]
     assert result["sync_holds_save_time_values"] and result["sync_live_values_changed"]
     assert result["async_block_ratio"] == result["async_block_ms"] / result["sync_block_ms"]
+    for key in ("after_save", "plain_step"):  # every step is timed: the one after a save, and the others
+        spread = result[f"async_{key}"]
+        assert 0 < spread.low <= spread.median <= spread.high
+    assert result["async_next_step_ms"] == result["async_after_save"].median
     # the whole loop is timed, the final wait for the background write included: never shorter
     # than the saves it blocked on
     for mode in ("sync", "async"):
@@ -64,25 +68,31 @@ def test_resident_fraction_sees_a_dropped_file_leave_the_page_cache(tmp_path):
 
 def test_spread_separates_only_ranges_that_do_not_overlap():
     low, high, wide = measure.Spread.of([1, 2, 3]), measure.Spread.of([4, 5, 9]), measure.Spread.of([2, 6])
-    assert (low.median, low.low, low.high) == (2, 1, 3)
+    assert np.allclose(low, (2, 1.2, 2.8))  # median, 10th and 90th percentiles
     assert low.separate(high) and high.separate(low)
     assert not low.separate(wide) and not wide.separate(high)
-    assert f"{high:.1f}" == "5.0 [4.0-9.0]"
+    assert f"{high:.1f}" == "5.0 [4.2-8.2]"
+    # one stray run among eleven does not widen the range: the two still separate
+    assert measure.Spread.of([1.0] * 10 + [50.0]).separate(measure.Spread.of([2.0] * 11))
 
 
-def test_save_parts_measure_each_layer_of_a_save(tmp_path):
-    parts = measure.save_parts(tmp_path, repeat=2)
-    assert list(parts) == [
-        "raw write, same bytes",
-        "write one scalar",
-        "write the values, flat",
-        "write model + Adam",
-        "Checkpoint.save",
-        "CheckpointManager.save",
-    ]
-    assert all(0 < part.low <= part.median <= part.high for part in parts.values())
-    # the manager keeps two checkpoints however often it saved
-    assert len(list((tmp_path / "parts" / "manager").glob("*.index"))) == 2
+def test_verdict_names_a_winner_only_where_ranges_separate():
+    fast, slow = measure.Spread.of([1, 1.1, 1.2]), measure.Spread.of([3, 3.3, 3.6])
+    assert measure.verdict(fast, slow, ("a", "b"), False) == "a beats b by 3.00x (ranges separate)"
+    assert measure.verdict(fast, slow, ("a", "b"), True).startswith("b beats a by 3.00x")
+    assert "no winner" in measure.verdict(fast, measure.Spread.of([1.0, 1.1, 5.0]), ("a", "b"), True)
+
+
+def test_cost_per_step_predicts_a_range_from_the_steps_and_saves_it_timed(tmp_path):
+    cost = measure.cost_per_step([1, 4], tmp_path, steps=4, repeat=2)
+    step, save = cost["step"], cost["save"]
+    assert (cost["step_ms"], cost["save_ms"]) == (step.median, save.median)
+    for row in cost["rows"]:
+        n, predicted = row["interval"], row["predicted"]
+        assert np.allclose(predicted, [s + v / n for s, v in zip(step, save, strict=True)])
+        assert (
+            row["predicted_ms_per_step"] == predicted.median and row["ms_per_step"] == row["per_step"].median
+        )
 
 
 def test_filesystem_of_names_a_mount():

@@ -1,7 +1,7 @@
 """What a checkpoint costs (notebook 07): save and restore against raw I/O, async saves, cost per step.
 
 Every timing is repeated, taking turns with what it is compared to, and reported as its median and
-range, so that a conclusion is drawn only where two ranges do not overlap.
+its 10th-90th percentile range, so that a conclusion is drawn only where two ranges do not overlap.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -35,13 +34,13 @@ __all__ = [
     "interleaved_times",
     "median_ms",
     "resident_fraction",
-    "save_parts",
     "throughput",
+    "verdict",
 ]
 
 
 class Spread(NamedTuple):
-    """Repeated measurements: their median and range, and whether they separate from another's."""
+    """Repeated measurements: their median and 10th-90th percentile range, and whether it separates."""
 
     median: float
     low: float
@@ -49,8 +48,9 @@ class Spread(NamedTuple):
 
     @classmethod
     def of(cls, values: list[float]) -> Spread:
-        """The median, lowest and highest of `values`."""
-        return cls(statistics.median(values), min(values), max(values))
+        """The median, 10th and 90th percentiles of `values`: one stray run does not widen the range."""
+        low, median, high = np.percentile(values, [10, 50, 90])
+        return cls(float(median), float(low), float(high))
 
     def separate(self, other: Spread) -> bool:
         """True when the two ranges do not overlap: only then do the medians tell the two apart."""
@@ -60,6 +60,15 @@ class Spread(NamedTuple):
         """`median [low-high]`: a spec such as `>20.1f` aligns the whole, its `.1f` formats each number."""
         width, number = re.fullmatch(r"([<>^]?\d*)(.*)", spec).groups()
         return f"{f'{self.median:{number}} [{self.low:{number}}-{self.high:{number}}]':{width}}"
+
+
+def verdict(a: Spread, b: Spread, names: tuple[str, str], higher_is_better: bool) -> str:
+    """Which of two spreads is better, as a ratio of medians; no winner where their ranges overlap."""
+    if not a.separate(b):
+        return f"{names[0]} vs {names[1]}: the ranges overlap, no winner on this machine"
+    winner, loser = names if (a.median > b.median) == higher_is_better else names[::-1]
+    ratio = max(a.median, b.median) / min(a.median, b.median)
+    return f"{winner} beats {loser} by {ratio:.2f}x (ranges separate)"
 
 
 def interleaved_times(actions: Actions, repeat: int, before: Actions | None = None) -> dict[str, list[float]]:
@@ -259,38 +268,6 @@ def _small_run(seed: int = 0) -> tuple[tf.train.Checkpoint, Callable[[], None]]:
     return ckpt, train_step
 
 
-def save_parts(folder: str | os.PathLike[str], repeat: int = 7) -> dict[str, Spread]:
-    """Milliseconds of a `CheckpointManager.save` of the small model, and of each part it is made of.
-
-    From the bottom: the raw write of the same bytes (two files); `Checkpoint.write` of one scalar
-    (the floor of any TensorFlow save); of the model's values as flat variables (the tensors and
-    their bytes); of the model and Adam as objects (their object graph); `Checkpoint.save` (adds the
-    save counter and the state file); `CheckpointManager.save` (rewrites the state file twice and
-    removes checkpoints beyond `max_to_keep`).
-    """
-    root = f"{os.fspath(folder)}/parts"
-    ckpt, _ = _small_run()
-    flat = tf.train.Checkpoint(
-        **{f"v{i}": v for i, v in enumerate(ckpt.model.variables + ckpt.optimizer.variables)}
-    )
-    scalar = tf.train.Checkpoint(v=tf.Variable(0.0))
-    manager = tf.train.CheckpointManager(ckpt, f"{root}/manager", max_to_keep=2)
-    data = np.frombuffer(Path(ckpt.write(f"{root}/probe") + ".data-00000-of-00001").read_bytes(), np.uint8)
-    os.makedirs(f"{root}/raw", exist_ok=True)
-    times = interleaved_times(
-        {
-            "raw write, same bytes": lambda: [_raw_write(f"{root}/raw/{n}", data, False) for n in (1, 2)],
-            "write one scalar": lambda: scalar.write(f"{root}/scalar"),
-            "write the values, flat": lambda: flat.write(f"{root}/flat"),
-            "write model + Adam": lambda: ckpt.write(f"{root}/objects"),
-            "Checkpoint.save": lambda: ckpt.save(f"{root}/saved/ckpt"),
-            "CheckpointManager.save": manager.save,
-        },
-        repeat,
-    )
-    return {name: Spread.of(ms) for name, ms in times.items()}
-
-
 def _stand_in_training(mb: int, seed: int = 0) -> tuple[tf.Variable, Callable[[], None]]:
     """A linear layer whose `mb` MB kernel a real SGD step rewrites entirely: CPU-bound, like training."""
     rng = np.random.default_rng(seed)
@@ -309,23 +286,34 @@ def _stand_in_training(mb: int, seed: int = 0) -> tuple[tf.Variable, Callable[[]
     return kernel, step
 
 
-def _timed_loop(step: Callable, save: Callable, sync: Callable, steps: int, every: int) -> tuple[float, ...]:
-    """One training loop of `steps` steps saving every `every`, timed whole (its final sync included).
+class _Loop(NamedTuple):
+    """One timed training loop: its whole ms, and the ms of each save and each step in it."""
 
-    Returns the loop's ms, the mean ms a save blocked, the mean ms of a step right after a save.
-    """
-    blocked, after, start = [], [], time.perf_counter()
+    ms: float
+    saves: list[float]
+    after_save: list[float]  # steps right after a save (beside an async write)
+    plain: list[float]  # every other step
+
+
+def _timed_loop(step: Callable, save: Callable, sync: Callable, steps: int, every: int) -> _Loop:
+    """One training loop of `steps` steps saving every `every`, timed whole (its final sync included)."""
+    loop, start = _Loop(0.0, [], [], []), time.perf_counter()
     for n in range(1, steps + 1):
         begin = time.perf_counter()
         step()
-        if n > 1 and (n - 1) % every == 0:
-            after.append(time.perf_counter() - begin)
+        kind = loop.after_save if n > 1 and (n - 1) % every == 0 else loop.plain
+        kind.append(1000 * (time.perf_counter() - begin))
         if n % every == 0:
             begin = time.perf_counter()
             save()
-            blocked.append(time.perf_counter() - begin)
+            loop.saves.append(1000 * (time.perf_counter() - begin))
     sync()  # the last background write is part of the loop's cost: nothing waits for it untimed
-    return tuple(1000 * float(v) for v in (time.perf_counter() - start, np.mean(blocked), np.mean(after)))
+    return loop._replace(ms=1000 * (time.perf_counter() - start))
+
+
+def _pooled(loops: list[_Loop], field: str) -> Spread:
+    """The spread of one kind of timing (`saves`, `after_save`, `plain`) over every loop."""
+    return Spread.of([ms for loop in loops for ms in getattr(loop, field)])
 
 
 def async_blocking(
@@ -335,9 +323,9 @@ def async_blocking(
 
     Each loop is timed whole: `steps` real SGD steps, the saves, and for async the wait for its last
     background write; a new loop starts with no write pending. The two kinds take turns `repeat`
-    times. Also timed: how long each save blocks the loop, and the step right after a save (it runs
-    beside an async write). Last, each kind saves once more and trains on at once; that checkpoint
-    is read back and compared with the values it was saved from.
+    times. Also timed: each save (how long it blocks the loop), each step right after a save (it
+    runs beside an async write) and every other step. Last, each kind saves once more and trains on
+    at once; that checkpoint is read back and compared with the values it was saved from.
     """
     kernel, step = _stand_in_training(mb)
     modes = {"sync": None, "async": tf.train.CheckpointOptions(enable_async=True)}
@@ -346,19 +334,19 @@ def async_blocking(
     managers = {
         mode: tf.train.CheckpointManager(ckpts[mode], f"{os.fspath(folder)}/{mode}", 1) for mode in modes
     }
-    runs: dict[str, list[tuple[float, ...]]] = {mode: [] for mode in modes}
+    runs: dict[str, list[_Loop]] = {mode: [] for mode in modes}
     for _ in range(repeat + 1):  # the first round warms up: traces the step, starts the async thread
         for mode, options in modes.items():
             save = functools.partial(managers[mode].save, options=options)
             runs[mode].append(_timed_loop(step, save, ckpts[mode].sync, steps, every))
-    runs = {mode: timings[1:] for mode, timings in runs.items()}
     result: dict[str, object] = {"mb": mb, "steps": steps, "every": every}
     for mode, options in modes.items():
-        loop_ms, block_ms, next_ms = (list(column) for column in zip(*runs[mode], strict=True))
-        result |= {f"{mode}_loop": Spread.of(loop_ms), f"{mode}_block": Spread.of(block_ms)}
-        result[f"{mode}_block_ms"], result[f"{mode}_next_step_ms"] = map(
-            statistics.median, (block_ms, next_ms)
-        )
+        loops = runs[mode][1:]
+        result[f"{mode}_loop"] = Spread.of([loop.ms for loop in loops])
+        for key, field in (("block", "saves"), ("after_save", "after_save"), ("plain_step", "plain")):
+            result[f"{mode}_{key}"] = _pooled(loops, field)
+        result[f"{mode}_block_ms"] = result[f"{mode}_block"].median
+        result[f"{mode}_next_step_ms"] = result[f"{mode}_after_save"].median
         at_save = kernel.numpy()
         path = managers[mode].save(options=options)
         step()  # changes every value while an async write may still run
@@ -376,25 +364,25 @@ def cost_per_step(
 ) -> dict[str, object]:
     """Milliseconds per training step of a small Keras model with Adam when it saves every `interval` steps.
 
-    Each interval's loop runs `repeat` times, the intervals taking turns (`Spread` per row). Also
-    the parts: one training step and one `CheckpointManager.save` alone, from whose medians
-    `step + save / interval` predicts each row.
+    Each interval's loop runs `repeat` times, the intervals taking turns (`Spread` per row). Each step
+    and each save inside the loops is timed too; from their spreads, `step + save / interval`
+    predicts each row: `predicted` is a `Spread` (10th percentiles, medians, 90th percentiles).
     """
     ckpt, train_step = _small_run()
     managers = {n: tf.train.CheckpointManager(ckpt, f"{os.fspath(folder)}/every-{n}", 3) for n in intervals}
-
-    def loop(interval: int) -> None:
-        for done in range(1, steps + 1):
-            train_step()
-            if done % interval == 0:
-                managers[interval].save()
-
-    parts = interleaved_times({"step": train_step, "save": managers[intervals[0]].save}, 2 * repeat + 1)
-    times = interleaved_times({n: functools.partial(loop, n) for n in intervals}, repeat)
-    step, save = Spread.of(parts["step"]), Spread.of(parts["save"])
+    loops: dict[int, list[_Loop]] = {n: [] for n in intervals}
+    for _ in range(repeat + 1):  # the first round warms up: the first saves create the folders
+        for n in intervals:
+            loops[n].append(_timed_loop(train_step, managers[n].save, lambda: None, steps, n))
+    timed = [loop for n in intervals for loop in loops[n][1:]]
+    step, save = (
+        Spread.of([ms for loop in timed for ms in loop.after_save + loop.plain]),
+        _pooled(timed, "saves"),
+    )
     rows = []
     for n in intervals:
-        per_step = Spread.of([t / steps for t in times[n]])
+        per_step = Spread.of([loop.ms / steps for loop in loops[n][1:]])
+        predicted = Spread(*(s + v / n for s, v in zip(step, save, strict=True)))
         rows.append({"interval": n, "per_step": per_step, "ms_per_step": per_step.median})
-        rows[-1]["predicted_ms_per_step"] = step.median + save.median / n
+        rows[-1] |= {"predicted": predicted, "predicted_ms_per_step": predicted.median}
     return {"step_ms": step.median, "save_ms": save.median, "step": step, "save": save, "rows": rows}
