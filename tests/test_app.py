@@ -1,5 +1,6 @@
 from ckptkit.lab.app import MAX_CHECKPOINTS, CheckpointApp, lifetime_text
 from ckptkit.lab.server import CLOSED_ENV, IDLE_ENV, server_config, write_server_config
+from ckptkit.live.workspace import REGISTRY
 
 import json
 import os
@@ -125,10 +126,15 @@ def test_a_save_past_the_byte_limit_is_refused_and_the_folder_stays(apps):
 
 def test_the_files_view_shows_the_state_file_and_each_file_after_every_click(apps):
     app = apps[0]
-    assert "ckpt-" not in app.files.text
+    # ckptkit's note of the folders it made lies in the app's folder, but no save wrote it: not shown.
+    assert (app.folder / REGISTRY).is_file() and app.files.text == "(empty: nothing saved yet)"
     app.panel.save_button.click()
     app.panel.save_button.click()
     text = app.files.text
+    listed = [line.split()[0] for line in text.splitlines() if not line.startswith((" ", "total"))]
+    assert listed == ["linear/checkpoint"] + [
+        f"linear/ckpt-{n}.{kind}" for n in (1, 2) for kind in ("data-00000-of-00001", "index")
+    ]
     assert 'model_checkpoint_path: "ckpt-2"' in text and 'all_model_checkpoint_paths: "ckpt-1"' in text
     sizes = {
         line.split()[0]: line.split()[1:] for line in text.splitlines() if line.startswith("linear/ckpt-")

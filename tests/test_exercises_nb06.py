@@ -2,6 +2,8 @@
 
 import ckptkit
 from ckptkit.exercises.nb06 import check_newest_restorable, check_resumable
+from ckptkit.files import reader
+from ckptkit.files.inventory import inspect_checkpoint as inspect_by_another_name
 
 import tensorflow as tf
 
@@ -106,7 +108,7 @@ def test_resumable():
 def test_newest_restorable():
     assert check_newest_restorable(newest_restorable)
 
-    def by_inspect(folder):  # ckptkit's reader as the whole-file check: the same understanding
+    def by_inspect(folder):  # ckptkit's listing and whole-file check do the reading: refused
         try:
             rows = ckptkit.list_folder(folder)
         except ckptkit.CheckpointNotFoundError:
@@ -120,7 +122,27 @@ def test_newest_restorable():
                 return row["checkpoint"]
         return None
 
-    assert check_newest_restorable(by_inspect)
+    def tf_list_ckptkit_check(folder):  # TensorFlow lists, ckptkit checks each file: refused too
+        state = tf.train.get_checkpoint_state(folder)
+        for path in reversed(state.all_model_checkpoint_paths if state else []):
+            try:
+                inspect_by_another_name(path)
+            except ckptkit.CheckpointError:
+                continue
+            return path
+        return None
+
+    def reader_by_another_name(folder):  # ckptkit's reader, reached through its module: refused
+        state = tf.train.get_checkpoint_state(folder)
+        for path in reversed(state.all_model_checkpoint_paths if state else []):
+            try:
+                with reader.open_checkpoint(path) as stored:
+                    for key in stored.stored_keys():
+                        stored.get(key)
+            except ckptkit.CheckpointError:
+                continue
+            return path
+        return None
 
     def latest(folder):  # what TensorFlow's restore of the latest would take
         return tf.train.latest_checkpoint(folder)
@@ -156,12 +178,17 @@ def test_newest_restorable():
         return report.path if report else None
 
     cheats_and_wrong = [
+        (by_inspect, "called ckptkit's list_folder"),
+        (tf_list_ckptkit_check, "called ckptkit's inspect_checkpoint"),
+        (reader_by_another_name, "called ckptkit's open_checkpoint"),
+        (the_helper, "called ckptkit's restore_newest_good"),
         (latest, "index is cut short"),
         (index_only, "fails its checksum"),
         (newest_file_on_disk, "never committed"),
-        (the_helper, "raised ModelMismatchError"),
         (lambda folder: None, "returned None"),
     ]
     for answer, words in cheats_and_wrong:
         _failed(check_newest_restorable(answer), words)
     _failed(check_newest_restorable(placeholder), "still the placeholder")
+    _failed(check_newest_restorable(lambda folder: 1 / 0), "raised ZeroDivisionError")
+    _failed(check_newest_restorable(lambda folder: ckptkit.inspect_checkpoint(folder)), "called ckptkit's")

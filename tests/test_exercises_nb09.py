@@ -33,6 +33,41 @@ def as_a_path(workdir, tf_config):
     return Path(write_dir(workdir, tf_config))
 
 
+def beside_workdir(workdir, tf_config):
+    """Also right: TensorFlow's preemption handler's layout, a folder beside workdir."""
+    folder = write_dir(workdir, tf_config)
+    return folder if folder == workdir else os.path.join(os.path.dirname(workdir), os.path.basename(folder))
+
+
+def with_tensorflows_rule(workdir, tf_config):
+    """Also right: TensorFlow's own chief rule, shown in the notebook; the folders are the answer's own."""
+    from tensorflow.python.distribute import multi_worker_util
+
+    task = tf_config["task"]
+    if multi_worker_util.is_chief(tf_config["cluster"], task["type"], task["index"]):
+        return workdir
+    return os.path.join(workdir, f"workertemp_{task['index']}")
+
+
+def _chief(tf_config):
+    task, cluster = tf_config["task"], tf_config["cluster"]
+    return task["type"] == "chief" or ("chief" not in cluster and task["index"] == 0)
+
+
+def parent_of_workdir(workdir, tf_config):
+    """Worker 1 writes into workdir's parent: deleting it would delete the chief's checkpoints."""
+    index = tf_config["task"]["index"]
+    if _chief(tf_config):
+        return workdir
+    return os.path.dirname(workdir) if index == 1 else os.path.join(workdir, f"workertemp_{index}")
+
+
+def nested(workdir, tf_config):
+    """Each worker's folder inside the previous one's: deleting one deletes the next."""
+    index = tf_config["task"]["index"]
+    return workdir if _chief(tf_config) else os.path.join(workdir, *["workertemp"] * index)
+
+
 def index_zero(workdir, tf_config):
     """Worker 0 is the chief, even when the cluster names a chief task."""
     index = tf_config["task"]["index"]
@@ -61,7 +96,7 @@ def not_implemented(workdir, tf_config):
 
 
 def test_right_answers():
-    for answer in (write_dir, the_kits_layout, as_a_path):
+    for answer in (write_dir, the_kits_layout, as_a_path, beside_workdir, with_tensorflows_rule):
         feedback = check_write_dir(answer)
         assert feedback, (answer.__name__, feedback.message)
         assert "7 tasks in 3 clusters" in feedback.message
@@ -73,6 +108,8 @@ def test_right_answers():
         (index_zero, "worker 0 would write into workdir beside the chief"),
         (everyone, "would write into workdir beside the chief"),
         (one_temp, "share one folder"),
+        (parent_of_workdir, "worker 1's folder holds workdir"),
+        (nested, "holds another worker's folder"),
         (chief_task_only, "worker 0 is the chief"),
         (placeholder, "still the placeholder"),
         (not_implemented, "still the placeholder"),

@@ -2,7 +2,8 @@
 
 Exercise 1 is checked by what matters: a run resumed from the learner's checkpoint must end with the
 same weights, bit for bit, as the run that was never interrupted. Exercise 2 gets folders holding
-what crashes leave behind, built here, with the right answer known by construction.
+what crashes leave behind, built here, with the right answer known by construction; an answer that
+lets a ckptkit helper do the reading is refused, since the exercise is about TensorFlow's own calls.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from ckptkit.runs.step import apply_step
 
 import os
 import shutil
+import sys
 import tempfile
+from inspect import CO_OPTIMIZED
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +110,7 @@ def check_resumable(resumable: object) -> Feedback:
     )
 
 
-def _save(folder: Path, steps: int) -> tf.train.Checkpoint:
+def _save(folder: Path, steps: int) -> None:
     """`steps` checkpoints ckpt-1 ... of a small model, saved by a `CheckpointManager` that keeps them all."""
     ckpt = tf.train.Checkpoint(step=tf.Variable(0, dtype=tf.int64), w=tf.Variable(tf.zeros([64])))
     manager = tf.train.CheckpointManager(ckpt, str(folder), max_to_keep=None)
@@ -115,7 +118,6 @@ def _save(folder: Path, steps: int) -> tf.train.Checkpoint:
         ckpt.step.assign(step)
         ckpt.w.assign(tf.random.stateless_normal([64], seed=[step, 6]))
         manager.save()
-    return ckpt
 
 
 def _copy(folder: Path, source: str, target: str) -> None:
@@ -128,70 +130,138 @@ def _half(file: Path) -> None:
     file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
 
 
-def _crash_folders(root: Path) -> dict[str, tuple[str | None, dict[str, str]]]:
-    """Folders as crashes leave them: name -> (the right answer, why each wrong answer is wrong)."""
-    debris = root / "killed"  # ckpt-1, ckpt-2 committed; the rest is what kills at later saves left
-    _save(debris, 2)
-    (debris / "ckpt-3_temp").mkdir()
-    shard = debris / "ckpt-3_temp" / "part-00000-of-00001.data-00000-of-00001.tempstate77"
-    shard.write_bytes((debris / "ckpt-2.data-00000-of-00001").read_bytes()[:100])
-    _copy(debris, "ckpt-2", "ckpt-4")
-    _half(debris / "ckpt-4.index")
-    _copy(debris, "ckpt-2", "ckpt-5")
-    state = (debris / "checkpoint").read_text().replace('"ckpt-2"', '"ckpt-5"')
-    (debris / "checkpoint.tmp5e7a").write_text(state)  # written, never renamed into place
-    power = root / "power-cut"  # the state file lists ckpt-3, whose index never reached the disk whole
-    _save(power, 3)
-    _half(power / "ckpt-3.index")
-    flipped = root / "flipped"  # ckpt-3's data has a flipped bit, ckpt-2 lost its index
-    _save(flipped, 3)
-    data = bytearray((flipped / "ckpt-3.data-00000-of-00001").read_bytes())
-    data[len(data) // 3] ^= 0x04
-    (flipped / "ckpt-3.data-00000-of-00001").write_bytes(bytes(data))
-    (flipped / "ckpt-2.index").unlink()
-    healthy = root / "healthy"
-    _save(healthy, 3)
-    nothing = root / "nothing"  # a first save killed: no state file yet
-    (nothing / "ckpt-1_temp").mkdir(parents=True)
+# Each builder makes one folder as crashes leave it and returns (the right answer, why each wrong answer is
+# wrong). The cheapest comes first, so a placeholder is answered before the others are built.
+Answer = tuple[str | None, dict[str, str]]
+
+
+def _nothing(folder: Path) -> Answer:
+    """A first save killed: no state file yet."""
+    (folder / "ckpt-1_temp").mkdir(parents=True)
+    return None, {}
+
+
+def _killed(folder: Path) -> Answer:
+    """ckpt-1 and ckpt-2 committed; the rest is what kills in later saves left."""
+    _save(folder, 2)
+    (folder / "ckpt-3_temp").mkdir()
+    shard = folder / "ckpt-3_temp" / "part-00000-of-00001.data-00000-of-00001.tempstate77"
+    shard.write_bytes((folder / "ckpt-2.data-00000-of-00001").read_bytes()[:100])
+    _copy(folder, "ckpt-2", "ckpt-4")
+    _half(folder / "ckpt-4.index")
+    _copy(folder, "ckpt-2", "ckpt-5")
+    state = (folder / "checkpoint").read_text().replace('"ckpt-2"', '"ckpt-5"')
+    (folder / "checkpoint.tmp5e7a").write_text(state)  # written, never renamed into place
     uncommitted = "complete on disk, but no state file lists it: its save was never committed"
-    return {
-        "killed": ("ckpt-2", {"ckpt-4": uncommitted, "ckpt-5": uncommitted, "ckpt-1": "ckpt-2 is newer"}),
-        "power-cut": ("ckpt-2", {"ckpt-3": "it is listed, but its index is cut short: read it back first"}),
-        "flipped": (
-            "ckpt-1",
-            {
-                "ckpt-3": "it is listed, but one of its values fails its checksum: read every value",
-                "ckpt-2": "it is listed, but its index is gone",
-            },
-        ),
-        "healthy": ("ckpt-3", {"ckpt-2": "ckpt-3 is newer and whole", "ckpt-1": "ckpt-3 is newer and whole"}),
-        "nothing": (None, {}),
+    return "ckpt-2", {"ckpt-4": uncommitted, "ckpt-5": uncommitted, "ckpt-1": "ckpt-2 is newer"}
+
+
+def _power_cut(folder: Path) -> Answer:
+    """The state file lists ckpt-3, whose index never reached the disk whole."""
+    _save(folder, 3)
+    _half(folder / "ckpt-3.index")
+    return "ckpt-2", {"ckpt-3": "it is listed, but its index is cut short: read it back first"}
+
+
+def _flipped(folder: Path) -> Answer:
+    """ckpt-3's data has a flipped bit, ckpt-2 lost its index."""
+    _save(folder, 3)
+    data = bytearray((folder / "ckpt-3.data-00000-of-00001").read_bytes())
+    data[len(data) // 3] ^= 0x04
+    (folder / "ckpt-3.data-00000-of-00001").write_bytes(bytes(data))
+    (folder / "ckpt-2.index").unlink()
+    return "ckpt-1", {
+        "ckpt-3": "it is listed, but one of its values fails its checksum: read every value",
+        "ckpt-2": "it is listed, but its index is gone",
     }
+
+
+def _healthy(folder: Path) -> Answer:
+    """Three whole, committed checkpoints."""
+    _save(folder, 3)
+    return "ckpt-3", {"ckpt-2": "ckpt-3 is newer and whole", "ckpt-1": "ckpt-3 is newer and whole"}
+
+
+_FOLDERS = {"nothing": _nothing, "killed": _killed, "power-cut": _power_cut, "flipped": _flipped}
+_FOLDERS |= {"healthy": _healthy}
+
+# ckptkit's own files that may run during the learner's call: this check, the log capture around it, the
+# error classes and the lazy import of public names. Anything else of ckptkit is a helper doing the work.
+_PACKAGE = Path(__file__).resolve().parents[1]
+_NOT_HELPERS = (_PACKAGE / "exercises", _PACKAGE / "live" / "quiet.py", _PACKAGE / "errors.py")
+_NOT_HELPERS += (_PACKAGE / "__init__.py",)
+
+
+def _is_helper(filename: str, seen: dict[str, bool]) -> bool:
+    """True for a file of the ckptkit package other than `_NOT_HELPERS` (remembered per file name)."""
+    if filename not in seen:
+        path = Path(filename).resolve()
+        inside = path.is_relative_to(_PACKAGE)
+        seen[filename] = inside and not any(path == p or path.is_relative_to(p) for p in _NOT_HELPERS)
+    return seen[filename]
+
+
+def _answer_without_helpers(function: object, folder: str) -> tuple[object, Feedback | None, str | None]:
+    """The learner's answer for `folder`, its problem, and the first ckptkit helper it called, if any."""
+    used: list[str] = []
+    seen: dict[str, bool] = {}
+    outer = sys.getprofile()
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        # A profile hook sees every Python call, however the learner's code reached the function. Only
+        # functions count: a module's or a class's body runs when first imported, not yet a helper at work.
+        code = frame.f_code
+        if (
+            event == "call"
+            and not used
+            and code.co_flags & CO_OPTIMIZED
+            and _is_helper(code.co_filename, seen)
+        ):
+            used.append(code.co_qualname)
+        if outer is not None:
+            outer(frame, event, arg)
+
+    with captured_tf_logs():
+        sys.setprofile(profile)
+        try:
+            got, problem = answer_of(function, "newest_restorable", folder)
+        finally:
+            sys.setprofile(outer)
+    return got, problem, used[0] if used else None
 
 
 def check_newest_restorable(newest_restorable: object) -> Feedback:
     """06 exercise 2: `newest_restorable(folder)` finds the newest committed, whole checkpoint, or None."""
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:
-        for name, (right, wrong) in _crash_folders(Path(root)).items():
-            with captured_tf_logs():
-                got, problem = answer_of(newest_restorable, "newest_restorable", os.path.join(root, name))
+        for name, build in _FOLDERS.items():
+            right, wrong = build(Path(root) / name)
+            got, problem, helper = _answer_without_helpers(newest_restorable, os.path.join(root, name))
+            if helper is not None:
+                return Feedback(
+                    False,
+                    f"it called ckptkit's {helper}, which does the work this exercise asks for: use "
+                    "TensorFlow's own calls, as in 'Know what a kill cannot do, and a power cut can'",
+                )
             if problem is not None:
                 return problem
-            got_name = os.path.basename(os.fspath(got)) if isinstance(got, str | os.PathLike) else got
-            if got_name == right:
-                continue
-            if right is None:
-                return Feedback(
-                    False, f"in a folder where no save was ever committed it returned {got_name!r}"
-                )
-            if got is None:
-                return Feedback(False, f"it returned None, but {right} in that folder is committed and whole")
-            reason = wrong.get(got_name, "it is not a checkpoint of that folder")
-            return Feedback(
-                False, f"it returned {got_name}: {reason} (reread 'Kill it at each step of a save')"
-            )
+            feedback = _judge(got, right, wrong)
+            if feedback is not None:
+                return feedback
     return Feedback(
         True,
         "right: past kill debris, a cut index, a flipped bit and a lost index to the newest good "
         "checkpoint, the newest one in a healthy folder, and None where nothing was committed",
     )
+
+
+def _judge(got: object, right: str | None, wrong: dict[str, str]) -> Feedback | None:
+    """None when `got` names the right checkpoint (or is None where none is right), else why not."""
+    got_name = os.path.basename(os.fspath(got)) if isinstance(got, str | os.PathLike) else got
+    if got_name == right:
+        return None
+    if right is None:
+        return Feedback(False, f"in a folder where no save was ever committed it returned {got_name!r}")
+    if got is None:
+        return Feedback(False, f"it returned None, but {right} in that folder is committed and whole")
+    reason = wrong.get(got_name, "it is not a checkpoint of that folder")
+    return Feedback(False, f"it returned {got_name}: {reason} (reread 'Kill it at each step of a save')")

@@ -22,9 +22,9 @@ __all__ = ["check_restore_best"]
 SECTIONS = "sections 'Click from code' and 'Survive a checkpoint deleted behind the panel's back'"
 
 
-def _saved(lab: CheckpointLab, losses: dict[str, float]) -> str:
-    """Save, noting the loss of the very values saved (the check's own record, not the lab's)."""
-    loss = lab.loss()
+def _trained_and_saved(lab: CheckpointLab, steps: int, losses: dict[str, float]) -> str:
+    """Train `steps` steps, then save, noting the last step's loss (the check's own record, not the lab's)."""
+    loss = lab.train(steps)
     path = lab.save()
     losses[path] = loss
     return path
@@ -33,32 +33,25 @@ def _saved(lab: CheckpointLab, losses: dict[str, float]) -> str:
 def _keras_lab(root: Path) -> tuple[CheckpointLab, dict[str, float], str]:
     """A Keras lab: a good save, a better one, a worse one after a learning-rate jump, then a branch."""
     lab, losses = CheckpointLab.keras(seed=4, workdir=root / "keras"), {}
-    lab.train(5)
-    first = _saved(lab, losses)
-    lab.train(25)
-    _saved(lab, losses)
+    first = _trained_and_saved(lab, 5, losses)
+    _trained_and_saved(lab, 25, losses)
     lab.optimizer.learning_rate.assign(0.3)  # too large: the loss climbs, still finite
-    lab.train(3)
-    _saved(lab, losses)
+    _trained_and_saved(lab, 3, losses)
     lab.restore(first)  # brings the learning rate back too
-    lab.train(2)
-    _saved(lab, losses)
+    _trained_and_saved(lab, 2, losses)
     return lab, losses, "a Keras lab with a branch and a save after a learning-rate jump"
 
 
 def _linear_lab(root: Path) -> tuple[CheckpointLab, dict[str, float], str]:
     """A linear lab whose best checkpoint was deleted from disk before a worse one was saved."""
     lab, losses = CheckpointLab.linear(seed=2, workdir=root / "linear"), {}
-    lab.train(10)
-    _saved(lab, losses)
-    lab.train(40)
-    best = _saved(lab, losses)
+    _trained_and_saved(lab, 10, losses)
+    best = _trained_and_saved(lab, 40, losses)
     for file in Path(best).parent.glob(Path(best).name + ".*"):  # the check's own files
         file.unlink()
     del losses[best]
     lab.optimizer.learning_rate.assign(6.0)  # far too large: the loss climbs by orders of magnitude
-    lab.train(4)
-    _saved(lab, losses)
+    _trained_and_saved(lab, 4, losses)
     return lab, losses, "a linear lab whose best checkpoint was deleted from disk"
 
 

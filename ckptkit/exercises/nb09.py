@@ -35,11 +35,12 @@ def _folder(write_dir: object, workdir: str, config: dict) -> str | Feedback:
         return placeholder_or_error(f"write_dir for {task}", err)
     if folder is None:
         return placeholder_or_error("write_dir", None)
-    if not isinstance(folder, str | os.PathLike):
+    try:
+        return os.path.abspath(os.fsdecode(folder))  # a relative folder lies under the current one
+    except (TypeError, ValueError):  # not a path, or a path-like object that fails to give one
         return Feedback(
             False, f"write_dir returned a {type(folder).__name__} for {task}: return a folder path"
         )
-    return os.path.normpath(os.fspath(folder))
 
 
 def _judge(folders: dict[tuple[str, int], str], workdir: str, chief: tuple[str, int], has_chief: bool) -> str:
@@ -52,20 +53,36 @@ def _judge(folders: dict[tuple[str, int], str], workdir: str, chief: tuple[str, 
         others = ", ".join(f"{t} {i}" for t, i in sorted(who - {chief}))
         why = ": a chief task makes every worker, worker 0 too, an ordinary one" if has_chief else ""
         return f"{others} would write into workdir beside the chief{why}"
-    shared = len(set(folders.values())) < len(folders)
-    return "two workers share one folder: each non-chief worker needs a folder of its own" if shared else ""
+    if len(set(folders.values())) < len(folders):
+        return "two workers share one folder: each non-chief worker needs a folder of its own"
+    # A worker deletes its folder after each save: that folder must not hold the chief's or another's.
+    for task, folder in folders.items():
+        held = [other for other in folders.values() if other != folder and _inside(other, folder)]
+        if task != chief and held:
+            what = "workdir" if workdir in held else "another worker's folder"
+            return (
+                f"{task[0]} {task[1]}'s folder holds {what}: a worker deletes its own folder after "
+                "each save, so it must hold nothing else"
+            )
+    return ""
+
+
+def _inside(path: str, folder: str) -> bool:
+    """True when `path` lies inside `folder` (both normalised)."""
+    return os.path.commonpath([path, folder]) == folder
 
 
 def check_write_dir(write_dir: object) -> Feedback:
     """Notebook 09, exercise 1: `write_dir(workdir, tf_config)` gives the folder a task saves into.
 
     The chief saves into `workdir`; every other worker saves into a folder of its own, which it
-    deletes. The check asks for every task of three clusters of its own, one of them with a `chief`
-    task (so worker 0 is not the chief), and knows each answer.
+    deletes, so that folder holds neither `workdir` nor another worker's. The check asks for every task
+    of three clusters of its own, one of them with a `chief` task (so worker 0 is not the chief), and
+    knows each answer.
     """
     if not callable(write_dir):
         return Feedback(False, "write_dir must be a function of (workdir, tf_config)")
-    workdir, asked = os.path.normpath("/runs/job"), 0
+    workdir, asked = os.path.abspath("/runs/job"), 0
     for cluster, tasks, chief in CLUSTERS:
         folders = {}
         for kind, index in tasks:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ckptkit.errors import CheckpointError
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
+from ckptkit.live.workspace import REGISTRY
 
 import os
 import re
@@ -51,12 +52,17 @@ def checkpoint_bytes(prefix: str | os.PathLike[str]) -> int:
 
 
 def folder_files(folder: str | os.PathLike[str]) -> list[FolderFile]:
-    """Every file under `folder`, by path relative to it, with its size (what a files view shows)."""
+    """Every file the saves wrote under `folder`, by path relative to it, with its size (a files view).
+
+    ckptkit's own note of the folders it made (`REGISTRY`, kept beside them) is no save's: left out.
+    """
     root = Path(folder)
     if not root.is_dir():
         return []
     return [
-        FolderFile(str(p.relative_to(root)), p.stat().st_size) for p in sorted(root.rglob("*")) if p.is_file()
+        FolderFile(str(p.relative_to(root)), p.stat().st_size)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != REGISTRY
     ]
 
 
