@@ -22,15 +22,8 @@ def _error(client: NotebookClient, cell: dict, index: int) -> str | None:
     return None
 
 
-# Each on the xdist worker that runs the same notebook under nbval (tests/conftest.py), one after the
-# other: both write the notebook's workspace folder.
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(p.name, marks=pytest.mark.xdist_group(p.name))
-        for p in sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
-    ],
-)
+# One test per notebook, each in a copy of the notebooks folder (below), so it never meets nbval's run.
+@pytest.mark.parametrize("name", [p.name for p in sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))])
 def test_every_cell_survives_running_twice(name, tmp_path):
     """Each cell runs, then at once again, as a learner pressing Shift+Enter twice; then Run All again.
 
