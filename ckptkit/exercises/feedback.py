@@ -135,6 +135,9 @@ def watch(function: Callable, *args: object) -> Watched:
         seen.created.append(variable)
         return variable
 
+    # Earlier code's unhandled statuses log when their checkpoints are collected: collect them now, so
+    # their warnings are not counted as this call's.
+    gc.collect()
     with captured_tf_logs() as logs:
         sys.setprofile(profile)
         try:

@@ -120,10 +120,13 @@ def _judge_backbone(load_backbone: object, path: str, hidden: int) -> Feedback |
     for name, var, want in zip(("kernel", "bias"), backbone, stored, strict=True):
         if not np.array_equal(value_of(var), want):
             return Feedback(False, f"dense1's {name} differs from the checkpoint's")
-    if seen.logs:
+    # A status nobody handled stays alive with the model (its unmatched values wait for objects the
+    # model may still create) and logs its warnings only when the model is collected: drop it first.
+    del model, backbone, var
+    if logs := seen.release():
         return Feedback(
             False,
-            f"TensorFlow logged {len(seen.logs)} warnings about values left in the file: your restore "
+            f"TensorFlow logged {len(logs)} warnings about values left in the file: your restore "
             "skips most of it, so say so to its status (section 'Restore only the backbone')",
         )
     return None

@@ -1,6 +1,6 @@
 """A Keras 2 (tf-keras) checkpoint opened for migration, and the layouts `keras2_to_keras3` refuses.
 
-Serves notebook 10 through `ckptkit.live.migrate`. Reads the object graph with ckptkit's own parser
+Serves notebook 11 through `ckptkit.live.migrate`. Reads the object graph with ckptkit's own parser
 (no TensorFlow): every stored value by graph node, with its key, full name, shape and object path.
 """
 

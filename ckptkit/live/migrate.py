@@ -1,6 +1,6 @@
 """Keras 2 (tf-keras) checkpoints of subclassed models into Keras 3, matched through the object graph.
 
-Serves notebook 10. Keras 2 names a Dense kernel `model/dense1/kernel` (Keras >= 3.0.3: `_kernel`) and
+Serves notebook 11. Keras 2 names a Dense kernel `model/dense1/kernel` (Keras >= 3.0.3: `_kernel`) and
 numbers Adam's slots from 1 (Keras 3: from 2; the legacy Adam hangs them under each weight), so
 `restore` fills part of the model, misplaces some values, then fails. `keras2_to_keras3` maps each
 weight by its attribute path and each slot by the weight it belongs to (its full name in the object

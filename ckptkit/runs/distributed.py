@@ -213,6 +213,7 @@ def run_worker(
     config: dict,
     timeout: float = 30.0,
     say: Callable[[str], None] = say_flushed,  # a worker may be SIGKILLed: flush each line
+    workdir: str | os.PathLike[str] = "workspace/train",
     **train_args: object,
 ) -> TrainResult:
     """Join the cluster in `config` (TF_CONFIG-style) and train; raise `ClusterError` if it is lost.
@@ -244,18 +245,20 @@ def run_worker(
 
     try:
         strategy = make_strategy("multiworker")
-        return train(strategy, say=say, on_step=on_step, **train_args)
+        return train(strategy, say=say, on_step=on_step, workdir=workdir, **train_args)
     except (
         tf.errors.UnavailableError,
         tf.errors.DeadlineExceededError,
         tf.errors.CancelledError,
         tf.errors.AbortedError,
     ):
-        # Not the error's text: it varies with the moment the peer vanished; the step does not.
-        when = "before its first step" if done[0] is None else f"after step {done[0]}"
+        # Neither the error's text nor the step: both vary with the moment the peer vanished (a step's
+        # all-reduce may or may not have fetched the peer's part first). The last checkpoint does not.
+        when = "before its first step" if done[0] is None else "during training"
+        latest = tf.train.latest_checkpoint(os.fspath(workdir))
+        resume = f"resume from {Path(latest).name}" if latest else "start again (no checkpoint yet)"
         raise ClusterError(
-            f"{kind} {index} lost the other workers {when}: "
-            "restart every worker to resume from the last checkpoint"
+            f"{kind} {index} lost the other workers {when}: restart every worker to {resume}"
         ) from None
     finally:
         cut_lifeline(dog)

@@ -1,4 +1,4 @@
-"""Write the Keras 2 checkpoints that notebook 10 and tests/test_migrate.py migrate to Keras 3.
+"""Write the Keras 2 checkpoints that notebook 11 and tests/test_migrate.py migrate to Keras 3.
 
 Run it with Keras 2 (`tf-keras`), never in the kit's own environment:
 
@@ -16,7 +16,7 @@ refuses: `sequential` (a Keras 2 `Sequential`, keys `model/layer_with_weights-N/
 `momentum` and `legacy_momentum` hold the same model trained with SGD (momentum 0.9) by Keras 2's
 default and legacy optimizers, with their expected values in `momentum.npz`.
 
-`check/` holds the Keras 2 checkpoints notebook 10's second exercise check migrates, which the
+`check/` holds the Keras 2 checkpoints notebook 11's exercise check migrates, which the
 notebook never shows: Sequential and Functional models of other widths, depths and seeds
 (`check/specs.json`), with Keras 2's predictions and its next Adam step in `check/expected.npz`.
 `SHA256SUMS` lists the checksums of all these files.
