@@ -256,7 +256,7 @@ UNMAPPED = {  # case: (fixture, live objects, expected error, words its message 
         "sequential",
         lambda: (sequential()[0], None),
         ckptkit.ModelMismatchError,
-        ".keras",
+        "map the keys by hand",
     ),
     "LossScaleOptimizer": ("lossscale", built, OptimizerMismatchError, "optimizer=None"),
     "schedule into a constant rate": ("schedule", built, OptimizerMismatchError, "a schedule"),

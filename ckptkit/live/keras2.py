@@ -91,8 +91,8 @@ def refuse_unmapped(
     if any(re.search(r"/layer(_with_weights)?-\d+(/|$)", s.path) for s in source.under(model_key).values()):
         raise ModelMismatchError(
             f"{prefix!r} holds a Keras 2 Sequential or Functional model ({model_key}/layer_with_weights-N/"
-            "...), and only a subclassed model's attributes are mapped: in tf-keras, save it as .keras and "
-            "load that with load_model(path, compile=False), or copy get_weights() into set_weights()"
+            "...), and only a subclassed model's attributes are mapped: copy tf-keras's get_weights() into "
+            "Keras 3's set_weights() (weights only: the optimizer starts afresh), or map the keys by hand"
         )
     if with_optimizer and source.child(optimizer_id, "loss_scale") is not None:
         raise OptimizerMismatchError(
