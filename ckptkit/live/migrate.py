@@ -136,7 +136,7 @@ def _slots(
     }
     weight_by_name = {name: i for i, name in weights.items()}
     for node_id, s in values.items():
-        parts = s.full_name.split("/", 2)  # Keras 2's default optimizers: "Adam/m/<weight's full name>"
+        parts = s.full_name.split("/", 2)  # default optimizers: "<optimizer name>/m/<weight's full name>"
         if node_id not in slot_of and len(parts) == 3 and parts[2] in weight_by_name:
             slot_of[node_id] = (weight_by_name[parts[2]], parts[1])
     return slot_of
@@ -157,7 +157,8 @@ def _optimizer_pairs(
             "pass optimizer=None to migrate the weights only"
         )
     values = source.under(optimizer_key)
-    # Keras 2 puts the optimizer's class name at the front of its slots' full names (`Adam/m/...`).
+    # Keras 2 puts the optimizer's name at the front of its slots' full names (`Adam/m/...`): its class
+    # name unless it was renamed, in which case no kind is inferred here and the slot checks remain.
     known = {s.full_name.split("/", 1)[0] for s in values.values()} & OPTIMIZER_CLASSES
     kind, live_kind = known.pop() if len(known) == 1 else None, type(optimizer).__name__
     if kind is not None and kind != live_kind:
