@@ -6,6 +6,8 @@ import ckptkit
 from ckptkit.live.restore import build_keras
 from ckptkit.runs.models import MyModel, regression_data
 
+import json
+import re
 from pathlib import Path
 
 import tensorflow as tf
@@ -41,3 +43,16 @@ def damage(prefix: str, how: str, at: float = 0.5, bits: int = 0xFF) -> None:
     else:
         raw = raw[:cut]
     data.write_bytes(bytes(raw))
+
+
+def missing_sections(notebook: Path, sections: str) -> list[str]:
+    """The section names quoted in a hint (`section 'A'`, `sections 'A' and 'B'`) that are no `##` heading."""
+    headings = {
+        line.removeprefix("## ").replace("`", "")
+        for cell in json.loads(notebook.read_text())["cells"]
+        if cell["cell_type"] == "markdown"
+        for line in "".join(cell["source"]).splitlines()
+        if line.startswith("## ")
+    }
+    names = re.findall(r"'(.+?)'(?: and|\)|$)", sections)
+    return [name for name in names if name.replace("`", "") not in headings]

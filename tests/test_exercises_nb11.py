@@ -6,13 +6,13 @@ from ckptkit.exercises.nb11 import SECTION_MIGRATE, check_migrate_layered
 from ckptkit.files.reader import VALUE_SUFFIX
 from ckptkit.live.migrate import keras2_to_keras3
 
-import json
-import re
 from pathlib import Path
 
 import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+from helpers import missing_sections
 
 KERAS2 = Path(__file__).resolve().parent.parent / "notebooks" / "data" / "keras2"
 # Calls the reference solutions make: no ❌ may spell one of them out.
@@ -156,14 +156,4 @@ def test_migrate_layered_wrong_folder_and_non_function(tmp_path):
 
 def test_hints_name_sections_the_notebook_has():
     """Every section a ❌ sends the learner to is a heading of notebook 11."""
-    notebook = KERAS2.parent.parent / "11_keras2_to_keras3.ipynb"
-    headings = {
-        line.removeprefix("## ").strip("`")
-        for cell in json.loads(notebook.read_text())["cells"]
-        if cell["cell_type"] == "markdown"
-        for line in "".join(cell["source"]).splitlines()
-        if line.startswith("## ")
-    }
-    for sections in (SECTION_MIGRATE,):
-        for name in re.findall(r"'(.+?)'(?: and|\)|$)", sections):
-            assert any(name.replace("`", "") == h.replace("`", "") for h in headings), (name, headings)
+    assert not missing_sections(KERAS2.parent.parent / "11_keras2_to_keras3.ipynb", SECTION_MIGRATE)
