@@ -11,7 +11,7 @@ from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import snapshot
 from ckptkit.runs import loop
 from ckptkit.runs.launcher import cut_lifeline, lifeline
-from ckptkit.runs.loop import say_flushed
+from ckptkit.runs.loop import WORKDIR, say_flushed
 from ckptkit.runs.models import run_setup, seed_states
 from ckptkit.runs.step import apply_step, check_steps
 from ckptkit.runs.trainer import TrainResult
@@ -171,7 +171,7 @@ def train(
     steps: int = 60,
     save_every: int = 10,
     seed: int = 0,
-    workdir: str | os.PathLike[str] = "workspace/train",
+    workdir: str | os.PathLike[str] = WORKDIR,
     kill_at_step: int | None = None,
     max_shard_mb: float | None = None,
     say: Callable[[str], None] = print,
@@ -213,7 +213,7 @@ def run_worker(
     config: dict,
     timeout: float = 30.0,
     say: Callable[[str], None] = say_flushed,  # a worker may be SIGKILLed: flush each line
-    workdir: str | os.PathLike[str] = "workspace/train",
+    workdir: str | os.PathLike[str] = WORKDIR,
     **train_args: object,
 ) -> TrainResult:
     """Join the cluster in `config` (TF_CONFIG-style) and train; raise `ClusterError` if it is lost.

@@ -10,7 +10,7 @@ import os
 import signal
 from collections.abc import Callable
 
-__all__ = ["INGREDIENTS", "KILL_POINTS", "RUN_MODELS", "kill_self", "run", "say_flushed"]
+__all__ = ["INGREDIENTS", "KILL_POINTS", "RUN_MODELS", "WORKDIR", "kill_self", "run", "say_flushed"]
 
 # What exact resumption needs, beyond the model's weights. Each can be left out to see what breaks.
 INGREDIENTS = ("optimizer", "iterator", "rng", "layer_seeds")
@@ -21,6 +21,8 @@ RUN_MODELS = ("linear", "keras")
 # (the data files already renamed out of `_temp`), and while the `checkpoint` state file is written
 # (as `checkpoint.tmp<hex>`, before the rename that commits the save).
 KILL_POINTS = ("shard", "merge", "index", "state")
+# Where a run keeps its checkpoints unless told otherwise (relative to the working directory).
+WORKDIR = "workspace/train"
 
 
 def say_flushed(line: str) -> None:

@@ -10,7 +10,7 @@ from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.restore import restore_newest_good
 from ckptkit.live.snapshot import snapshot
 from ckptkit.runs import loop
-from ckptkit.runs.loop import INGREDIENTS, KILL_POINTS, kill_self, say_flushed
+from ckptkit.runs.loop import INGREDIENTS, KILL_POINTS, WORKDIR, kill_self, say_flushed
 from ckptkit.runs.models import run_setup, seed_states
 from ckptkit.runs.step import apply_step, check_steps
 
@@ -88,7 +88,7 @@ def train(
     steps: int = 60,
     save_every: int = 10,
     seed: int = 0,
-    workdir: str | os.PathLike[str] = "workspace/train",
+    workdir: str | os.PathLike[str] = WORKDIR,
     drop: tuple[str, ...] = (),
     kill_at_step: int | None = None,
     kill_during_save: int | None = None,
