@@ -11,7 +11,7 @@ from ckptkit.files.diff import compare
 from ckptkit.files.inventory import inspect_checkpoint, list_folder
 from ckptkit.files.text import text_table
 from ckptkit.runs import launcher
-from ckptkit.runs.loop import INGREDIENTS, KILL_POINTS, RUN_MODELS, say_flushed
+from ckptkit.runs.loop import INGREDIENTS, KILL_POINTS, RUN_MODELS, check_steps, check_workdir, say_flushed
 
 import argparse
 import json
@@ -78,11 +78,14 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    check_steps(args.steps)  # bad numbers are refused before the seconds TensorFlow takes to load
+    check_steps(args.save_every)
     drop = tuple(name for name in INGREDIENTS if getattr(args, f"no_save_{name}"))
     if args.strategy or args.max_shard_mb is not None:
         return _train_distributed(args, drop)
     if args.kill_point is not None and args.kill_during_save is None:
         raise ValueError("--kill-point says where inside a save to die: add --kill-during-save STEP")
+    check_workdir(args.workdir)  # and so is a folder of someone else's files
     from ckptkit.runs.trainer import train  # imports TensorFlow: only this command needs it
 
     result = train(

@@ -7,6 +7,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from benchmarks import costs
 from benchmarks import harness as bench
 
 
@@ -176,17 +177,28 @@ def test_main_writes_json_and_checks_budgets(tmp_path, monkeypatch, capsys, save
 
 def test_suite_section_times_pytest_and_budgets_it(tmp_path, monkeypatch, capsys):
     _fake_results(monkeypatch, 1.0)
-    monkeypatch.setattr(
-        bench, "suite_time", lambda: {"seconds": 301.0, "returncode": 0, "summary": "9 passed"}
-    )
+    timed = {
+        "pytest --nbval": {"seconds": 301.0, "returncode": 0, "summary": "9 passed"},
+        "re-runs and browsers": {"seconds": 90.0, "returncode": 1, "summary": "1 failed"},
+    }
+    monkeypatch.setattr(bench, "suite_time", lambda: timed)
     assert bench.main(["--quick", "--no-notebooks", "--suite", "--workdir", str(tmp_path)]) == 1
-    assert "OVER pytest --nbval 301 s <= 300" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "OVER pytest --nbval 301 s <= 300" in printed
+    assert "re-runs and browsers 90 s <= 180" in printed
+    assert "OVER re-runs and browsers 90" not in printed
+    assert "OVER re-runs and browsers passes" in printed
 
 
-def test_suite_time_runs_pytest(tmp_path):
+def test_suite_time_runs_pytest_then_the_reruns(tmp_path):
     (tmp_path / "test_one.py").write_text("def test_ok():\n    assert 1 + 1 == 2\n")
+    marked = "import pytest\n\npytestmark = pytest.mark.rerun\n\n\ndef test_again():\n    assert True\n"
+    (tmp_path / "test_two.py").write_text(marked)
     result = bench.suite_time(tmp_path)
-    assert result["returncode"] == 0 and "1 passed" in result["summary"] and result["seconds"] > 0
+    assert list(result) == list(costs.SUITE_STEPS)
+    nbval, reruns = result.values()
+    assert nbval["returncode"] == 0 and "2 passed" in nbval["summary"] and nbval["seconds"] > 0
+    assert reruns["returncode"] == 0 and "1 passed, 1 deselected" in reruns["summary"]
 
 
 def test_sections_extend_the_report(tmp_path, monkeypatch, capsys):
@@ -201,8 +213,6 @@ def test_sections_extend_the_report(tmp_path, monkeypatch, capsys):
 
 
 def test_public_names_stay_importable():
-    from benchmarks import costs
-
     names = ["BUDGETS", "main", "SECTIONS", "Section"]
     assert all(callable(getattr(bench, name)) or name in ("BUDGETS", "SECTIONS") for name in names)
     assert set(names) <= set(bench.__all__)

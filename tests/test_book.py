@@ -2,7 +2,7 @@
 
 Marked `book` and deselected from the default `pytest --nbval` run (pyproject's addopts) to keep that
 run in its time budget; `.ci/run` runs it in a step of its own:
-`pytest -p no:xdist -m book tests/test_book.py`.
+`pytest -n 0 -m book tests/test_book.py`.
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ import pytest
 
 from browser import ARTIFACTS, CHROMIUM_ARGS, chromium, free_port
 
+# Chromium beside a Jupyter server: about 1.5 min on 2 cores. `pytest --nbval` leaves it out (pyproject's
+# addopts); .ci/run runs it with the re-run test, a step of its own: `pytest -m "rerun or browser"`.
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -54,3 +54,19 @@ def test_train_without_tensorflow_says_so_in_one_line(tmp_path):
     done = _cli("train", "--workdir", str(tmp_path / "run"), guarded=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "needs TensorFlow" in done.stderr and "ckptkit[lab]" in done.stderr
+
+
+@pytest.mark.parametrize("case", ["steps", "save-every", "folder"])
+def test_train_refuses_bad_arguments_before_loading_tensorflow(tmp_path, case):
+    """A bad number or a folder of someone else's files gets the same one line, TensorFlow never loaded."""
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "notes.txt").write_text("mine")
+    args = {"steps": ["--steps", "-3"], "save-every": ["--save-every", "-1"], "folder": []}[case]
+    if case != "folder":
+        workdir = tmp_path / "new"
+    light = _cli("train", "--workdir", str(workdir), *args, guarded=True)
+    assert light.returncode == 2 and light.stderr.count("\n") == 1, light.stderr
+    said = {"steps": "steps must be 0 or more", "save-every": "got -1", "folder": "notes.txt"}
+    assert said[case] in light.stderr and "needs TensorFlow" not in light.stderr
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine" and not (tmp_path / "new").exists()

@@ -12,6 +12,11 @@ from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
+# Each notebook runs three times here (~3 min of CPU in all): `pytest --nbval` leaves this file out
+# (pyproject's addopts) and .ci/run runs it with the browser tests, a step of its own, spread over both
+# processes: `pytest -m "rerun or browser" --dist load`.
+pytestmark = pytest.mark.rerun
+
 
 def _error(client: NotebookClient, cell: dict, index: int) -> str | None:
     """Run one cell; return its error's last line, or None if it ran cleanly."""
@@ -22,7 +27,7 @@ def _error(client: NotebookClient, cell: dict, index: int) -> str | None:
     return None
 
 
-# One test per notebook, each in a copy of the notebooks folder (below), so it never meets nbval's run.
+# One test per notebook, each in a copy of the notebooks folder (below), so no two runs share a workspace.
 @pytest.mark.parametrize("name", [p.name for p in sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))])
 def test_every_cell_survives_running_twice(name, tmp_path):
     """Each cell runs, then at once again, as a learner pressing Shift+Enter twice; then Run All again.

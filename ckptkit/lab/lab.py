@@ -12,8 +12,9 @@ from ckptkit.live.restore import RestoreReport, build_keras
 from ckptkit.live.snapshot import brief, compare, live_variables, snapshot, value_of
 from ckptkit.live.workspace import fresh_folder
 from ckptkit.runs.history import History
+from ckptkit.runs.loop import check_steps
 from ckptkit.runs.models import MyModel, linear_data, linear_model, linear_variables, regression_data
-from ckptkit.runs.step import check_steps, fit, mse
+from ckptkit.runs.step import fit, mse
 
 import math
 import os

@@ -11,9 +11,9 @@ from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import snapshot
 from ckptkit.runs import loop
 from ckptkit.runs.launcher import cut_lifeline, lifeline
-from ckptkit.runs.loop import WORKDIR, say_flushed
+from ckptkit.runs.loop import WORKDIR, check_steps, say_flushed
 from ckptkit.runs.models import run_setup, seed_states
-from ckptkit.runs.step import apply_step, check_steps
+from ckptkit.runs.step import apply_step
 from ckptkit.runs.trainer import TrainResult
 
 import contextlib

@@ -1,16 +1,31 @@
 """The run loop the resumable trainer and the distributed runs share: train, save on schedule, crash on cue.
 
-Standard library only, so the CLI can read `INGREDIENTS` for its flags and the launcher can print
-without importing TensorFlow.
+No TensorFlow, so the CLI can read `INGREDIENTS` for its flags and refuse bad steps or a foreign
+folder at once, and the launcher can print, without importing it.
 """
 
 from __future__ import annotations
 
+from ckptkit.errors import InvalidStepsError, WorkspaceError
+from ckptkit.files.text import first_few
+
 import os
+import re
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["INGREDIENTS", "KILL_POINTS", "RUN_MODELS", "WORKDIR", "kill_self", "run", "say_flushed"]
+__all__ = [
+    "INGREDIENTS",
+    "KILL_POINTS",
+    "RUN_MODELS",
+    "WORKDIR",
+    "check_steps",
+    "check_workdir",
+    "kill_self",
+    "run",
+    "say_flushed",
+]
 
 # What exact resumption needs, beyond the model's weights. Each can be left out to see what breaks.
 INGREDIENTS = ("optimizer", "iterator", "rng", "layer_seeds")
@@ -23,6 +38,33 @@ RUN_MODELS = ("linear", "keras")
 KILL_POINTS = ("shard", "merge", "index", "state")
 # Where a run keeps its checkpoints unless told otherwise (relative to the working directory).
 WORKDIR = "workspace/train"
+# What the trainer writes in its folder: the state file, numbered checkpoints, a save's temporary
+# folder, damaged checkpoints set aside, and the final weights.
+_OWN_FILES = re.compile(
+    r"checkpoint(\.tmp\w*)?|ckpt-\d+(\.index|\.data-\d{5}-of-\d{5}|_temp.*)|damaged|final-weights\.npz"
+)
+
+
+def check_steps(steps: object) -> int:
+    """Return `steps` as an int, or raise `InvalidStepsError` if it is not a whole number >= 0."""
+    if isinstance(steps, bool) or not isinstance(steps, int | float) or steps != int(steps):
+        raise InvalidStepsError(f"steps must be a whole number, got {steps!r}: pass e.g. steps=10")
+    if steps < 0:
+        raise InvalidStepsError(f"steps must be 0 or more, got {steps}: pass e.g. steps=10")
+    return int(steps)
+
+
+def check_workdir(workdir: str | os.PathLike[str]) -> None:
+    """Refuse a folder that holds files the trainer did not write: it would mix runs, or lose files."""
+    folder = Path(workdir)
+    if not folder.is_dir():
+        return
+    foreign = sorted(p.name for p in folder.iterdir() if not _OWN_FILES.fullmatch(p.name))
+    if foreign:
+        raise WorkspaceError(
+            f"{folder} holds files that are not this trainer's checkpoints ({first_few(foreign, 5)}): "
+            "pass an empty or new folder, or one a previous `ckptkit train` wrote"
+        )
 
 
 def say_flushed(line: str) -> None:

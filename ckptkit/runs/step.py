@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from ckptkit.errors import DivergedError, InvalidStepsError
+from ckptkit.errors import DivergedError
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.runs.history import History
+from ckptkit.runs.loop import check_steps
 
 import math
 from collections.abc import Callable, Sequence
 
 tf = import_tensorflow()
 
-__all__ = ["apply_step", "check_steps", "fit", "mse", "train_step"]
-
-
-def check_steps(steps: object) -> int:
-    """Return `steps` as an int, or raise `InvalidStepsError` if it is not a whole number >= 0."""
-    if isinstance(steps, bool) or not isinstance(steps, int | float) or steps != int(steps):
-        raise InvalidStepsError(f"steps must be a whole number, got {steps!r}: pass e.g. steps=10")
-    if steps < 0:
-        raise InvalidStepsError(f"steps must be 0 or more, got {steps}: pass e.g. steps=10")
-    return int(steps)
+__all__ = ["apply_step", "fit", "mse", "train_step"]
 
 
 def mse(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from ckptkit.errors import ModelMismatchError, ShapeMismatchError, WorkspaceError
-from ckptkit.files.text import first_few
+from ckptkit.errors import ModelMismatchError, ShapeMismatchError
 from ckptkit.live.determinism import seed_everything
 from ckptkit.live.private import replaced_rename, replaced_save_op, replaced_shard_writer
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.restore import restore_newest_good
 from ckptkit.live.snapshot import snapshot
 from ckptkit.runs import loop
-from ckptkit.runs.loop import INGREDIENTS, KILL_POINTS, WORKDIR, kill_self, say_flushed
+from ckptkit.runs.loop import (
+    INGREDIENTS,
+    KILL_POINTS,
+    WORKDIR,
+    check_steps,
+    check_workdir,
+    kill_self,
+    say_flushed,
+)
 from ckptkit.runs.models import run_setup, seed_states
-from ckptkit.runs.step import apply_step, check_steps
+from ckptkit.runs.step import apply_step
 
 import hashlib
 import os
 import random
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -47,26 +53,6 @@ class TrainResult:
             digest.update(key.encode())
             digest.update(np.ascontiguousarray(self.weights[key]).tobytes())
         return digest.hexdigest()
-
-
-# What this trainer writes in its folder: the state file, numbered checkpoints, a save's temporary
-# folder, damaged checkpoints set aside, and the final weights.
-_OWN_FILES = re.compile(
-    r"checkpoint(\.tmp\w*)?|ckpt-\d+(\.index|\.data-\d{5}-of-\d{5}|_temp.*)|damaged|final-weights\.npz"
-)
-
-
-def _check_folder(workdir: Path) -> None:
-    """Refuse a folder that holds files this trainer did not write: it would mix runs, or lose files."""
-    if not workdir.is_dir():
-        return
-    foreign = sorted(p.name for p in workdir.iterdir() if not _OWN_FILES.fullmatch(p.name))
-    if foreign:
-        shown = first_few(foreign, 5)
-        raise WorkspaceError(
-            f"{workdir} holds files that are not this trainer's checkpoints ({shown}): "
-            "pass an empty or new folder, or one a previous `ckptkit train` wrote"
-        )
 
 
 def _set_aside(prefix: str) -> list[str]:
@@ -115,7 +101,7 @@ def train(
     ckpt = tf.train.Checkpoint(
         step=step, **objects, **_kept(optional | {"layer_seeds": seed_states(predict)}, drop)
     )
-    _check_folder(Path(workdir))
+    check_workdir(workdir)
     manager = tf.train.CheckpointManager(ckpt, os.fspath(workdir), max_to_keep=3)
     resumed_from, skipped = _resume(ckpt, manager, workdir, say)
 
