@@ -166,6 +166,7 @@ REFUSALS = {  # case: (fixture, live objects, expected error, words its message 
         MissingValueError,
         "velocity_hat",
     ),
+    "two layers of one name": ("samename", built, OptimizerMismatchError, "2 weights 'same_names/d/kernel'"),
     "layer missing": ("adam", lambda: built_without_optimizer(OneLayer), ExtraValueError, "model/dense2"),
     "extra layer": ("adam", lambda: built_without_optimizer(FinetuneModel), MissingValueError, "head1"),
 }
@@ -348,3 +349,17 @@ def test_sgd_momentum_that_does_not_fit_is_refused(kind: str, momentum: float, s
         keras2_to_keras3(FIXTURE / kind / "ckpt", model, optimizer)
     after = values(model, optimizer)
     assert {k: max_abs(v, after[k]) for k, v in before.items()} == dict.fromkeys(before, 0.0)
+
+
+def test_two_layers_of_one_name_migrate_their_weights_by_attribute() -> None:
+    """Their slots cannot be told apart (refused above); their weights are found by attribute path."""
+    model, _ = built()
+    report = keras2_to_keras3(FIXTURE / "samename" / "ckpt", model)
+    reader = tf.train.load_checkpoint(str(FIXTURE / "samename" / "ckpt"))
+    assert [m.source for m in report.mapped] == [
+        f"model/{layer}/{name}" for layer in ("dense1", "dense2") for name in ("kernel", "bias")
+    ]
+    for m in report.mapped:
+        layer, name = m.source.split("/")[1:]
+        stored = reader.get_tensor(m.source + "/.ATTRIBUTES/VARIABLE_VALUE")
+        assert max_abs(getattr(getattr(model, layer), name), stored) == 0

@@ -5,8 +5,9 @@ numbers Adam's slots from 1 (Keras 3: from 2; the legacy Adam hangs them under e
 `restore` fills part of the model, misplaces some values, then fails. `keras2_to_keras3` maps each
 weight by its attribute path and each slot by the weight it belongs to (its full name in the object
 graph, `Adam/m/my_model/dense/kernel`), checks every shape, and only then assigns. It refuses in one
-line, saying what to do instead, a Sequential or Functional model (`model/layer_with_weights-N/...`)
-and a `LossScaleOptimizer`; a learning-rate schedule moves if the Keras 3 optimizer has the same one.
+line, saying what to do instead, a Sequential or Functional model (`model/layer_with_weights-N/...`),
+a `LossScaleOptimizer` and the slots of two weights of one full name (layers given one name); a
+learning-rate schedule moves if the Keras 3 optimizer has the same one.
 """
 
 from __future__ import annotations
@@ -135,10 +136,19 @@ def _slots(
         for r in source.graph["nodes"][root_id]["slot_variables"]
     }
     weight_by_name = {name: i for i, name in weights.items()}
+    # A subclassed Keras 2 model may give two layers one name: their slots' names cannot tell them apart.
+    twice = sorted({name for name in weights.values() if list(weights.values()).count(name) > 1})
     for node_id, s in values.items():
         parts = s.full_name.split("/", 2)  # default optimizers: "<optimizer name>/m/<weight's full name>"
-        if node_id not in slot_of and len(parts) == 3 and parts[2] in weight_by_name:
-            slot_of[node_id] = (weight_by_name[parts[2]], parts[1])
+        if node_id in slot_of or len(parts) != 3 or parts[2] not in weight_by_name:
+            continue
+        if parts[2] in twice:
+            raise OptimizerMismatchError(
+                f"{source.prefix!r}: Keras 2 named {list(weights.values()).count(parts[2])} weights "
+                f"{parts[2]!r} (layers of one name), so the optimizer state of each cannot be told apart: "
+                "pass optimizer=None to migrate the weights, and train on with a fresh optimizer"
+            )
+        slot_of[node_id] = (weight_by_name[parts[2]], parts[1])
     return slot_of
 
 

@@ -14,7 +14,8 @@ the predictions after one more Adam step. Three more kinds show what `keras2_to_
 refuses: `sequential` (a Keras 2 `Sequential`, keys `model/layer_with_weights-N/...`), `schedule`
 (Adam on an `ExponentialDecay` learning rate) and `lossscale` (a `LossScaleOptimizer` around Adam).
 `momentum` and `legacy_momentum` hold the same model trained with SGD (momentum 0.9) by Keras 2's
-default and legacy optimizers, with their expected values in `momentum.npz`.
+default and legacy optimizers, with their expected values in `momentum.npz`. `samename` holds a
+model whose two layers share one name, so their Adam slots' full names repeat (refused with an optimizer).
 
 `check/` holds the Keras 2 checkpoints notebook 11's exercise check migrates, which the
 notebook never shows: Sequential and Functional models of other widths, depths and seeds
@@ -171,6 +172,25 @@ def write_momentum() -> None:
     np.savez(HERE / "momentum.npz", **expected)
 
 
+class SameNames(tf_keras.Model):
+    """`MyModel`'s attributes, both layers named "d": a subclassed Keras 2 model lets two share a name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dense1 = tf_keras.layers.Dense(4, activation="relu", name="d")
+        self.dense2 = tf_keras.layers.Dense(1, name="d")
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return self.dense2(self.dense1(x))
+
+
+def write_same_names() -> None:
+    """Adam over two layers of one name: their slots' full names repeat. Written last, like momentum."""
+    inputs, targets = data()
+    tf.keras.utils.set_random_seed(0)
+    trained(SameNames(), tf_keras.optimizers.Adam(0.01), inputs, targets, HERE / "samename" / "ckpt")
+
+
 def main() -> None:
     assert tf.keras.__name__.startswith("tf_keras"), "tf.keras is not Keras 2: set TF_USE_LEGACY_KERAS=1"
     inputs, targets = data()
@@ -196,6 +216,7 @@ def main() -> None:
     np.savez(HERE / "expected.npz", **expected)
     write_checks()
     write_momentum()
+    write_same_names()
     skip = ("SHA256SUMS", Path(__file__).name)
     files = sorted(p for p in HERE.rglob("*") if p.is_file() and p.name not in skip)
     lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(HERE).as_posix()}" for p in files]
