@@ -185,6 +185,24 @@ def test_a_damaged_checkpoint_is_skipped_for_the_one_before(tmp_path, reference)
     assert result.sha256 == reference["keras"]
 
 
+@pytest.mark.parametrize("damage", ["empty", "cut"])
+def test_an_unreadable_state_file_resumes_from_the_checkpoints_on_disk(tmp_path, reference, damage):
+    """A power cut in the state file's write: TensorFlow would start over at step 0 beside ckpt-15."""
+    train("keras", STEPS, EVERY, workdir=tmp_path, stop_at_step=17, say=lambda _: None)
+    state = tmp_path / "checkpoint"
+    text = state.read_bytes()
+    damaged = b"" if damage == "empty" else text[: text.index(b'"ckpt-') + 4]  # inside a quoted path
+    state.write_bytes(damaged)
+    said: list[str] = []
+    resumed = train("keras", STEPS, EVERY, workdir=tmp_path, say=said.append)
+    assert said[:2] == [
+        "the state file could not be read (kept as damaged/checkpoint): resuming from the files on disk",
+        "resumed from ckpt-15 at step 15",
+    ]
+    assert resumed.sha256 == reference["keras"]
+    assert (tmp_path / "damaged" / "checkpoint").read_bytes() == damaged
+
+
 @pytest.mark.parametrize("ingredient", ["iterator", "rng", "optimizer", "layer_seeds"])
 def test_each_ingredient_is_needed(tmp_path, reference, ingredient):
     train("keras", STEPS, EVERY, workdir=tmp_path, drop=(ingredient,), stop_at_step=23, say=lambda _: None)

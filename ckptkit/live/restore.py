@@ -16,6 +16,7 @@ from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import is_variable, value_of, walk
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 tf = import_tensorflow()
@@ -244,15 +245,17 @@ def _restore_with_rollback(checkpoint: tf.train.Checkpoint, prefix: str, matched
 
 
 def restore_newest_good(
-    checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager
+    checkpoint: tf.train.Checkpoint, candidates: tf.train.CheckpointManager | Sequence[str]
 ) -> tuple[RestoreReport | None, list[tuple[str, str]]]:
-    """Restore the newest of the manager's checkpoints that can be read; say which were skipped and why.
+    """Restore the newest checkpoint that can be read; say which were skipped and why.
 
-    Only damaged or missing checkpoints are skipped. One that belongs to another model (shapes,
+    `candidates` is a `CheckpointManager` (the checkpoints its state file lists) or prefixes, oldest
+    first. Only damaged or missing checkpoints are skipped. One that belongs to another model (shapes,
     dtypes, missing or extra values) raises: its folder is another run's, not a fallback.
     """
+    paths = candidates.checkpoints if isinstance(candidates, tf.train.CheckpointManager) else candidates
     skipped = []
-    for path in reversed(manager.checkpoints):
+    for path in reversed(list(paths)):
         try:
             return restore_checked(checkpoint, path, complete=True), skipped
         except (CorruptCheckpointError, CheckpointNotFoundError, CheckpointPermissionError) as err:
