@@ -30,6 +30,7 @@ from ckptkit.live.snapshot import live_variables
 from ckptkit.runs.models import MyModel
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -137,14 +138,14 @@ def _slots(
     }
     weight_by_name = {name: i for i, name in weights.items()}
     # A subclassed Keras 2 model may give two layers one name: their slots' names cannot tell them apart.
-    twice = sorted({name for name in weights.values() if list(weights.values()).count(name) > 1})
+    count = Counter(weights.values())
     for node_id, s in values.items():
         parts = s.full_name.split("/", 2)  # default optimizers: "<optimizer name>/m/<weight's full name>"
         if node_id in slot_of or len(parts) != 3 or parts[2] not in weight_by_name:
             continue
-        if parts[2] in twice:
+        if count[parts[2]] > 1:
             raise OptimizerMismatchError(
-                f"{source.prefix!r}: Keras 2 named {list(weights.values()).count(parts[2])} weights "
+                f"{source.prefix!r}: Keras 2 named {count[parts[2]]} weights "
                 f"{parts[2]!r} (layers of one name), so the optimizer state of each cannot be told apart: "
                 "pass optimizer=None to migrate the weights, and train on with a fresh optimizer"
             )

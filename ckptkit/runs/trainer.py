@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ckptkit.errors import ModelMismatchError, ShapeMismatchError
+from ckptkit.files.reader import checkpoints_in
 from ckptkit.live.determinism import seed_everything
 from ckptkit.live.private import replaced_rename, replaced_save_op, replaced_shard_writer
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
@@ -24,7 +25,6 @@ from ckptkit.runs.step import apply_step
 import hashlib
 import os
 import random
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -54,10 +54,6 @@ class TrainResult:
             digest.update(key.encode())
             digest.update(np.ascontiguousarray(self.weights[key]).tobytes())
         return digest.hexdigest()
-
-
-# A numbered checkpoint's index, as the trainer names them.
-_NUMBERED = re.compile(r"ckpt-(\d+)\.index")
 
 
 def _move_aside(files: list[Path]) -> list[str]:
@@ -97,8 +93,7 @@ def _checked_folder(workdir: Path, say: Callable[[str], None]) -> list[str] | No
             pass
     kept = _move_aside([workdir / "checkpoint"])
     say(f"the state file could not be read (kept as damaged/{kept[0]}): resuming from the files on disk")
-    numbers = sorted(int(m[1]) for f in workdir.glob("ckpt-*.index") if (m := _NUMBERED.fullmatch(f.name)))
-    return [os.fspath(workdir / f"ckpt-{n}") for n in numbers]
+    return checkpoints_in(workdir)  # the folder holds only the trainer's files: its ckpt-N, oldest first
 
 
 def train(
