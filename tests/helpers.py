@@ -56,3 +56,8 @@ def missing_sections(notebook: Path, sections: str) -> list[str]:
     }
     names = re.findall(r"'(.+?)'(?: and|\)|$)", sections)
     return [name for name in names if name.replace("`", "") not in headings]
+
+
+def spells_out(message: str, calls: tuple[str, ...]) -> bool:
+    """True when a check's message names a call of the reference solution: a ❌ hints, never gives code."""
+    return any(call in message for call in calls)

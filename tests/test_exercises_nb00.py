@@ -10,6 +10,8 @@ import sys
 import pytest
 import tensorflow as tf
 
+from helpers import spells_out
+
 # Calls the reference solution makes: no ❌ may hand them over.
 SOLUTION_CALLS = ("Checkpoint(", ".save(", ".write(", "tf.Variable(")
 
@@ -21,7 +23,7 @@ def save_x(folder, values):  # the reference solution, kept here and never in th
 def _wrong(feedback) -> str:
     """A ❌'s message, checked for leaks on the way."""
     assert not feedback and repr(feedback).startswith("❌"), feedback
-    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback.message
+    assert not spells_out(feedback.message, SOLUTION_CALLS), feedback.message
     return feedback.message
 
 

@@ -8,6 +8,8 @@ import os
 import pytest
 import tensorflow as tf
 
+from helpers import spells_out
+
 # Calls the reference solutions make: no ❌ may hand them over.
 SOLUTION_CALLS = (
     "range(",
@@ -28,7 +30,7 @@ KEY = "model_variables/{}/.ATTRIBUTES/VARIABLE_VALUE"
 def _wrong(feedback) -> str:
     """A ❌'s message, checked for leaks on the way."""
     assert not feedback and repr(feedback).startswith("❌"), feedback
-    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback.message
+    assert not spells_out(feedback.message, SOLUTION_CALLS), feedback.message
     return feedback.message
 
 

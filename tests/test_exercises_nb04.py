@@ -5,6 +5,8 @@ from ckptkit.exercises.nb04 import check_backbone_restore, check_damaged_keys, c
 
 import tensorflow as tf
 
+from helpers import spells_out
+
 # What the reference solutions call: no ❌ may spell these out.
 SOLUTION_CALLS = ("Checkpoint(backbone=", "expect_partial", "assert_existing_objects_matched", "get_tensor(")
 
@@ -37,7 +39,7 @@ def placeholder(*args):
 def _failed(feedback, *words):
     assert not feedback, feedback
     assert all(word in feedback.message for word in words), feedback
-    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback  # a hint, not the answer
+    assert not spells_out(feedback.message, SOLUTION_CALLS), feedback  # a hint, not the answer
     return feedback
 
 

@@ -6,6 +6,8 @@ from ckptkit.runs.models import MyModel
 import numpy as np
 import tensorflow as tf
 
+from helpers import spells_out
+
 # What the reference solutions call or write: no ❌ may spell these out.
 SOLUTION_CALLS = ("MyModel(hidden=", "get_tensor(", "has_tensor", "latest_checkpoint(", "Checkpoint(model=")
 
@@ -43,7 +45,7 @@ def placeholder(*args):
 def _failed(feedback, *words):
     assert not feedback, feedback
     assert all(word in feedback.message for word in words), feedback
-    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback
+    assert not spells_out(feedback.message, SOLUTION_CALLS), feedback
     return feedback
 
 

@@ -7,6 +7,8 @@ import glob
 import math
 import os
 
+from helpers import spells_out
+
 # What the reference solutions call: no ❌ may spell these out.
 SOLUTION_CALLS = ("os.fsync", "os.open", "O_RDONLY", "math.ceil", "(1 - budget)")
 
@@ -39,7 +41,7 @@ def placeholder(*args):
 def _failed(feedback, *words):
     assert not feedback, feedback
     assert all(word in feedback.message for word in words), feedback
-    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback
+    assert not spells_out(feedback.message, SOLUTION_CALLS), feedback
     return feedback
 
 

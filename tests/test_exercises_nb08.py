@@ -6,6 +6,8 @@ from ckptkit.exercises.nb08 import check_restore_best
 
 import pytest
 
+from helpers import spells_out
+
 # Calls the reference solution makes: no ❌ may spell one of them out.
 SOLUTION_CALLS = ("lab.restore(", "lab.checkpoints()", "lab.loss_of", "min(", "key=")
 
@@ -78,7 +80,7 @@ def test_wrong_answers(answer, words):
     feedback = check_restore_best(answer)
     assert not feedback and words in feedback.message, feedback.message
     assert "\n" not in feedback.message
-    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback.message
+    assert not spells_out(feedback.message, SOLUTION_CALLS), feedback.message
 
 
 def test_not_a_function():

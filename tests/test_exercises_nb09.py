@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import spells_out
+
 # Calls and names the reference solution uses: no ❌ may spell one of them out.
 SOLUTION_CALLS = ('tf_config["task"]', 'tf_config["cluster"]', "os.path.join(", "workertemp_")
 
@@ -121,7 +123,7 @@ def test_wrong_answers(answer, words):
     feedback = check_write_dir(answer)
     assert not feedback and words in feedback.message, feedback.message
     assert "\n" not in feedback.message
-    assert not any(call in feedback.message for call in SOLUTION_CALLS), feedback.message
+    assert not spells_out(feedback.message, SOLUTION_CALLS), feedback.message
 
 
 def test_the_check_cannot_be_changed_through_its_argument():
