@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ckptkit
 from ckptkit.__main__ import main
-from ckptkit.runs import distributed, launcher
+from ckptkit.runs import distributed, launcher, resume
 from ckptkit.runs.models import DropoutModel, regression_data, seed_states
 
 import json
@@ -112,6 +112,31 @@ def test_mirrored_run_killed_and_restarted_ends_as_an_uninterrupted_run(tmp_path
     resumed = cli(*common, "--workdir", str(tmp_path / "crash"))
     assert "resumed from ckpt-4 at step 4" in resumed.stdout
     assert final_hash(resumed) == reference
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut"])
+def test_an_unreadable_state_file_resumes_every_worker_from_the_files_on_disk(tmp_path, damage):
+    """A power cut in the state file's write: TensorFlow would raise (empty) or start over (cut)."""
+    quiet = lambda _: None  # noqa: E731
+    whole = distributed.train(None, steps=12, save_every=4, workdir=tmp_path / "whole", say=quiet)
+    crash = tmp_path / "crash"
+    distributed.train(None, steps=8, save_every=4, workdir=crash, say=quiet)
+    state = crash / "checkpoint"
+    text = state.read_bytes()
+    state.write_bytes(b"" if damage == "empty" else text[: text.index(b'"ckpt-') + 4])  # inside a path
+    # A worker other than the chief only reads: the same list, and the file stays for the chief.
+    said: list[str] = []
+    on_disk = [str(crash / "ckpt-4"), str(crash / "ckpt-8")]
+    assert resume.candidates(crash, said.append, owner=False) == on_disk and state.exists() and not said
+    resumed = distributed.train(None, steps=12, save_every=4, workdir=crash, say=said.append)
+    assert said[:2] == [
+        "the state file could not be read (kept as damaged/checkpoint): resuming from the files on disk",
+        "resumed from ckpt-8 at step 8",
+    ]
+    assert resumed.sha256 == whole.sha256 and (crash / "damaged" / "checkpoint").exists()
+    # The chief moved the file: a worker reading now finds none and lists the same files on disk.
+    (crash / "checkpoint").unlink()
+    assert resume.candidates(crash, said.append, owner=False)[-1] == str(crash / "ckpt-12")
 
 
 def test_a_worker_alone_gives_up_with_one_line(tmp_path):

@@ -14,7 +14,7 @@ from ckptkit.live.quiet import import_tensorflow
 
 # The checks are restore_checked's own (one implementation); only the assignment is left to TensorFlow.
 from ckptkit.live.restore import TF_READ_ERRORS, RestoreReport, check_fit
-from ckptkit.live.snapshot import is_variable, value_of, walk
+from ckptkit.live.snapshot import is_variable, walk
 
 import os
 
@@ -43,7 +43,9 @@ def check_restore(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str])
 
 def restore_or_roll_back(checkpoint: tf.train.Checkpoint, path: str) -> None:
     """Run `checkpoint.restore(path)` and its status check; if either raises, put every live value back."""
-    before = [(var, value_of(var)) for _, var in walk(checkpoint, is_variable)]
+    # Tensors, not NumPy copies: a read shares the variable's buffer until an assign writes a new one
+    # (TensorFlow copies on write), so this costs no copy unless a value changes.
+    before = [(var, tf.convert_to_tensor(var)) for _, var in walk(checkpoint, is_variable)]
     try:
         status = checkpoint.restore(path)
         getattr(status, STATUS_CHECK)()

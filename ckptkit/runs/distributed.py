@@ -13,6 +13,7 @@ from ckptkit.runs import loop
 from ckptkit.runs.launcher import cut_lifeline, lifeline
 from ckptkit.runs.loop import WORKDIR, check_steps, say_flushed
 from ckptkit.runs.models import run_setup, seed_states
+from ckptkit.runs.resume import candidates, resume
 from ckptkit.runs.step import apply_step
 from ckptkit.runs.trainer import TrainResult
 
@@ -187,11 +188,10 @@ def train(
     run = Training(strategy, model, seed)
     chief = _is_chief(run.strategy)
     folder = Path(workdir) if chief else Path(workdir) / f"workertemp_{_task()[1]}"
+    # Every worker resumes from the chief's folder, by one rule, so all choose the same checkpoint.
+    found = candidates(Path(workdir), say, owner=chief)  # before the chief's manager reads the state file
     manager = tf.train.CheckpointManager(run.ckpt, os.fspath(folder), max_to_keep=3)
-    latest = tf.train.latest_checkpoint(os.fspath(workdir))  # every worker resumes from the chief's
-    if latest:
-        run.ckpt.restore(latest).assert_existing_objects_matched()
-        say(f"resumed from {Path(latest).name} at step {run.at}")
+    latest, _ = resume(run.ckpt, manager if found is None else found, workdir, say, owner=chief)
 
     def save(at: int, loss: float) -> None:
         path = manager.save(checkpoint_number=at, options=options)
@@ -255,10 +255,10 @@ def run_worker(
         # Neither the error's text nor the step: both vary with the moment the peer vanished (a step's
         # all-reduce may or may not have fetched the peer's part first). The last checkpoint does not.
         when = "before its first step" if done[0] is None else "during training"
-        latest = tf.train.latest_checkpoint(os.fspath(workdir))
-        resume = f"resume from {Path(latest).name}" if latest else "start again (no checkpoint yet)"
+        listed = candidates(Path(workdir), lambda _: None, owner=False)  # what a restart would read
+        then = f"resume from {Path(listed[-1]).name}" if listed else "start again (no checkpoint yet)"
         raise ClusterError(
-            f"{kind} {index} lost the other workers {when}: restart every worker to {resume}"
+            f"{kind} {index} lost the other workers {when}: restart every worker to {then}"
         ) from None
     finally:
         cut_lifeline(dog)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from ckptkit.errors import ModelMismatchError, ShapeMismatchError
-from ckptkit.files.reader import checkpoints_in
 from ckptkit.live.determinism import seed_everything
 from ckptkit.live.private import replaced_rename, replaced_save_op, replaced_shard_writer
-from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
-from ckptkit.live.restore import restore_newest_good
+from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import snapshot
 from ckptkit.runs import loop
 from ckptkit.runs.loop import (
@@ -15,11 +12,11 @@ from ckptkit.runs.loop import (
     KILL_POINTS,
     WORKDIR,
     check_steps,
-    check_workdir,
     kill_self,
     say_flushed,
 )
 from ckptkit.runs.models import run_setup, seed_states
+from ckptkit.runs.resume import candidates, resume
 from ckptkit.runs.step import apply_step
 
 import hashlib
@@ -56,46 +53,6 @@ class TrainResult:
         return digest.hexdigest()
 
 
-def _move_aside(files: list[Path]) -> list[str]:
-    """Move damaged files into `damaged/` beside them, never over another file; return their new names."""
-    moved = []
-    for file in files:
-        folder = file.parent / "damaged"
-        folder.mkdir(exist_ok=True)
-        target, n = folder / file.name, 1
-        while target.exists():
-            target, n = folder / f"{file.name}.{n}", n + 1
-        file.rename(target)
-        moved.append(target.name)
-    return moved
-
-
-def _set_aside(prefix: str) -> list[str]:
-    """Move a damaged checkpoint's files into `damaged/` beside it."""
-    return _move_aside(sorted(Path(prefix).parent.glob(Path(prefix).name + ".*")))
-
-
-def _checked_folder(workdir: Path, say: Callable[[str], None]) -> list[str] | None:
-    """Refuse a folder of others' files; if its state file cannot be parsed, list the `ckpt-N` on disk.
-
-    A power cut while the state file is written can leave it empty or cut short: TensorFlow then raises
-    (empty) or ignores it (cut), and a run would start over from step 0 beside its own checkpoints. The
-    file is set aside instead, and the `ckpt-N` on disk are returned, oldest first (None: file fine).
-    """
-    check_workdir(workdir)
-    if not (workdir / "checkpoint").exists():
-        return None
-    with captured_tf_logs():  # a cut file makes TensorFlow log a parse warning
-        try:
-            if tf.train.get_checkpoint_state(os.fspath(workdir)) is not None:
-                return None
-        except ValueError:  # an empty file: "Invalid checkpoint state"
-            pass
-    kept = _move_aside([workdir / "checkpoint"])
-    say(f"the state file could not be read (kept as damaged/{kept[0]}): resuming from the files on disk")
-    return checkpoints_in(workdir)  # the folder holds only the trainer's files: its ckpt-N, oldest first
-
-
 def train(
     model: str = "keras",
     steps: int = 60,
@@ -128,9 +85,9 @@ def train(
     ckpt = tf.train.Checkpoint(
         step=step, **objects, **_kept(optional | {"layer_seeds": seed_states(predict)}, drop)
     )
-    on_disk = _checked_folder(Path(workdir), say)  # before the manager reads the state file
+    found = candidates(Path(workdir), say)  # before the manager reads the state file
     manager = tf.train.CheckpointManager(ckpt, os.fspath(workdir), max_to_keep=3)
-    resumed_from, skipped = _resume(ckpt, manager if on_disk is None else on_disk, workdir, say)
+    resumed_from, skipped = resume(ckpt, manager if found is None else found, workdir, say)
 
     def advance() -> float:
         x, y = next(iterator)
@@ -223,28 +180,3 @@ def _kept(optional: dict[str, object], drop: tuple[str, ...]) -> dict[str, objec
     if unknown:
         raise ValueError(f"cannot drop {sorted(unknown)}: choose from {', '.join(INGREDIENTS)}")
     return {name: obj for name, obj in optional.items() if name not in drop and obj != []}
-
-
-def _resume(
-    ckpt: tf.train.Checkpoint,
-    candidates: tf.train.CheckpointManager | list[str],
-    workdir: object,
-    say: Callable[[str], None],
-) -> tuple[str | None, list[tuple[str, str]]]:
-    """Restore the newest good checkpoint; set damaged ones aside and say so; return what was resumed."""
-    try:
-        report, skipped = restore_newest_good(ckpt, candidates)
-    except (ModelMismatchError, ShapeMismatchError) as err:
-        # Nothing is written: the folder belongs to another run, whose checkpoints a save would replace.
-        raise ModelMismatchError(
-            f"{workdir} holds checkpoints of a different model or settings: {err}. "
-            "Pass a new --workdir, or the same --model and --no-save-* flags as the run that wrote it"
-        ) from None
-    for path, reason in skipped:
-        kept = _set_aside(path)  # kept for a post-mortem; the resumed run will save that number again
-        where = f" (kept as damaged/{', damaged/'.join(kept)})" if kept else ""
-        say(f"skipped {Path(path).name}: {reason}{where}")
-    if report is None:
-        return None, skipped
-    say(f"resumed from {Path(report.path).name} at step {int(ckpt.step)}")
-    return report.path, skipped
