@@ -20,7 +20,7 @@ import os
 
 tf = import_tensorflow()
 
-__all__ = ["STATUS_CHECK", "check_restore", "restore_or_roll_back"]
+__all__ = ["STATUS_CHECK", "check_restore", "checked_variables", "restore_or_roll_back"]
 
 # The status method the lab calls after `restore()`. The lab restores only checkpoints of its own
 # objects, all built, so every stored value has its variable and every variable its value.
@@ -34,18 +34,30 @@ def check_restore(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str])
     later, in part), a stored value nothing takes or a variable with no stored value, another shape
     or dtype. Serves the lab's Restore click (notebooks 01-03, 08 and the app).
     """
+    return checked_variables(checkpoint, path)[0]
+
+
+def checked_variables(
+    checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str]
+) -> tuple[RestoreReport, list[object]]:
+    """`check_restore`'s report, and the variables it matched: all of them, since none may be left out."""
     with open_checkpoint(path) as stored_checkpoint:  # resolves the path and reads the index, or says why not
-        report, _, _ = check_fit(
+        report, matched, _ = check_fit(
             checkpoint, stored_checkpoint, True, hint=": restore a checkpoint this lab saved"
         )
-    return report
+    return report, list(matched.values())
 
 
-def restore_or_roll_back(checkpoint: tf.train.Checkpoint, path: str) -> None:
-    """Run `checkpoint.restore(path)` and its status check; if either raises, put every live value back."""
+def restore_or_roll_back(checkpoint: tf.train.Checkpoint, path: str, variables: list | None = None) -> None:
+    """Run `checkpoint.restore(path)` and its status check; if either raises, put every live value back.
+
+    `variables` are the checkpoint's variables when the caller has them (`checked_variables`).
+    """
+    if variables is None:
+        variables = [var for _, var in walk(checkpoint, is_variable)]
     # Tensors, not NumPy copies: a read shares the variable's buffer until an assign writes a new one
     # (TensorFlow copies on write), so this costs no copy unless a value changes.
-    before = [(var, tf.convert_to_tensor(var)) for _, var in walk(checkpoint, is_variable)]
+    before = [(var, tf.convert_to_tensor(var)) for var in variables]
     try:
         status = checkpoint.restore(path)
         getattr(status, STATUS_CHECK)()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ckptkit.errors import CheckpointError, CheckpointNotFoundError, InvalidStepsError
 from ckptkit.files.diff import Diff
-from ckptkit.lab.check import STATUS_CHECK, check_restore, restore_or_roll_back
+from ckptkit.lab.check import STATUS_CHECK, check_restore, checked_variables, restore_or_roll_back
 from ckptkit.lab.folder import checkpoint_bytes, forget_checkpoint, size_text
 from ckptkit.live.determinism import seed_everything
 from ckptkit.live.quiet import import_tensorflow
@@ -277,9 +277,9 @@ class CheckpointLab:
         shown = self._code_path(path)
         check = f"{self.code['lab']}.check_restore({shown})  # ckptkit's own check; changes nothing"
         self.last_call = check  # what ran when the check refuses: TensorFlow's restore never starts
-        report = self.check_restore(path)
+        report, variables = checked_variables(self.checkpoint, _on_disk(path))
         self.last_call = f"{check}\n{self.code['ckpt']}.restore({shown}).{STATUS_CHECK}()"
-        restore_or_roll_back(self.checkpoint, str(path))
+        restore_or_roll_back(self.checkpoint, str(path), variables)
         self.history.mark_restore(report.path, int(self.step))
         self._last_saved, self._last_values = report.path, None
         return report
@@ -303,7 +303,10 @@ class CheckpointLab:
         """
         names = [os.path.basename(p) for p in self.manager.checkpoints]
         names += [f.name.removesuffix(".index") for f in self.workdir.glob("ckpt-*.index")]
-        names += [Path(e.path).name for e in self.history.saves() if Path(e.path).parent == self.workdir]
+        saved = [e.path for e in self.history.saves()]
+        # One Path per folder, not per save: a long history made each save slower.
+        here = {d for d in {os.path.dirname(p) for p in saved} if Path(d) == self.workdir}
+        names += [os.path.basename(p) for p in saved if os.path.dirname(p) in here]
         return max((int(m[1]) for n in names if (m := re.fullmatch(r"ckpt-(\d+)", n))), default=0) + 1
 
     def _code_path(self, path: str) -> str:
