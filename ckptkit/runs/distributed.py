@@ -191,7 +191,7 @@ def train(
     # Every worker resumes from the chief's folder, by one rule, so all choose the same checkpoint.
     found = candidates(Path(workdir), say, owner=chief)  # before the chief's manager reads the state file
     manager = tf.train.CheckpointManager(run.ckpt, os.fspath(folder), max_to_keep=3)
-    latest, _ = resume(run.ckpt, manager if found is None else found, workdir, say, owner=chief)
+    latest, _ = resume(run.ckpt, found, workdir, say, owner=chief)
 
     def save(at: int, loss: float) -> None:
         path = manager.save(checkpoint_number=at, options=options)

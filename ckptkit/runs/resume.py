@@ -47,13 +47,13 @@ def _readable_state(workdir: Path) -> tf.train.CheckpointState | None:
     return state
 
 
-def candidates(workdir: Path, say: Callable[[str], None], owner: bool = True) -> list[str] | None:
+def candidates(workdir: Path, say: Callable[[str], None], owner: bool = True) -> list[str]:
     """Refuse a folder of others' files; list the checkpoints to resume from, oldest first.
 
-    A readable state file decides: None tells the folder's `owner` (the trainer, a distributed run's
-    chief) that its manager lists them; another worker gets the file's list. Without one, missing or
-    damaged, the `ckpt-N` on disk are listed; the owner sets a damaged file aside, so a worker that
-    reads after the move sees it missing and chooses alike.
+    A readable state file decides: the checkpoints it lists, as a `CheckpointManager` over the folder
+    lists them. Without one, missing or damaged, the `ckpt-N` on disk are listed; the folder's `owner`
+    (the trainer, a distributed run's chief) sets a damaged file aside, before its manager reads it, so a
+    worker that reads after the move sees it missing and chooses alike.
     """
     check_workdir(workdir)
     try:
@@ -64,14 +64,12 @@ def candidates(workdir: Path, say: Callable[[str], None], owner: bool = True) ->
             said = f"the state file could not be read (kept as damaged/{kept[0]})"
             say(f"{said}: resuming from the files on disk")
         return checkpoints_in(workdir)  # the folder holds only the run's files: its ckpt-N, oldest first
-    if state is None:
-        return checkpoints_in(workdir)
-    return None if owner else list(state.all_model_checkpoint_paths)
+    return checkpoints_in(workdir) if state is None else list(state.all_model_checkpoint_paths)
 
 
 def resume(
     ckpt: tf.train.Checkpoint,
-    found: tf.train.CheckpointManager | list[str],
+    found: list[str],
     workdir: object,
     say: Callable[[str], None],
     owner: bool = True,

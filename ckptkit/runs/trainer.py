@@ -87,7 +87,7 @@ def train(
     )
     found = candidates(Path(workdir), say)  # before the manager reads the state file
     manager = tf.train.CheckpointManager(ckpt, os.fspath(workdir), max_to_keep=3)
-    resumed_from, skipped = resume(ckpt, manager if found is None else found, workdir, say)
+    resumed_from, skipped = resume(ckpt, found, workdir, say)
 
     def advance() -> float:
         x, y = next(iterator)
