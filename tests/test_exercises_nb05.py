@@ -21,11 +21,19 @@ def _layers(model):
     }
 
 
+def _either_layout(model, names):  # the notebook's scopes, or the names tf.compat.v1.layers.dense gave
+    if "hidden/weights" in names:
+        return _layers(model)
+    variables = (model.dense1.kernel, model.dense1.bias, model.dense2.kernel, model.dense2.bias)
+    return dict(zip(("dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"), variables, strict=True))
+
+
 def convert(tf1_path, prefix):
     reader = tf.train.load_checkpoint(tf1_path)
-    model = MyModel(hidden=reader.get_variable_to_shape_map()["hidden/weights"][1])
+    shapes = reader.get_variable_to_shape_map()
+    model = MyModel(hidden=shapes["hidden/weights" if "hidden/weights" in shapes else "dense/kernel"][1])
     model(tf.zeros([1, 4]))
-    for name, variable in _layers(model).items():
+    for name, variable in _either_layout(model, shapes).items():  # the Momentum slots stay behind
         variable.assign(reader.get_tensor(name))
     step = tf.Variable(reader.get_tensor("global_step"))  # int64, as TF1 stored it
     return tf.train.Checkpoint(model=model, step=step).save(prefix)
@@ -54,6 +62,16 @@ def test_tf1_checkpoint_is_name_based(tmp_path):
     path = tf.train.latest_checkpoint(str(tmp_path))
     assert path.endswith("model-5") and tf.train.load_variable(path, "global_step") == 5
     assert np.array_equal(tf.train.load_variable(path, "out/weights"), values["out/weights"])
+    assert sorted(values) == sorted(key for key, _ in tf.train.list_variables(path))
+
+
+def test_tf1_checkpoint_in_the_layers_layout_holds_momentum_slots(tmp_path):
+    values = tf1_checkpoint(str(tmp_path), hidden=3, steps=(4,), seed=1, layout="layers")
+    path = tf.train.latest_checkpoint(str(tmp_path))
+    keys = [key for key, _ in tf.train.list_variables(path)]
+    assert "dense_1/kernel/Momentum" in keys and "hidden/weights" not in keys and sorted(values) == keys
+    assert np.any(values["dense/kernel/Momentum"] != 0)  # a slot with a value, not left at zero
+    assert np.array_equal(tf.train.load_variable(path, "dense/bias"), values["dense/bias"])
 
 
 def test_convert(tmp_path):
@@ -61,14 +79,37 @@ def test_convert(tmp_path):
 
     def write_not_save(tf1_path, prefix):  # write() is as right as save()
         reader = tf.train.load_checkpoint(tf1_path)
-        model = MyModel(hidden=reader.get_variable_to_shape_map()["out/weights"][0])
+        shapes = reader.get_variable_to_shape_map()
+        model = MyModel(hidden=shapes["out/weights" if "out/weights" in shapes else "dense_1/kernel"][0])
         model(tf.zeros([1, 4]))
-        for name, variable in _layers(model).items():
+        for name, variable in _either_layout(model, shapes).items():
             variable.assign(tf.train.load_variable(tf1_path, name))
         step = tf.Variable(reader.get_tensor("global_step"))
         return tf.train.Checkpoint(model=model, step=step).write(prefix)
 
     assert check_convert(write_not_save)
+
+    def notebook_names_only(tf1_path, prefix):  # the notebook's map, copied: fails on dense/… names
+        reader = tf.train.load_checkpoint(tf1_path)
+        model = MyModel(hidden=reader.get_variable_to_shape_map()["hidden/weights"][1])
+        model(tf.zeros([1, 4]))
+        for name, variable in _layers(model).items():
+            variable.assign(reader.get_tensor(name))
+        return tf.train.Checkpoint(model=model, step=tf.Variable(reader.get_tensor("global_step"))).save(
+            prefix
+        )
+
+    def by_shape(tf1_path, prefix):  # each weight from the last key of its shape: a Momentum slot
+        reader = tf.train.load_checkpoint(tf1_path)
+        shapes = reader.get_variable_to_shape_map()
+        model = MyModel(hidden=max(max(s) for s in shapes.values() if s))
+        model(tf.zeros([1, 4]))
+        for variable in model.weights:
+            name = max(k for k, s in shapes.items() if s == list(variable.shape))
+            variable.assign(reader.get_tensor(name))
+        return tf.train.Checkpoint(model=model, step=tf.Variable(reader.get_tensor("global_step"))).save(
+            prefix
+        )
 
     # the notebook's own converted file: aliasing what is in scope
     tf1_checkpoint(str(tmp_path / "tf1"), hidden=16, steps=(20,), seed=0)
@@ -122,11 +163,13 @@ def test_convert(tmp_path):
         (step_as_int32, "step is int32"),
         (unconverted, "does not hold the value"),
         (with_optimizer, "also stores optimizer"),
+        (notebook_names_only, "dense/… names", "raised", "list the file's keys"),
+        (by_shape, "holds dense/kernel/Momentum", "slot"),
         (lambda tf1_path, prefix: None, "must return the path"),
         (lambda tf1_path, prefix: prefix, "no checkpoint at the path"),
     ]
-    for answer, words in cheats_and_wrong:
-        _failed(check_convert(answer), words)
+    for answer, *words in cheats_and_wrong:
+        _failed(check_convert(answer), *words)
     _failed(check_convert(placeholder), "still the placeholder")
 
 

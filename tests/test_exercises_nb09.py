@@ -17,6 +17,8 @@ SOLUTION_CALLS = ('tf_config["task"]', 'tf_config["cluster"]', "os.path.join(", 
 
 def write_dir(workdir, tf_config):
     """The reference: the chief task if the cluster has one, else worker 0, writes into workdir."""
+    if not tf_config:  # no cluster: the process runs alone
+        return workdir
     task, cluster = tf_config["task"], tf_config["cluster"]
     chief = task["type"] == "chief" or (
         "chief" not in cluster and task["type"] == "worker" and task["index"] == 0
@@ -26,6 +28,8 @@ def write_dir(workdir, tf_config):
 
 def the_kits_layout(workdir, tf_config):
     """Also right: notebook 09's `workertemp_<index>` (a chief task and worker 0 never both go to a temp)."""
+    if "task" not in tf_config:
+        return workdir
     task, cluster = tf_config["task"], tf_config["cluster"]
     chief = task["type"] == "chief" or ("chief" not in cluster and task["index"] == 0)
     return workdir if chief else os.path.join(workdir, f"workertemp_{task['index']}")
@@ -42,13 +46,35 @@ def beside_workdir(workdir, tf_config):
 
 
 def with_tensorflows_rule(workdir, tf_config):
-    """Also right: TensorFlow's own chief rule, shown in the notebook; the folders are the answer's own."""
+    """Also right: TensorFlow's own chief rule, shown in the notebook, for a task of a cluster."""
+    from tensorflow.python.distribute import multi_worker_util
+
+    if not tf_config:  # is_chief answers for a task of a cluster only
+        return workdir
+    task = tf_config["task"]
+    if multi_worker_util.is_chief(tf_config["cluster"], task["type"], task["index"]):
+        return workdir
+    return os.path.join(workdir, f"workertemp_{task['index']}")
+
+
+def cell_43_copied(workdir, tf_config):
+    """TensorFlow's rule alone: a process with no TF_CONFIG has no task to look up."""
     from tensorflow.python.distribute import multi_worker_util
 
     task = tf_config["task"]
     if multi_worker_util.is_chief(tf_config["cluster"], task["type"], task["index"]):
         return workdir
     return os.path.join(workdir, f"workertemp_{task['index']}")
+
+
+def is_chief_without_a_task(workdir, tf_config):
+    """TensorFlow's rule asked about no task: is_chief says False, so the lone process saves apart."""
+    from tensorflow.python.distribute import multi_worker_util
+
+    task = tf_config.get("task", {})
+    if multi_worker_util.is_chief(tf_config.get("cluster", {}), task.get("type"), task.get("index")):
+        return workdir
+    return os.path.join(workdir, f"workertemp_{task.get('index')}")
 
 
 def _chief(tf_config):
@@ -107,6 +133,8 @@ def test_right_answers():
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
+        (cell_43_copied, "a process with no TF_CONFIG raised KeyError"),
+        (is_chief_without_a_task, "runs alone: it is the only one to save"),
         (index_zero, "worker 0 would write into workdir beside the chief"),
         (everyone, "would write into workdir beside the chief"),
         (one_temp, "share one folder"),

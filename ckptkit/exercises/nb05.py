@@ -18,46 +18,51 @@ tf = import_tensorflow()
 
 __all__ = ["check_convert", "check_latest_step", "tf1_checkpoint"]
 
-# The TF1 names of notebook 05's network -> the keys a Keras 3 `MyModel` and a step write.
-TF1_TO_TF2 = {
-    "hidden/weights": "model/dense1/_kernel",
-    "hidden/biases": "model/dense1/bias",
-    "out/weights": "model/dense2/_kernel",
-    "out/biases": "model/dense2/bias",
-    "global_step": "step",
+# The key a Keras 3 `MyModel` writes for each TF1 name, in the two layouts the check writes: notebook
+# 05's variable scopes, and the names `tf.compat.v1.layers.dense` gave its layers (`dense`, `dense_1`).
+LAYOUTS = {
+    "notebook": ("hidden/weights", "hidden/biases", "out/weights", "out/biases"),
+    "layers": ("dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"),
 }
+TF2_KEYS = ("model/dense1/_kernel", "model/dense1/bias", "model/dense2/_kernel", "model/dense2/bias")
 
 
-def tf1_checkpoint(folder: str, hidden: int, steps: tuple[int, ...], seed: int) -> dict[str, np.ndarray]:
+def tf1_checkpoint(
+    folder: str, hidden: int, steps: tuple[int, ...], seed: int, layout: str = "notebook"
+) -> dict[str, np.ndarray]:
     """Save a TF1 `Saver` checkpoint per global step in `steps` under `folder`; return the last values.
 
-    The layout is notebook 05's: `hidden/weights` (4 x `hidden`), `hidden/biases`, `out/weights`,
-    `out/biases` and `global_step`, written by a session as TensorFlow 1 wrote them.
+    The network is notebook 05's (4 -> `hidden` -> 1) plus `global_step`, written by a session as
+    TensorFlow 1 wrote it. Layout "layers" names the weights as `tf.compat.v1.layers.dense` did and
+    takes one momentum step first, so the file also holds a `<weight>/Momentum` slot per weight.
     """
     rng = np.random.default_rng(seed)
-    values = {
-        "hidden/weights": rng.normal(size=(4, hidden)),
-        "hidden/biases": rng.normal(size=hidden),
-        "out/weights": rng.normal(size=(hidden, 1)),
-        "out/biases": rng.normal(size=1),
-    }
-    values = {name: value.astype(np.float32) for name, value in values.items()}
+    shapes = ((4, hidden), (hidden,), (hidden, 1), (1,))
     graph = tf.Graph()
     with graph.as_default():
-        for name, value in values.items():
+        weights = []
+        for name, shape in zip(LAYOUTS[layout], shapes, strict=True):
             scope, variable = name.split("/")
             with tf.compat.v1.variable_scope(scope):
-                tf.compat.v1.get_variable(variable, initializer=value)
+                value = rng.normal(size=shape).astype(np.float32)
+                weights.append(tf.compat.v1.get_variable(variable, initializer=value))
         global_step = tf.compat.v1.train.get_or_create_global_step()
         at = tf.compat.v1.placeholder(tf.int64, [])
         assign = global_step.assign(at)
+        loss = tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights])
+        momentum = (
+            tf.compat.v1.train.MomentumOptimizer(0.01, 0.9).minimize(loss) if layout == "layers" else None
+        )
         saver = tf.compat.v1.train.Saver()
         with tf.compat.v1.Session(graph=graph) as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
+            if momentum is not None:
+                sess.run(momentum)
             for step in steps:
                 sess.run(assign, feed_dict={at: step})
                 saver.save(sess, os.path.join(folder, "model"), global_step=step)
-    return values | {"global_step": np.int64(steps[-1])}
+            variables = tf.compat.v1.global_variables()
+            return dict(zip([v.op.name for v in variables], sess.run(variables), strict=True))
 
 
 def _written(path: str) -> dict[str, object]:
@@ -71,50 +76,74 @@ def _written(path: str) -> dict[str, object]:
     }
 
 
-def check_convert(convert: object) -> Feedback:
-    """05 exercise 1: `convert(tf1_path, prefix)` writes the TF1 file's values as a `MyModel` and a step."""
-    with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as folder:
-        truth = tf1_checkpoint(os.path.join(folder, "tf1"), hidden=24, steps=(37,), seed=505)
-        tf1_path = tf.train.latest_checkpoint(os.path.join(folder, "tf1"))
-        with captured_tf_logs():
-            path, problem = answer_of(convert, "convert", tf1_path, os.path.join(folder, "tf2", "model"))
-        if problem is not None:
-            return problem
-        if not isinstance(path, str | os.PathLike):
-            return Feedback(False, "convert must return the path its save (or write) returned")
-        try:
-            written = _written(os.fspath(path))
-        except (tf.errors.OpError, ValueError):
-            return Feedback(False, "there is no checkpoint at the path convert returned")
-        if "global_step" in written or "hidden/weights" in written:
-            return Feedback(
-                False, "it wrote TF1 names again: a TF2 checkpoint keys each value by object path"
+# The check's own TF1 files: (layout, hidden width, global step, seed, how a hint names the file).
+CASES = (
+    ("notebook", 24, 37, 505, "a file laid out as this notebook's"),
+    ("layers", 6, 12, 506, "a file with dense/… names and Momentum slots"),
+)
+
+
+def _judge_converted(path: object, truth: dict[str, np.ndarray], layout: str) -> str:
+    """What is wrong with the TF2 checkpoint `convert` wrote for a TF1 file of `layout`, or ""."""
+    if not isinstance(path, str | os.PathLike):
+        return "convert must return the path its save (or write) returned"
+    try:
+        written = _written(os.fspath(path))
+    except (tf.errors.OpError, ValueError):
+        return "there is no checkpoint at the path convert returned"
+    if set(written) & set(truth):
+        return "it wrote TF1 names again: a TF2 checkpoint keys each value by object path"
+    pairs = [*zip(LAYOUTS[layout], TF2_KEYS, strict=True), ("global_step", "step")]
+    for name, key in pairs:
+        if key not in written:
+            return f"nothing is stored at {key}, where a fresh MyModel and step look for {name}"
+        dtype, value = written[key]
+        if np.shape(value) != np.shape(truth[name]):
+            return (
+                f"{key} has shape {np.shape(value)}, but the TF1 file's {name} has "
+                f"{np.shape(truth[name])}: build the model to the shapes in the file you convert"
             )
-        for name, key in TF1_TO_TF2.items():
-            if key not in written:
-                return Feedback(
-                    False,
-                    f"nothing is stored at {key}, where a fresh MyModel and step look for {name}: "
-                    "reread 'Convert it with a name map, once'",
-                )
-            dtype, value = written[key]
-            if np.shape(value) != np.shape(truth[name]):
-                return Feedback(
-                    False,
-                    f"{key} has shape {np.shape(value)}, but the TF1 file's {name} has "
-                    f"{np.shape(truth[name])}: build the model to the shapes in the file you convert",
-                )
-            if dtype != truth[name].dtype.name:
-                return Feedback(False, f"{key} is {dtype}, but TF1 stored {name} as {truth[name].dtype.name}")
-            if not np.array_equal(value, truth[name]):
-                return Feedback(False, f"{key} does not hold the value the TF1 file stores as {name}")
-        extra = sorted(set(written) - set(TF1_TO_TF2.values()) - {"save_counter"})
-        if extra:
-            return Feedback(False, f"it also stores {extra[0]}, which the TF1 file has no value for")
+        if dtype != truth[name].dtype.name:
+            return f"{key} is {dtype}, but TF1 stored {name} as {truth[name].dtype.name}"
+        if np.array_equal(value, truth.get(f"{name}/Momentum")):
+            return (
+                f"{key} holds {name}/Momentum, the optimizer's slot of the same shape, not the weight "
+                f"{name}: a slot is not a weight"
+            )
+        if not np.array_equal(value, truth[name]):
+            return f"{key} does not hold the value the TF1 file stores as {name}"
+    extra = sorted(set(written) - {key for _, key in pairs} - {"save_counter"})
+    if extra:
+        return f"it also stores {extra[0]}: the checkpoint asked for holds a model and a step only"
+    return ""
+
+
+def check_convert(convert: object) -> Feedback:
+    """05 exercise 1: `convert(tf1_path, prefix)` writes a TF1 file's weights and step for a `MyModel`.
+
+    The check writes two TF1 files of its own: one laid out as the notebook's, one named as
+    `tf.compat.v1.layers.dense` named its layers, with momentum slots that the conversion leaves out.
+    """
+    for layout, hidden, step, seed, which in CASES:
+        with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as folder:
+            truth = tf1_checkpoint(os.path.join(folder, "tf1"), hidden, (step,), seed, layout)
+            tf1_path = tf.train.latest_checkpoint(os.path.join(folder, "tf1"))
+            with captured_tf_logs():
+                path, problem = answer_of(convert, "convert", tf1_path, os.path.join(folder, "tf2", "model"))
+            if problem is not None and "placeholder" in problem.message:
+                return problem
+            wrong = problem.message if problem is not None else _judge_converted(path, truth, layout)
+        if wrong:
+            hint = (
+                "list the file's keys before you map them"
+                if layout == "layers"
+                else "reread 'Convert it with a name map, once'"
+            )
+            return Feedback(False, f"on {which}: {wrong} ({hint})")
     return Feedback(
         True,
-        "right: a width-24 TF1 file the check wrote became a TF2 checkpoint with every value where a fresh "
-        f"MyModel(hidden=24) and step look for it, and step = {int(truth['global_step'])}",
+        "right: two TF1 files the check wrote (widths 24 and 6, one with dense/… names and Momentum slots) "
+        "became TF2 checkpoints with every weight where a fresh MyModel looks for it, and the step",
     )
 
 

@@ -28,7 +28,7 @@ CLUSTERS = [
 
 def _folder(write_dir: object, workdir: str, config: dict) -> str | Feedback:
     """Call `write_dir` on a copy of `config`; its folder, normalised, or one sentence on what went wrong."""
-    task = f"{config['task']['type']} {config['task']['index']}"
+    task = f"{config['task']['type']} {config['task']['index']}" if config else "a process with no TF_CONFIG"
     try:
         folder = write_dir(workdir, copy.deepcopy(config))
     except Exception as err:
@@ -78,7 +78,7 @@ def check_write_dir(write_dir: object) -> Feedback:
     The chief saves into `workdir`; every other worker saves into a folder of its own, which it
     deletes, so that folder holds neither `workdir` nor another worker's. The check asks for every task
     of three clusters of its own, one of them with a `chief` task (so worker 0 is not the chief), and
-    knows each answer.
+    for a process with no TF_CONFIG (`{}`), which runs alone and saves into `workdir`.
     """
     if not callable(write_dir):
         return Feedback(False, "write_dir must be a function of (workdir, tf_config)")
@@ -94,8 +94,19 @@ def check_write_dir(write_dir: object) -> Feedback:
         if wrong := _judge(folders, workdir, chief, "chief" in cluster):
             return Feedback(False, f"{wrong} ({SECTION})")
         asked += len(tasks)
+    alone = _folder(write_dir, workdir, {})
+    if isinstance(alone, Feedback):
+        return alone
+    if alone != workdir:
+        return Feedback(
+            False,
+            "with no TF_CONFIG (tf_config is {}) a process has no cluster and runs alone: it is the only "
+            "one to save, so it saves into workdir itself (section 'Two workers on loopback, one killed', "
+            "where this kernel's strategy is asked whether it saves)",
+        )
     return Feedback(
         True,
         f"right: {asked} tasks in {len(CLUSTERS)} clusters of the check's own (one with a chief task, where "
-        "worker 0 is an ordinary worker): the chief alone writes into workdir, every other worker apart",
+        "worker 0 is an ordinary worker) and a process with no TF_CONFIG: the chief, or the lone process, "
+        "writes into workdir, every other worker apart",
     )
