@@ -3,6 +3,8 @@
 import ckptkit
 from ckptkit.exercises.nb04 import check_backbone_restore, check_damaged_keys, check_export_parts
 
+import gc
+
 import tensorflow as tf
 
 from helpers import spells_out
@@ -172,3 +174,19 @@ def test_damaged_keys():
     for answer, words in cheats_and_wrong:
         _failed(check_damaged_keys(answer), words)
     _failed(check_damaged_keys(placeholder), "still the placeholder")
+
+
+def test_backbone_restore_is_not_blamed_for_an_earlier_restores_warnings(tmp_path):
+    # A learner's earlier cell left a restore unhandled, its checkpoint in a reference cycle: its
+    # warnings come when the cycle is collected, which must happen before the check listens.
+    path = tf.train.Checkpoint(a=tf.Variable(1.0), b=tf.Variable(2.0)).write(tmp_path / "earlier")
+    gc.disable()  # the cycle stays until a collection the check itself runs
+    try:
+        earlier = tf.train.Checkpoint(a=tf.Variable(0.0))
+        earlier.restore(path)  # `b` left unused, and no expect_partial()
+        cycle = [earlier]
+        cycle.append(cycle)
+        del earlier, cycle
+        assert check_backbone_restore(restore_backbone)
+    finally:
+        gc.enable()

@@ -6,10 +6,9 @@ result with what TensorFlow's own reader (or the bytes it wrote) says.
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, answer_of
+from ckptkit.exercises.feedback import Feedback, answer_of, placeholder_or_error, watch
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 
-import gc
 import os
 import tempfile
 from pathlib import Path
@@ -117,14 +116,23 @@ def _backbone_cases(folder: str) -> tuple[dict[str, str], list[np.ndarray]]:
     return paths, backbone.get_weights()
 
 
+def _restore_watched(
+    restore_backbone: object, path: str, backbone: object
+) -> tuple[list[str], Feedback | None]:
+    """Run the learner's restore under `watch`: the warnings it logged (not earlier code's), what failed."""
+    if not callable(restore_backbone):
+        return [], answer_of(restore_backbone, "restore_backbone")[1]
+    seen = watch(restore_backbone, path, backbone)
+    logs = seen.release()  # a status the answer returned logs its warnings once it is let go
+    return logs, None if seen.error is None else placeholder_or_error("restore_backbone", seen.error)
+
+
 def check_backbone_restore(restore_backbone: object) -> Feedback:
     """04 exercise 2: restore only the backbone, loudly when it lacks a value, silently about the rest."""
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as folder:
         paths, truth = _backbone_cases(folder)
         fresh = _tower(seed=5)
-        with captured_tf_logs() as logs:
-            _, problem = answer_of(restore_backbone, "restore_backbone", paths["full"], fresh)
-            gc.collect()  # a status object dropped with values left unused logs its warnings now
+        logs, problem = _restore_watched(restore_backbone, paths["full"], fresh)
         if problem is not None and "placeholder" in problem.message:
             return problem
         if problem is not None:
@@ -150,9 +158,7 @@ def check_backbone_restore(restore_backbone: object) -> Feedback:
             ("no_bias", "a checkpoint whose backbone lacks a bias"),
             ("renamed", "a checkpoint with no backbone at all"),
         ):
-            with captured_tf_logs():
-                _, problem = answer_of(restore_backbone, "restore_backbone", paths[case], _tower(seed=6))
-                gc.collect()
+            _, problem = _restore_watched(restore_backbone, paths[case], _tower(seed=6))
             if problem is None:
                 return Feedback(
                     False,
