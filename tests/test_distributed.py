@@ -88,6 +88,7 @@ def test_two_workers_killed_and_restarted_end_as_an_uninterrupted_run(tmp_path):
     reference = final_hash(cli(*common, "--workdir", str(tmp_path / "whole")))
     crashed = cli(*common, "--workdir", str(tmp_path / "crash"), "--kill-worker", "1", "--kill-at-step", "6")
     assert crashed.returncode == 1, crashed.stdout + crashed.stderr
+    assert "[worker 1] SIGKILL after step 6 (--kill-at-step 6)" in crashed.stdout
     assert "worker 1 was killed by SIGKILL" in crashed.stdout
     # Not "after step 6": worker 0 may not have finished step 6 when worker 1 died; its checkpoint is sure.
     assert "worker 0 lost the other workers during training: restart every worker to resume from ckpt-4" in (
@@ -109,6 +110,7 @@ def test_mirrored_run_killed_and_restarted_ends_as_an_uninterrupted_run(tmp_path
     reference = final_hash(cli(*common, "--workdir", str(tmp_path / "whole")))
     crashed = cli(*common, "--workdir", str(tmp_path / "crash"), "--kill-at-step", "6")
     assert crashed.returncode == -9 and "saved ckpt-4 at step 4" in crashed.stdout
+    assert crashed.stdout.endswith("SIGKILL after step 6 (--kill-at-step 6)\n"), crashed.stdout
     resumed = cli(*common, "--workdir", str(tmp_path / "crash"))
     assert "resumed from ckpt-4 at step 4" in resumed.stdout
     assert final_hash(resumed) == reference

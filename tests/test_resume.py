@@ -254,7 +254,11 @@ def test_prints_survive_sigkill_without_pythonunbuffered(tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == -9
     saved = [line.split(", loss")[0] for line in done.stdout.splitlines()]
-    assert saved == ["saved ckpt-5 at step 5", "saved ckpt-10 at step 10"]
+    assert saved == [
+        "saved ckpt-5 at step 5",
+        "saved ckpt-10 at step 10",
+        "SIGKILL after step 12 (--kill-at-step 12)",
+    ]
 
 
 def test_traced_file_calls_reads_a_save_from_a_trace(tmp_path):

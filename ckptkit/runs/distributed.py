@@ -202,7 +202,16 @@ def train(
             shutil.rmtree(folder, ignore_errors=True)  # its own temporary copy, only
             say(f"saved {folder.name}/{Path(path).name} ({files} files) at step {at}, then deleted it")
 
-    loop.run(run.advance, lambda: run.at, steps, save_every, save, on_step=on_step, kill_at_step=kill_at_step)
+    loop.run(
+        run.advance,
+        lambda: run.at,
+        steps,
+        save_every,
+        save,
+        on_step=on_step,
+        kill_at_step=kill_at_step,
+        say=say,
+    )
     result = run.result(latest)
     if chief:
         np.savez(Path(workdir) / "final-weights.npz", **result.weights)

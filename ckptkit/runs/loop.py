@@ -87,11 +87,13 @@ def run(
     on_step: Callable[[int], None] | None = None,
     kill_at_step: int | None = None,
     stop_at_step: int | None = None,
+    say: Callable[[str], None] = say_flushed,
 ) -> None:
     """Call `advance` (one training step, returning its loss) until `at()` reaches `steps`.
 
     After each step: `on_step(step)`; `save(step, loss)` every `save_every` steps and at the last;
-    a SIGKILL after step `kill_at_step` (a crash rehearsal); a plain return after `stop_at_step`.
+    a SIGKILL after step `kill_at_step` (a crash rehearsal), said first so the output shows where the
+    run died; a plain return after `stop_at_step`.
     """
     while at() < steps:
         loss = advance()
@@ -101,6 +103,7 @@ def run(
         if step % save_every == 0 or step == steps:
             save(step, loss)
         if step == kill_at_step:
+            say(f"SIGKILL after step {step} (--kill-at-step {step})")
             kill_self()
         if step == stop_at_step:
             return

@@ -109,6 +109,7 @@ def train(
         save,
         kill_at_step=kill_at_step,
         stop_at_step=stop_at_step,
+        say=say,
     )
     weights = snapshot(tf.train.Checkpoint(**objects))
     np.savez(Path(workdir) / "final-weights.npz", **weights)
