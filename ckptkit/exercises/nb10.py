@@ -36,6 +36,8 @@ def _subclassed(features: int) -> tf.keras.Model:
 def _savedmodels(root: Path) -> Iterator[tuple[str, str, Callable, list[np.ndarray]]]:
     """SavedModels the check writes itself, one at a time: (description, folder, model maker, values)."""
     rng = np.random.default_rng(10)
+    # The attribute a tf.Module holds each model under: not a name the notebook uses, and one per kind.
+    holders = {_subclassed: "regressor", _sequential: "head"}
     for name, make in (("MyModel(hidden=6), compiled", _subclassed), ("a Sequential", _sequential)):
         model = make(5)
         for v in model.variables:  # values no fresh model starts with
@@ -44,12 +46,17 @@ def _savedmodels(root: Path) -> Iterator[tuple[str, str, Callable, list[np.ndarr
             model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="mse")
             model.optimizer.build(model.trainable_variables)
         truth = [v.numpy().copy() for v in model.variables]
-        for writer in ("tf.saved_model.save", "model.export"):
-            folder = os.fspath(root / f"{make.__name__}-{writer}")
+        for writer in ("tf.saved_model.save", "model.export", "tf.saved_model.save of a tf.Module"):
+            folder = os.fspath(root / f"{make.__name__}-{writer.split()[-1]}")
             if writer == "model.export":
                 model.export(folder, verbose=False)
-            else:
+            elif writer == "tf.saved_model.save":
                 tf.saved_model.save(model, folder)
+            else:
+                holder = tf.Module()
+                setattr(holder, holders[make], model)
+                tf.saved_model.save(holder, folder)
+                writer += " holding it as an attribute"
             yield f"{name}, written by {writer}", folder, lambda make=make: make(5), truth
 
 
@@ -57,11 +64,12 @@ def _judge_one(
     load_savedmodel: Callable, what: str, folder: str, model: object, truth: list
 ) -> Feedback | None:
     """Run `load_savedmodel` on one folder; None when every variable holds the SavedModel's value."""
-    hint = (
-        "model.export numbers the variables: hand them over in the model's own order"
-        if "export" in what
-        else "tf.saved_model.save makes the model itself the root of its keys"
-    )
+    if "export" in what:
+        hint = "model.export numbers the variables: hand them over in the model's own order"
+    elif "tf.Module" in what:
+        hint = "there the model is a child of the root, under the name that starts each of its keys"
+    else:
+        hint = "tf.saved_model.save makes the model itself the root of its keys"
     before = [v.numpy().copy() for v in model.variables]
     seen = watch(load_savedmodel, model, folder)
     if seen.error is not None:
@@ -98,8 +106,8 @@ def check_load_savedmodel(load_savedmodel: object) -> Feedback:
     """Notebook 10, exercise 1: `load_savedmodel(model, folder)` fills a built model from a SavedModel.
 
     The check writes SavedModels of its own (a subclassed `MyModel(hidden=6)`, compiled, and a
-    Sequential; each by `tf.saved_model.save` and by `model.export`), hands the function a fresh
-    model of the same kind, and compares every variable with the values it saved.
+    Sequential; each by `tf.saved_model.save`, by `model.export`, and as the attribute of a saved
+    `tf.Module`), hands the function a fresh model of the same kind, and compares every variable.
     """
     if not callable(load_savedmodel):
         return Feedback(False, "load_savedmodel must be a function of (model, folder)")
@@ -112,5 +120,5 @@ def check_load_savedmodel(load_savedmodel: object) -> Feedback:
     return Feedback(
         True,
         f"right: {count} SavedModels of the check's own (MyModel(hidden=6), compiled, and a Sequential; "
-        "each by tf.saved_model.save and by model.export) filled a fresh model exactly",
+        "each by tf.saved_model.save, by model.export and inside a tf.Module) filled a fresh model exactly",
     )

@@ -101,16 +101,8 @@ def train(
             path = manager.save(checkpoint_number=at)
         say(f"saved {Path(path).name} at step {at}, loss {loss:.4g}")
 
-    loop.run(
-        advance,
-        lambda: int(step),
-        steps,
-        save_every,
-        save,
-        kill_at_step=kill_at_step,
-        stop_at_step=stop_at_step,
-        say=say,
-    )
+    ends = {"kill_at_step": kill_at_step, "stop_at_step": stop_at_step}  # a crash rehearsal, an early stop
+    loop.run(advance, lambda: int(step), steps, save_every, save, say=say, **ends)
     weights = snapshot(tf.train.Checkpoint(**objects))
     np.savez(Path(workdir) / "final-weights.npz", **weights)
     return TrainResult(int(step), weights, resumed_from, skipped)
