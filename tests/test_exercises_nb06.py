@@ -5,6 +5,9 @@ from ckptkit.exercises.nb06 import check_newest_restorable, check_resumable
 from ckptkit.files import reader
 from ckptkit.files.inventory import inspect_checkpoint as inspect_by_another_name
 
+import glob
+import re
+
 import tensorflow as tf
 
 from helpers import spells_out
@@ -28,6 +31,27 @@ def resumable(model, optimizer, iterator, generator, step):
 
 
 def newest_restorable(folder):
+    try:
+        state = tf.train.get_checkpoint_state(folder)
+        paths = list(state.all_model_checkpoint_paths) if state else []
+    except ValueError:  # an empty or garbled state file: the files on disk, oldest first
+        paths = sorted(
+            glob.glob(f"{folder}/ckpt-*.index"), key=lambda p: int(re.findall(r"ckpt-(\d+)", p)[-1])
+        )
+        paths = [p.removesuffix(".index") for p in paths]
+    for path in reversed(paths):
+        try:
+            reader = tf.train.load_checkpoint(path)
+            for key in reader.get_variable_to_shape_map():
+                reader.get_tensor(key)
+        except tf.errors.OpError:
+            continue
+        return path
+    return None
+
+
+def state_file_only(folder):
+    """Right until the state file is empty: get_checkpoint_state then raises ValueError."""
     state = tf.train.get_checkpoint_state(folder)
     for path in reversed(state.all_model_checkpoint_paths if state else []):
         try:
@@ -38,6 +62,14 @@ def newest_restorable(folder):
             continue
         return path
     return None
+
+
+def none_without_state(folder):
+    """Right until the state file is empty: then it gives up."""
+    try:
+        return state_file_only(folder)
+    except ValueError:
+        return None
 
 
 def placeholder(*args):
@@ -188,6 +220,8 @@ def test_newest_restorable():
         (index_only, "fails its checksum"),
         (newest_file_on_disk, "never committed"),
         (lambda folder: None, "returned None"),
+        (state_file_only, "raised ValueError: Invalid checkpoint state"),
+        (none_without_state, "the state file is empty"),
     ]
     for answer, words in cheats_and_wrong:
         _failed(check_newest_restorable(answer), words)

@@ -132,7 +132,7 @@ def _half(file: Path) -> None:
 
 # Each builder makes one folder as crashes leave it and returns (the right answer, why each wrong answer is
 # wrong). The cheapest comes first, so a placeholder is answered before the others are built.
-Answer = tuple[str | None, dict[str, str]]
+Answer = tuple[str | None, dict[str | None, str]]
 
 
 def _nothing(folder: Path) -> Answer:
@@ -176,6 +176,18 @@ def _flipped(folder: Path) -> Answer:
     }
 
 
+def _empty_state(folder: Path) -> Answer:
+    """A power cut emptied the state file; ckpt-3's index never reached the disk whole."""
+    _save(folder, 3)
+    _half(folder / "ckpt-3.index")
+    (folder / "checkpoint").write_text("")
+    return "ckpt-2", {
+        "ckpt-3": "its index is cut short: read it back first",
+        None: "the state file is empty, as a power cut can leave it, and ckpt-2 is whole on disk: when the "
+        "state file cannot be read, fall back to the ckpt-N files on disk, newest first",
+    }
+
+
 def _healthy(folder: Path) -> Answer:
     """Three whole, committed checkpoints."""
     _save(folder, 3)
@@ -183,7 +195,7 @@ def _healthy(folder: Path) -> Answer:
 
 
 _FOLDERS = {"nothing": _nothing, "killed": _killed, "power-cut": _power_cut, "flipped": _flipped}
-_FOLDERS |= {"healthy": _healthy}
+_FOLDERS |= {"healthy": _healthy, "empty-state": _empty_state}
 
 # ckptkit's own files that may run during the learner's call: this check, the log capture around it, the
 # error classes and the lazy import of public names. Anything else of ckptkit is a helper doing the work.
@@ -250,11 +262,12 @@ def check_newest_restorable(newest_restorable: object) -> Feedback:
     return Feedback(
         True,
         "right: past kill debris, a cut index, a flipped bit and a lost index to the newest good "
-        "checkpoint, the newest one in a healthy folder, and None where nothing was committed",
+        "checkpoint, the newest one in a healthy folder, None where nothing was committed, and past an "
+        "empty state file to the newest whole checkpoint on disk",
     )
 
 
-def _judge(got: object, right: str | None, wrong: dict[str, str]) -> Feedback | None:
+def _judge(got: object, right: str | None, wrong: dict[str | None, str]) -> Feedback | None:
     """None when `got` names the right checkpoint (or is None where none is right), else why not."""
     got_name = os.path.basename(os.fspath(got)) if isinstance(got, str | os.PathLike) else got
     if got_name == right:
@@ -262,6 +275,8 @@ def _judge(got: object, right: str | None, wrong: dict[str, str]) -> Feedback | 
     if right is None:
         return Feedback(False, f"in a folder where no save was ever committed it returned {got_name!r}")
     if got is None:
-        return Feedback(False, f"it returned None, but {right} in that folder is committed and whole")
+        return Feedback(
+            False, wrong.get(None, f"it returned None, but {right} in that folder is committed and whole")
+        )
     reason = wrong.get(got_name, "it is not a checkpoint of that folder")
     return Feedback(False, f"it returned {got_name}: {reason} (reread 'Kill it at each step of a save')")
