@@ -30,38 +30,40 @@ def resumable(model, optimizer, iterator, generator, step):
     )
 
 
+def _whole(path):
+    """True when the checkpoint at `path` opens and every value matches its checksum."""
+    try:
+        stored = tf.train.load_checkpoint(path)
+        for key in stored.get_variable_to_shape_map():
+            stored.get_tensor(key)
+    except tf.errors.OpError:
+        return False
+    return True
+
+
+def _listed(folder):
+    """The checkpoints the state file lists, oldest first (ValueError when it cannot be read)."""
+    state = tf.train.get_checkpoint_state(folder)
+    return list(state.all_model_checkpoint_paths) if state else []
+
+
+def _on_disk(folder):
+    """The ckpt-N prefixes in `folder`, oldest first, whatever the state file says."""
+    found = sorted(glob.glob(f"{folder}/ckpt-*.index"), key=lambda p: int(re.findall(r"ckpt-(\d+)", p)[-1]))
+    return [index.removesuffix(".index") for index in found]
+
+
 def newest_restorable(folder):
     try:
-        state = tf.train.get_checkpoint_state(folder)
-        paths = list(state.all_model_checkpoint_paths) if state else []
-    except ValueError:  # an empty or garbled state file: the files on disk, oldest first
-        paths = sorted(
-            glob.glob(f"{folder}/ckpt-*.index"), key=lambda p: int(re.findall(r"ckpt-(\d+)", p)[-1])
-        )
-        paths = [p.removesuffix(".index") for p in paths]
-    for path in reversed(paths):
-        try:
-            reader = tf.train.load_checkpoint(path)
-            for key in reader.get_variable_to_shape_map():
-                reader.get_tensor(key)
-        except tf.errors.OpError:
-            continue
-        return path
-    return None
+        paths = _listed(folder)
+    except ValueError:  # an empty or garbled state file: the files on disk
+        paths = _on_disk(folder)
+    return next((path for path in reversed(paths) if _whole(path)), None)
 
 
 def state_file_only(folder):
     """Right until the state file is empty: get_checkpoint_state then raises ValueError."""
-    state = tf.train.get_checkpoint_state(folder)
-    for path in reversed(state.all_model_checkpoint_paths if state else []):
-        try:
-            reader = tf.train.load_checkpoint(path)
-            for key in reader.get_variable_to_shape_map():
-                reader.get_tensor(key)
-        except tf.errors.OpError:
-            continue
-        return path
-    return None
+    return next((path for path in reversed(_listed(folder)) if _whole(path)), None)
 
 
 def none_without_state(folder):
@@ -157,8 +159,7 @@ def test_newest_restorable():
         return None
 
     def tf_list_ckptkit_check(folder):  # TensorFlow lists, ckptkit checks each file: refused too
-        state = tf.train.get_checkpoint_state(folder)
-        for path in reversed(state.all_model_checkpoint_paths if state else []):
+        for path in reversed(_listed(folder)):
             try:
                 inspect_by_another_name(path)
             except ckptkit.CheckpointError:
@@ -167,8 +168,7 @@ def test_newest_restorable():
         return None
 
     def reader_by_another_name(folder):  # ckptkit's reader, reached through its module: refused
-        state = tf.train.get_checkpoint_state(folder)
-        for path in reversed(state.all_model_checkpoint_paths if state else []):
+        for path in reversed(_listed(folder)):
             try:
                 with reader.open_checkpoint(path) as stored:
                     for key in stored.stored_keys():
@@ -182,8 +182,7 @@ def test_newest_restorable():
         return tf.train.latest_checkpoint(folder)
 
     def index_only(folder):  # parses the index but never reads the values
-        state = tf.train.get_checkpoint_state(folder)
-        for path in reversed(state.all_model_checkpoint_paths if state else []):
+        for path in reversed(_listed(folder)):
             try:
                 tf.train.load_checkpoint(path)
             except tf.errors.OpError:
@@ -192,19 +191,7 @@ def test_newest_restorable():
         return None
 
     def newest_file_on_disk(folder):  # ignores the state file: the commit point
-        import glob
-        import re
-
-        found = glob.glob(f"{folder}/ckpt-*.index")
-        for index in sorted(found, key=lambda p: -int(re.findall(r"ckpt-(\d+)", p)[0])):
-            try:
-                reader = tf.train.load_checkpoint(index.removesuffix(".index"))
-                for key in reader.get_variable_to_shape_map():
-                    reader.get_tensor(key)
-            except tf.errors.OpError:
-                continue
-            return index.removesuffix(".index")
-        return None
+        return next((path for path in reversed(_on_disk(folder)) if _whole(path)), None)
 
     def the_helper(folder):  # the trainer's fallback needs the objects that were saved: none here
         manager = tf.train.CheckpointManager(tf.train.Checkpoint(), folder, max_to_keep=None)
