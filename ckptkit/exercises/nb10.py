@@ -33,8 +33,32 @@ def _subclassed(features: int) -> tf.keras.Model:
     return model
 
 
-def _savedmodels(root: Path) -> Iterator[tuple[str, str, Callable, list[np.ndarray]]]:
-    """SavedModels the check writes itself, one at a time: (description, folder, model maker, values)."""
+# Each writer lays the variables out its own way; the hint says how when that layout defeats an answer.
+_WRITERS = (
+    ("tf.saved_model.save", "save", "tf.saved_model.save makes the model itself the root of its keys"),
+    ("model.export", "export", "model.export numbers the variables: hand them over in the model's own order"),
+    (
+        "tf.saved_model.save of a tf.Module holding it as an attribute",
+        "tf.Module",
+        "there the model is a child of the root, under the name that starts each of its keys",
+    ),
+)
+
+
+def _write(how: str, model: tf.keras.Model, folder: str, attribute: str) -> None:
+    """Write `model` as a SavedModel into `folder` the way `how` names."""
+    if how == "export":
+        model.export(folder, verbose=False)
+    elif how == "save":
+        tf.saved_model.save(model, folder)
+    else:
+        holder = tf.Module()
+        setattr(holder, attribute, model)
+        tf.saved_model.save(holder, folder)
+
+
+def _savedmodels(root: Path) -> Iterator[tuple[str, str, Callable, list[np.ndarray], str]]:
+    """SavedModels the check writes itself, one at a time: (description, folder, maker, values, hint)."""
     rng = np.random.default_rng(10)
     # The attribute a tf.Module holds each model under: not a name the notebook uses, and one per kind.
     holders = {_subclassed: "regressor", _sequential: "head"}
@@ -46,30 +70,16 @@ def _savedmodels(root: Path) -> Iterator[tuple[str, str, Callable, list[np.ndarr
             model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="mse")
             model.optimizer.build(model.trainable_variables)
         truth = [v.numpy().copy() for v in model.variables]
-        for writer in ("tf.saved_model.save", "model.export", "tf.saved_model.save of a tf.Module"):
-            folder = os.fspath(root / f"{make.__name__}-{writer.split()[-1]}")
-            if writer == "model.export":
-                model.export(folder, verbose=False)
-            elif writer == "tf.saved_model.save":
-                tf.saved_model.save(model, folder)
-            else:
-                holder = tf.Module()
-                setattr(holder, holders[make], model)
-                tf.saved_model.save(holder, folder)
-                writer += " holding it as an attribute"
-            yield f"{name}, written by {writer}", folder, lambda make=make: make(5), truth
+        for writer, how, hint in _WRITERS:
+            folder = os.fspath(root / f"{make.__name__}-{how}")
+            _write(how, model, folder, holders[make])
+            yield f"{name}, written by {writer}", folder, lambda make=make: make(5), truth, hint
 
 
 def _judge_one(
-    load_savedmodel: Callable, what: str, folder: str, model: object, truth: list
+    load_savedmodel: Callable, what: str, folder: str, model: object, truth: list, hint: str
 ) -> Feedback | None:
     """Run `load_savedmodel` on one folder; None when every variable holds the SavedModel's value."""
-    if "export" in what:
-        hint = "model.export numbers the variables: hand them over in the model's own order"
-    elif "tf.Module" in what:
-        hint = "there the model is a child of the root, under the name that starts each of its keys"
-    else:
-        hint = "tf.saved_model.save makes the model itself the root of its keys"
     before = [v.numpy().copy() for v in model.variables]
     seen = watch(load_savedmodel, model, folder)
     if seen.error is not None:
@@ -113,8 +123,8 @@ def check_load_savedmodel(load_savedmodel: object) -> Feedback:
         return Feedback(False, "load_savedmodel must be a function of (model, folder)")
     with tempfile.TemporaryDirectory(prefix="ckptkit-nb10-") as root:
         count = 0
-        for what, folder, make, truth in _savedmodels(Path(root)):
-            if (wrong := _judge_one(load_savedmodel, what, folder, make(), truth)) is not None:
+        for what, folder, make, truth, hint in _savedmodels(Path(root)):
+            if (wrong := _judge_one(load_savedmodel, what, folder, make(), truth, hint)) is not None:
                 return wrong
             count += 1
     return Feedback(
