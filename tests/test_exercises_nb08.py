@@ -9,21 +9,30 @@ import pytest
 from helpers import spells_out
 
 # Calls the reference solution makes: no ❌ may spell one of them out.
-SOLUTION_CALLS = ("lab.restore(", "lab.checkpoints()", "lab.loss_of", "min(", "key=")
+SOLUTION_CALLS = ("lab.restore(", "lab.checkpoints()", "lab.loss()", "min(", "key=")
 
 
 def restore_best(lab):
-    """The reference: the lowest recorded loss among the checkpoints still on disk, restored by the lab."""
-    lab.restore(min(lab.checkpoints(), key=lab.loss_of))
-
-
-def measure_each(lab):
-    """Another right answer: restore every checkpoint, measure the loss, end on the best one."""
+    """The reference: restore every checkpoint on disk through the lab, measure its loss, end on the best."""
     losses = {}
     for path in lab.checkpoints():
         lab.restore(path)
         losses[path] = lab.loss()
     lab.restore(min(losses, key=losses.get))
+
+
+def measure_quietly(lab):
+    """Also right: measure each file's values behind the lab's back, restore the best through it."""
+    losses = {}
+    for path in lab.checkpoints():
+        lab.checkpoint.read(path).expect_partial()
+        losses[path] = lab.loss()
+    lab.restore(min(losses, key=losses.get))
+
+
+def lowest_recorded(lab):
+    """The loss the lab recorded at each save: the loss before that save's last update."""
+    lab.restore(min(lab.checkpoints(), key=lab.loss_of))
 
 
 def newest(lab):
@@ -39,13 +48,21 @@ def latest_step(lab):
 
 
 def from_the_history(lab):
-    """Every save the history recorded, deleted files included."""
-    lab.restore(min(lab.history.saves(), key=lambda event: event.loss).path)
+    """Every save the history recorded, deleted files included, measured."""
+    losses = {}
+    for event in lab.history.saves():
+        lab.restore(event.path)
+        losses[event.path] = lab.loss()
+    lab.restore(min(losses, key=losses.get))
 
 
 def behind_the_labs_back(lab):
     """The right file, restored straight into the lab's checkpoint: the lab's history never hears of it."""
-    lab.checkpoint.restore(min(lab.checkpoints(), key=lab.loss_of)).expect_partial()
+    losses = {}
+    for path in lab.checkpoints():
+        lab.checkpoint.read(path).expect_partial()
+        losses[path] = lab.loss()
+    lab.checkpoint.read(min(losses, key=losses.get)).expect_partial()
 
 
 def placeholder(lab): ...
@@ -56,7 +73,7 @@ def not_implemented(lab):
 
 
 def test_right_answers():
-    for answer in (restore_best, measure_each):
+    for answer in (restore_best, measure_quietly):
         feedback = check_restore_best(answer)
         assert feedback, (answer.__name__, feedback.message)
         assert "ckpt-2 and ckpt-1" in feedback.message
@@ -65,11 +82,12 @@ def test_right_answers():
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
-        (newest, "the lab now holds ckpt-4"),
-        (oldest, "the lab now holds ckpt-1"),
-        (latest_step, "the lab now holds ckpt-3"),
+        (newest, "the lab holds ckpt-4, whose values"),
+        (oldest, "the lab holds ckpt-1, whose values"),
+        (latest_step, "comes before its step's update"),
         (from_the_history, "files are gone"),
         (behind_the_labs_back, "started no branch"),
+        (lowest_recorded, "the lab holds ckpt-3, saved with the lowest recorded loss"),
         (placeholder, "still the placeholder"),
         (not_implemented, "still the placeholder"),
         (lambda lab: lab.restore("ckpt-99"), "files are gone"),

@@ -1,4 +1,5 @@
-"""The exercise check of notebook 08_playground.ipynb: restore a lab's best checkpoint, through the lab."""
+"""The exercise check of notebook 08_playground.ipynb: restore, through the lab, the checkpoint whose values
+fit best."""
 
 from __future__ import annotations
 
@@ -19,27 +20,29 @@ tf = import_tensorflow()
 
 __all__ = ["check_restore_best"]
 
-SECTIONS = "sections 'Click from code' and 'Survive a checkpoint deleted behind the panel's back'"
+SECTIONS = "sections 'Restore and branch' and 'Survive a checkpoint deleted behind the panel's back'"
 
 
 def _trained_and_saved(lab: CheckpointLab, steps: int, losses: dict[str, float]) -> str:
-    """Train `steps` steps, then save, noting the last step's loss (the check's own record, not the lab's)."""
-    loss = lab.train(steps)
+    """Train `steps` steps, then save, noting the loss of the saved values (the check's own measure)."""
+    lab.train(steps)
     path = lab.save()
-    losses[path] = loss
+    losses[path] = lab.loss()
     return path
 
 
 def _keras_lab(root: Path) -> tuple[CheckpointLab, dict[str, float], str]:
-    """A Keras lab: a good save, a better one, a worse one after a learning-rate jump, then a branch."""
+    """A Keras lab: a good save, a better one, one bad step then a save, then a branch."""
     lab, losses = CheckpointLab.keras(seed=4, workdir=root / "keras"), {}
     first = _trained_and_saved(lab, 5, losses)
-    _trained_and_saved(lab, 25, losses)
-    lab.optimizer.learning_rate.assign(0.3)  # too large: the loss climbs, still finite
-    _trained_and_saved(lab, 3, losses)
+    _trained_and_saved(lab, 20, losses)  # step 25: its last update lowered the loss
+    # One step at a far too large rate: the lab records the loss before it (the lowest it ever recorded),
+    # and saves the values after it (far worse).
+    lab.optimizer.learning_rate.assign(0.3)
+    _trained_and_saved(lab, 1, losses)
     lab.restore(first)  # brings the learning rate back too
     _trained_and_saved(lab, 2, losses)
-    return lab, losses, "a Keras lab with a branch and a save after a learning-rate jump"
+    return lab, losses, "a Keras lab with a branch and a save right after one bad step"
 
 
 def _linear_lab(root: Path) -> tuple[CheckpointLab, dict[str, float], str]:
@@ -65,6 +68,21 @@ def _holds(lab: CheckpointLab, path: str) -> bool:
     )
 
 
+def _held(lab: CheckpointLab, losses: dict[str, float]) -> tuple[str, str]:
+    """What the lab holds after a wrong answer, and the advice that fits how an answer may have chosen it."""
+    held = [p for p in losses if _holds(lab, p)]
+    if not held:
+        return "the values of no checkpoint on disk", "restore one of the lab's checkpoints"
+    name, recorded = os.path.basename(held[0]), lab.loss_of(held[0])
+    if recorded == min(lab.loss_of(p) for p in losses):  # the lab's own record chose it
+        return (
+            f"{name}, saved with the lowest recorded loss, {recorded:.4g}, though its values give "
+            f"{losses[held[0]]:.4g}",
+            "a recorded loss comes before its step's update, so measure each checkpoint's values",
+        )
+    return f"{name}, whose values give {losses[held[0]]:.4g}", "compare the losses of values, not ages"
+
+
 def _judge(restore_best: Callable, lab: CheckpointLab, losses: dict[str, float], what: str) -> Feedback | str:
     """Run `restore_best` on one scripted lab; the checkpoint it rightly restored, or a verdict."""
     best, events = min(losses, key=losses.get), len(lab.history.events)
@@ -85,16 +103,11 @@ def _judge(restore_best: Callable, lab: CheckpointLab, losses: dict[str, float],
         return placeholder_or_error("restore_best", None)
     name = os.path.basename(best)
     if not _holds(lab, best):
-        held = [p for p in losses if _holds(lab, p)]
-        # The losses the lab recorded, as its panel shows them; the check's own record chose the best.
-        said = "the values of no checkpoint"
-        if held:
-            said = f"{os.path.basename(held[0])}, saved with loss {lab.loss_of(held[0]):.4g}"
+        held, advice = _held(lab, losses)
         return Feedback(
             False,
-            f"in {what}, the lab now holds {said}, but {name} was saved with the lowest loss, "
-            f"{lab.loss_of(best):.4g}: compare the losses the checkpoints were saved with, not their age "
-            f"({SECTIONS})",
+            f"in {what}, the lab holds {held}, but {name}'s values give the lowest loss, "
+            f"{losses[best]:.4g}: {advice} ({SECTIONS})",
         )
     if os.path.abspath(str(lab.history.run.start_checkpoint)) != os.path.abspath(best):
         return Feedback(
@@ -106,11 +119,12 @@ def _judge(restore_best: Callable, lab: CheckpointLab, losses: dict[str, float],
 
 
 def check_restore_best(restore_best: object) -> Feedback:
-    """Notebook 08, exercise 1: `restore_best(lab)` restores, through the lab, its lowest-loss checkpoint.
+    """Notebook 08, exercise 1: `restore_best(lab)` restores, through the lab, the checkpoint on disk whose
+    values give the lowest loss.
 
-    The check scripts two labs of its own (clicks the notebook never shows: other seeds, a branch, a
-    learning-rate jump, a deleted file), records the loss of every save itself, and after the call
-    compares the lab's values with the best file's, read by TensorFlow.
+    The check scripts two labs of its own (clicks the notebook never shows: other seeds, a branch, a bad
+    step just before a save, a deleted file), measures the loss of every save's values itself, and after
+    the call compares the lab's values with the best file's, read by TensorFlow.
     """
     if not callable(restore_best):
         return Feedback(False, "restore_best must be a function of one argument, the lab")
@@ -123,6 +137,6 @@ def check_restore_best(restore_best: object) -> Feedback:
             restored.append(verdict)
     return Feedback(
         True,
-        "right: in 2 labs the check scripted itself (a branch and a learning-rate jump; a deleted best "
-        f"file), restore_best restored {' and '.join(restored)}, the lowest losses on disk, through the lab",
+        "right: in 2 labs the check scripted itself (a branch and a bad step before a save; a deleted best "
+        f"file), restore_best restored {' and '.join(restored)}, whose values fit best, through the lab",
     )
