@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ckptkit.lab.lab import CheckpointLab
 from ckptkit.lab.panel import CheckpointPanel
-from ckptkit.lessons.performance import interleaved_ms, median_ms
+from ckptkit.lessons.performance import Actions, interleaved_times
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.restore import restore_checked
 
@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,9 @@ __all__ = [
     "SUITE_STEPS",
     "app_costs",
     "cli_reading",
+    "fixed_cost_ms",
+    "interleaved_ms",
+    "median_ms",
     "notebook_costs",
     "overhead",
     "panel_clicks",
@@ -39,6 +43,26 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+
+
+def interleaved_ms(actions: Actions, repeat: int, before: Actions | None = None) -> dict[str, float]:
+    """Median ms of each action, run in turn round after round (see `interleaved_times`)."""
+    return {name: statistics.median(t) for name, t in interleaved_times(actions, repeat, before).items()}
+
+
+def median_ms(action: Callable[[], object], repeat: int) -> float:
+    """Median milliseconds of `action` over `repeat` runs, after one warm-up run."""
+    return interleaved_ms({"action": action}, repeat)["action"]
+
+
+def fixed_cost_ms(folder: str | os.PathLike[str], repeat: int = 5) -> float:
+    """Median milliseconds of `Checkpoint.write` of one scalar: the cost of a save that is not bytes."""
+    ckpt = tf.train.Checkpoint(v=tf.Variable(0.0))
+    prefix = f"{os.fspath(folder)}/scalar"
+    ms = median_ms(lambda: ckpt.write(prefix), repeat)
+    for path in Path(folder).glob("scalar.*"):  # its .index and .data files
+        path.unlink()
+    return ms
 
 
 def _overhead_of(kind: str, repeat: int, folder: Path) -> dict[str, float]:

@@ -6,7 +6,6 @@ from ckptkit.lessons.performance import (
     async_blocking,
     cost_per_step,
     filesystem_of,
-    fixed_cost_ms,
     throughput,
 )
 
@@ -20,6 +19,7 @@ from pathlib import Path
 from benchmarks.costs import (
     app_costs,
     cli_reading,
+    fixed_cost_ms,
     notebook_costs,
     overhead,
     panel_clicks,

@@ -90,10 +90,20 @@ def test_cost_per_step_predicts_a_range_from_the_steps_and_saves_it_timed(tmp_pa
     assert (cost["step_ms"], cost["save_ms"]) == (step.median, save.median)
     for row in cost["rows"]:
         n, predicted = row["interval"], row["predicted"]
-        assert np.allclose(predicted, [s + v / n for s, v in zip(step, save, strict=True)])
+        # Every drawn loop lies between the fastest and the slowest step and save it was drawn from.
+        assert step.low * 0.5 + save.low / n * 0.5 <= predicted.median <= step.high * 2 + save.high / n * 2
         assert (
             row["predicted_ms_per_step"] == predicted.median and row["ms_per_step"] == row["per_step"].median
         )
+
+
+def test_a_prediction_draws_whole_loops_instead_of_adding_percentiles():
+    assert tuple(measure._drawn_loops([2.0], [10.0], steps=8, every=4)) == (4.5, 4.5, 4.5)  # 2 + 2 * 10 / 8
+    steps_ms, saves_ms = list(np.linspace(1, 3, 50)), list(np.linspace(10, 30, 50))
+    drawn = measure._drawn_loops(steps_ms, saves_ms, steps=8, every=1)
+    added = [a + b for a, b in zip(measure.Spread.of(steps_ms), measure.Spread.of(saves_ms), strict=True)]
+    assert abs(drawn.median - added[0]) < 1  # the medians agree
+    assert added[1] < drawn.low and drawn.high < added[2]  # a loop averages 8 draws: a narrower range
 
 
 def test_filesystem_of_names_a_mount():
@@ -234,9 +244,7 @@ def test_measure_imports_no_widgets():
 
 def test_interleaved_ms_takes_turns():
     calls = []
-    result = measure.interleaved_ms(
-        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeat=2
-    )
+    result = costs.interleaved_ms({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeat=2)
     assert calls == ["a", "b"] * 3  # a warm-up round, then two timed rounds
     assert set(result) == {"a", "b"} and all(ms >= 0 for ms in result.values())
 

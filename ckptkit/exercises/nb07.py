@@ -24,6 +24,7 @@ __all__ = ["check_save_durably", "check_save_interval"]
 
 # A file's identity and the state it was in: (inode, size, modification time in ns).
 State = tuple[int, int, int]
+WHOLE_MACHINE = (-1, -1, -1)  # what os.sync() flushed: every file system, not one checkpoint
 
 
 def _state(stat: os.stat_result) -> State:
@@ -32,7 +33,8 @@ def _state(stat: os.stat_result) -> State:
 
 @contextlib.contextmanager
 def _watched_syncs(folder: Path) -> Iterator[set[State]]:
-    """Record the state of each file or folder flushed to disk inside the block (fsync, fdatasync, sync)."""
+    """Record the state of each file or folder flushed to disk inside the block (fsync, fdatasync; os.sync
+    as WHOLE_MACHINE)."""
     synced: set[State] = set()
     originals = {name: getattr(os, name) for name in ("fsync", "fdatasync", "sync") if hasattr(os, name)}
 
@@ -46,7 +48,7 @@ def _watched_syncs(folder: Path) -> Iterator[set[State]]:
 
     def sync_all() -> None:
         originals["sync"]()
-        synced.update(_state(p.stat()) for p in [folder, *folder.rglob("*")])
+        synced.add(WHOLE_MACHINE)
 
     for name in originals:
         setattr(os, name, sync_all if name == "sync" else on_fd(name))
@@ -79,6 +81,12 @@ def check_save_durably(save_durably: object) -> Feedback:
             return Feedback(False, "the checkpoint it wrote does not read back")
         if not np.array_equal(stored, values):
             return Feedback(False, "the checkpoint it wrote does not hold the values it was given")
+        if WHOLE_MACHINE in synced:
+            return Feedback(
+                False,
+                "os.sync() flushes every file system of the machine, everyone's files with yours: flush "
+                "only what the save wrote, each file and the folder that names them",
+            )
         for file in files:
             if _state(file.stat()) not in synced:
                 return Feedback(

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from ckptkit.live.quiet import import_tensorflow
 
+import contextlib
 import functools
 import glob
 import os
 import re
-import statistics
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -29,10 +29,7 @@ __all__ = [
     "cost_per_step",
     "drop_from_cache",
     "filesystem_of",
-    "fixed_cost_ms",
-    "interleaved_ms",
     "interleaved_times",
-    "median_ms",
     "resident_fraction",
     "throughput",
     "verdict",
@@ -89,16 +86,6 @@ def interleaved_times(actions: Actions, repeat: int, before: Actions | None = No
             action()
             times[name].append(1000 * (time.perf_counter() - start))
     return times
-
-
-def interleaved_ms(actions: Actions, repeat: int, before: Actions | None = None) -> dict[str, float]:
-    """Median ms of each action, run in turn round after round (see `interleaved_times`)."""
-    return {name: statistics.median(t) for name, t in interleaved_times(actions, repeat, before).items()}
-
-
-def median_ms(action: Callable[[], object], repeat: int) -> float:
-    """Median milliseconds of `action` over `repeat` runs, after one warm-up run."""
-    return interleaved_ms({"action": action}, repeat)["action"]
 
 
 def filesystem_of(path: str | os.PathLike[str]) -> str:
@@ -168,6 +155,13 @@ def _files_of(prefix: str) -> list[str]:
     return sorted(glob.glob(glob.escape(prefix) + ".*"))
 
 
+def _remove(*paths: str) -> None:
+    """Remove each file that exists: the timings' own scratch files."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
 def _raw_write(path: str, data: np.ndarray, fsync: bool) -> None:
     with open(path, "wb") as f:
         f.write(data)  # from the array's buffer: no copy
@@ -200,16 +194,17 @@ def _throughput_of(mb: int, folder: str, repeat: int) -> dict[str, object]:
         for path in [*_files_of(ckpt.write(prefix)), folder]:  # TensorFlow renamed new files into it
             _flush(path)
 
-    # TensorFlow and raw I/O take turns in each comparison, so other load slows both alike.
-    times = interleaved_times(
-        {
-            "raw_write": functools.partial(_raw_write, raw, values, fsync=False),
-            "save": lambda: ckpt.write(prefix),
-            "raw_write_fsync": functools.partial(_raw_write, raw, values, fsync=True),
-            "save_fsync": write_fsync,
-        },
-        repeat,
-    )
+    # TensorFlow and raw I/O take turns in each comparison, so other load slows both alike. Each write
+    # makes new files (the old ones are removed untimed): ext4 starts writing a file that replaces
+    # another to disk at once (its auto_da_alloc), which would time the disk, not the page cache.
+    writes = {
+        "raw_write": functools.partial(_raw_write, raw, values, fsync=False),
+        "save": lambda: ckpt.write(prefix),
+        "raw_write_fsync": functools.partial(_raw_write, raw, values, fsync=True),
+        "save_fsync": write_fsync,
+    }
+    fresh = {"raw": lambda: _remove(raw), "save": lambda: _remove(*_files_of(prefix))}
+    times = interleaved_times(writes, repeat, {kind: fresh[kind.split("_")[0]] for kind in writes})
     del values  # one copy at a time keeps the largest size well inside a notebook's memory budget
     buffer = bytearray(mb * 2**20)  # reused: a raw read costs only the read, no allocation
 
@@ -229,23 +224,12 @@ def _throughput_of(mb: int, folder: str, repeat: int) -> dict[str, object]:
         reads |= {"raw_read_cold": reads["raw_read_hot"], "restore_cold": reads["restore_hot"]}
         befores = {"raw_read_cold": lambda: dropped(raw), "restore_cold": lambda: dropped(*_files_of(prefix))}
     times |= interleaved_times(reads, repeat, befores)
-    for path in [raw, *_files_of(prefix)]:
-        os.remove(path)
+    _remove(raw, *_files_of(prefix))
     row: dict[str, object] = {"mb": mb, "cold_resident": max(resident) if resident else None}
     for kind, ms in times.items():
         row[kind] = Spread.of([mb / t * 1000 for t in ms])
         row[f"{kind}_mb_s"] = row[kind].median
     return row
-
-
-def fixed_cost_ms(folder: str | os.PathLike[str], repeat: int = 5) -> float:
-    """Median milliseconds of `Checkpoint.write` of one scalar: the cost of a save that is not bytes."""
-    ckpt = tf.train.Checkpoint(v=tf.Variable(0.0))
-    prefix = f"{os.fspath(folder)}/scalar"
-    ms = median_ms(lambda: ckpt.write(prefix), repeat)
-    for path in _files_of(prefix):
-        os.remove(path)
-    return ms
 
 
 def _small_run(seed: int = 0) -> tuple[tf.train.Checkpoint, Callable[[], None]]:
@@ -359,14 +343,22 @@ def async_blocking(
     return result
 
 
+def _drawn_loops(steps_ms: list[float], saves_ms: list[float], steps: int, every: int) -> Spread:
+    """ms per step of 1,000 loops drawn from timed steps and saves: `steps` steps, a save every `every`."""
+    rng = np.random.default_rng(0)  # the same draws every run: only the timings vary
+    loops = rng.choice(steps_ms, (1000, steps)).sum(axis=1)
+    loops += rng.choice(saves_ms, (1000, steps // every)).sum(axis=1)
+    return Spread.of(list(loops / steps))
+
+
 def cost_per_step(
     intervals: list[int], folder: str | os.PathLike[str], steps: int = 40, repeat: int = 3
 ) -> dict[str, object]:
     """Milliseconds per training step of a small Keras model with Adam when it saves every `interval` steps.
 
     Each interval's loop runs `repeat` times, the intervals taking turns (`Spread` per row). Each step
-    and each save inside the loops is timed too; from their spreads, `step + save / interval`
-    predicts each row: `predicted` is a `Spread` (10th percentiles, medians, 90th percentiles).
+    and each save inside the loops is timed too; `predicted` is the `Spread` of `step + save / interval`
+    over 1,000 loops drawn from those timings (percentiles do not add, so the loops are drawn whole).
     """
     ckpt, train_step = _small_run()
     managers = {n: tf.train.CheckpointManager(ckpt, f"{os.fspath(folder)}/every-{n}", 3) for n in intervals}
@@ -375,14 +367,13 @@ def cost_per_step(
         for n in intervals:
             loops[n].append(_timed_loop(train_step, managers[n].save, lambda: None, steps, n))
     timed = [loop for n in intervals for loop in loops[n][1:]]
-    step, save = (
-        Spread.of([ms for loop in timed for ms in loop.after_save + loop.plain]),
-        _pooled(timed, "saves"),
-    )
+    steps_ms = [ms for loop in timed for ms in loop.after_save + loop.plain]
+    saves_ms = [ms for loop in timed for ms in loop.saves]
+    step, save = Spread.of(steps_ms), Spread.of(saves_ms)
     rows = []
     for n in intervals:
         per_step = Spread.of([loop.ms / steps for loop in loops[n][1:]])
-        predicted = Spread(*(s + v / n for s, v in zip(step, save, strict=True)))
+        predicted = _drawn_loops(steps_ms, saves_ms, steps, n)
         rows.append({"interval": n, "per_step": per_step, "ms_per_step": per_step.median})
         rows[-1] |= {"predicted": predicted, "predicted_ms_per_step": predicted.median}
     return {"step_ms": step.median, "save_ms": save.median, "step": step, "save": save, "rows": rows}
