@@ -71,6 +71,20 @@ def test_migration_is_exact(kind: str, expected: dict) -> None:
     assert {k: max_abs(live[k].numpy(), v) for k, v in stored.items()} == dict.fromkeys(stored, 0.0)
 
 
+def test_an_adam_built_by_hand_last_layer_first_migrates_exactly(expected: dict) -> None:
+    """Slots named `m/<weight>` (no optimizer name) and numbered in reverse still find their weights."""
+    model, optimizer = built(optimizer=tf.keras.optimizers.Adam(0.5))
+    report = keras2_to_keras3(FIXTURE / "built" / "ckpt", model, optimizer)
+    roles = {m.source: m.role for m in report.mapped}
+    assert roles["optimizer/_variables/1"] == "momentum of model/dense2/bias"  # the last weight first
+    inputs, targets = tf.constant(expected["inputs"]), tf.constant(expected["targets"])
+    assert max_abs(model(inputs), expected["built/predictions"]) == 0
+    ckptkit.train_step(model, None, optimizer, inputs, targets)
+    for layer in ("dense1", "dense2"):
+        for name in ("kernel", "bias"):
+            assert max_abs(getattr(getattr(model, layer), name), expected[f"built/next/{layer}/{name}"]) == 0
+
+
 def test_next_step_equals_keras2_default_adam(expected: dict) -> None:
     model, optimizer = built()
     keras2_to_keras3(FIXTURE / "adam" / "ckpt", model, optimizer)

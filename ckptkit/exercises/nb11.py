@@ -9,6 +9,7 @@ from ckptkit.runs.step import train_step
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,42 @@ def _next_step_gap(model: tf.keras.Model, optimizer: object, expected: dict, nam
     )
 
 
+def _judge(migrate_layered: Callable, folder: Path, name: str, spec: dict, expected: dict) -> Feedback | None:
+    """Run `migrate_layered` on the check's checkpoint `name`; None when Keras 2's values all match."""
+    model, optimizer = _layered(spec)
+    what = f"a {spec['kind']} model of {len(spec['layers'])} Dense layers"
+    if "moments" in spec:  # only full names tie these moments to their weights
+        what += f" whose Adam's moments are {spec['moments']}"
+    before = [v.numpy().copy() for v in model.variables + optimizer.variables]
+    try:
+        migrate_layered(os.fspath(folder / name / "ckpt"), model, optimizer)
+    except Exception as err:
+        if "moments" in spec and not isinstance(err, NotImplementedError):
+            return Feedback(
+                False,
+                f"on {what}, migrate_layered raised {type(err).__name__}: find each moment by the full "
+                f"name of its weight, whatever comes before its m/ or v/ ({SECTION_MIGRATE})",
+            )
+        return placeholder_or_error(f"migrate_layered on {what}", err)
+    after = [v.numpy() for v in model.variables + optimizer.variables]
+    if all(np.array_equal(a, b) for a, b in zip(before, after, strict=True)):
+        return placeholder_or_error("migrate_layered", None)
+    predictions = model(tf.constant(expected[f"{name}/inputs"])).numpy()
+    if float(np.max(np.abs(predictions - expected[f"{name}/predictions"]))) != 0:  # nan too
+        return Feedback(
+            False,
+            f"on {what}, the predictions differ from Keras 2's: a Sequential's keys number the layers "
+            f"that have weights; map each weight to the layer with that number ({SECTION_MIGRATE})",
+        )
+    if not (gap := _next_step_gap(model, optimizer, expected, name)) <= NEXT_STEP_TOLERANCE:  # nan too
+        return Feedback(
+            False,
+            f"on {what}, the weights are right but the next Adam step is {gap:.2g} from Keras 2's: "
+            f"Adam's moments, its update count and its learning rate must move too ({SECTION_MIGRATE})",
+        )
+    return None
+
+
 def check_migrate_layered(
     migrate_layered: object, keras2: str | os.PathLike[str] = "data/keras2"
 ) -> Feedback:
@@ -57,7 +94,8 @@ def check_migrate_layered(
 
     The check hands the function Keras 2 checkpoints the notebook never shows (`keras2/check/`, by default
     relative to the notebooks' folder, where the notebook runs:
-    Sequential and Functional models of other widths, depths and seeds, written by tf-keras), each
+    Sequential and Functional models of other widths, depths and seeds, one whose Adam numbered its
+    moments in reverse layer order, written by tf-keras), each
     with a fresh Keras 3 model of the same layers and a built default Adam, then compares the
     predictions and one more Adam step with the values Keras 2 itself computed and stored.
     """
@@ -73,31 +111,11 @@ def check_migrate_layered(
             False, f"pass the folder of the Keras 2 checkpoints, data/keras2 (not {os.fspath(keras2)!r})"
         )
     for name, spec in specs.items():
-        model, optimizer = _layered(spec)
-        what = f"a {spec['kind']} model of {len(spec['layers'])} Dense layers"
-        before = [v.numpy().copy() for v in model.variables + optimizer.variables]
-        try:
-            migrate_layered(os.fspath(folder / name / "ckpt"), model, optimizer)
-        except Exception as err:
-            return placeholder_or_error(f"migrate_layered on {what}", err)
-        after = [v.numpy() for v in model.variables + optimizer.variables]
-        if all(np.array_equal(a, b) for a, b in zip(before, after, strict=True)):
-            return placeholder_or_error("migrate_layered", None)
-        predictions = model(tf.constant(expected[f"{name}/inputs"])).numpy()
-        if float(np.max(np.abs(predictions - expected[f"{name}/predictions"]))) != 0:  # nan too
-            return Feedback(
-                False,
-                f"on {what}, the predictions differ from Keras 2's: a Sequential's keys number the layers "
-                f"that have weights; map each weight to the layer with that number ({SECTION_MIGRATE})",
-            )
-        if not (gap := _next_step_gap(model, optimizer, expected, name)) <= NEXT_STEP_TOLERANCE:  # nan too
-            return Feedback(
-                False,
-                f"on {what}, the weights are right but the next Adam step is {gap:.2g} from Keras 2's: "
-                f"Adam's moments, its update count and its learning rate must move too ({SECTION_MIGRATE})",
-            )
+        if (wrong := _judge(migrate_layered, folder, name, spec, expected)) is not None:
+            return wrong
     return Feedback(
         True,
         f"right: {len(specs)} Keras 2 checkpoints the notebook never showed (Sequential and Functional, "
-        "2 and 3 layers) migrated: predictions and Keras 2's next Adam step matched",
+        "2 and 3 layers, one with Adam's moments in reverse layer order) migrated: predictions and Keras 2's "
+        "next Adam step matched",
     )

@@ -140,16 +140,20 @@ def _slots(
     # A subclassed Keras 2 model may give two layers one name: their slots' names cannot tell them apart.
     count = Counter(weights.values())
     for node_id, s in values.items():
-        parts = s.full_name.split("/", 2)  # default optimizers: "<optimizer name>/m/<weight's full name>"
-        if node_id in slot_of or len(parts) != 3 or parts[2] not in weight_by_name:
+        # Default optimizers: "<optimizer name>/m/<weight's full name>" when the first apply_gradients
+        # built the slots, "m/<weight's full name>" when `optimizer.build` was called by hand first.
+        forms = [s.full_name.split("/", 2)[1:], s.full_name.split("/", 1)]
+        found = [f for f in forms if len(f) == 2 and f[1] in weight_by_name and f[0] in SLOT_WORDS]
+        if node_id in slot_of or not found:
             continue
-        if count[parts[2]] > 1:
+        slot, weight = found[0]
+        if count[weight] > 1:
             raise OptimizerMismatchError(
-                f"{source.prefix!r}: Keras 2 named {count[parts[2]]} weights "
-                f"{parts[2]!r} (layers of one name), so the optimizer state of each cannot be told apart: "
+                f"{source.prefix!r}: Keras 2 named {count[weight]} weights "
+                f"{weight!r} (layers of one name), so the optimizer state of each cannot be told apart: "
                 "pass optimizer=None to migrate the weights, and train on with a fresh optimizer"
             )
-        slot_of[node_id] = (weight_by_name[parts[2]], parts[1])
+        slot_of[node_id] = (weight_by_name[weight], slot)
     return slot_of
 
 

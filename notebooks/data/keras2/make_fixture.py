@@ -13,13 +13,15 @@ once with Keras 2's default Adam and once with its legacy Adam, and writes for e
 the predictions after one more Adam step. Three more kinds show what `keras2_to_keras3` covers and
 refuses: `sequential` (a Keras 2 `Sequential`, keys `model/layer_with_weights-N/...`), `schedule`
 (Adam on an `ExponentialDecay` learning rate) and `lossscale` (a `LossScaleOptimizer` around Adam).
-`momentum` and `legacy_momentum` hold the same model trained with SGD (momentum 0.9) by Keras 2's
+`built` holds it trained by an Adam built by hand, last layer first (moments named `m/...`, numbered in
+reverse). `momentum` and `legacy_momentum` hold the same model trained with SGD (momentum 0.9) by Keras 2's
 default and legacy optimizers, with their expected values in `momentum.npz`. `samename` holds a
 model whose two layers share one name, so their Adam slots' full names repeat (refused with an optimizer).
 
 `check/` holds the Keras 2 checkpoints notebook 11's exercise check migrates, which the
 notebook never shows: Sequential and Functional models of other widths, depths and seeds
-(`check/specs.json`), with Keras 2's predictions and its next Adam step in `check/expected.npz`.
+(`check/specs.json`), one of them with Adam's moments numbered in reverse layer order, with Keras 2's
+predictions and its next Adam step in `check/expected.npz`.
 `SHA256SUMS` lists the checksums of all these files.
 """
 
@@ -191,6 +193,44 @@ def write_same_names() -> None:
     trained(SameNames(), tf_keras.optimizers.Adam(0.01), inputs, targets, HERE / "samename" / "ckpt")
 
 
+def write_reordered() -> None:
+    """One more check model whose Adam first saw the weights last layer first, so `_variables/N` run in
+    reverse layer order: only a moment's full name, not its number, says which weight it belongs to.
+    Written last, so the layer names of the others stay put; added to the check's specs and expected."""
+    features, layers, seed = 3, [(5, "relu"), (4, "tanh"), (1, None)], 4
+    tf.keras.utils.set_random_seed(seed)
+    inputs, targets = data(features)
+    model, optimizer = layered("sequential", features, layers), tf_keras.optimizers.Adam(learning_rate=0.01)
+    optimizer.build(list(reversed(model.trainable_variables)))
+    seen = trained(model, optimizer, inputs, targets, HERE / "check" / "reordered" / "ckpt")
+    with np.load(HERE / "check" / "expected.npz") as stored:
+        expected = dict(stored)
+    expected |= {"reordered/inputs": inputs.numpy(), "reordered/targets": targets.numpy()}
+    expected |= {f"reordered/{key}": value for key, value in seen.items()}
+    np.savez(HERE / "check" / "expected.npz", **expected)
+    specs = json.loads((HERE / "check" / "specs.json").read_text())
+    specs["reordered"] = {"kind": "sequential", "features": features, "layers": layers, "seed": seed}
+    specs["reordered"]["moments"] = "numbered in reverse layer order"
+    (HERE / "check" / "specs.json").write_text(json.dumps(specs, indent=1) + "\n")
+
+
+def write_built() -> None:
+    """`MyModel` whose Adam was built by hand, on the weights last layer first, before its first step:
+    its moments' full names lack the optimizer's name (`m/...`, not `Adam/m/...`) and `_variables/N`
+    run in reverse layer order. Written last, like the others after main's; added to expected.npz."""
+    inputs, targets = data()
+    tf.keras.utils.set_random_seed(0)
+    model, optimizer = MyModel(), tf_keras.optimizers.Adam(learning_rate=0.01)
+    model(inputs[:1])
+    optimizer.build(list(reversed(model.trainable_variables)))
+    seen = trained(model, optimizer, inputs, targets, HERE / "built" / "ckpt")
+    with np.load(HERE / "expected.npz") as stored:
+        expected = dict(stored)
+    for key, value in seen.items():  # next/0/kernel -> next/dense1/kernel, as main() names them
+        expected[f"built/{key.replace('/0/', '/dense1/').replace('/1/', '/dense2/')}"] = value
+    np.savez(HERE / "expected.npz", **expected)
+
+
 def main() -> None:
     assert tf.keras.__name__.startswith("tf_keras"), "tf.keras is not Keras 2: set TF_USE_LEGACY_KERAS=1"
     inputs, targets = data()
@@ -217,6 +257,8 @@ def main() -> None:
     write_checks()
     write_momentum()
     write_same_names()
+    write_reordered()
+    write_built()
     skip = ("SHA256SUMS", Path(__file__).name)
     files = sorted(p for p in HERE.rglob("*") if p.is_file() and p.name not in skip)
     lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(HERE).as_posix()}" for p in files]
