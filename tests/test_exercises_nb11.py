@@ -66,6 +66,28 @@ def by_position(path, model, optimizer):
     optimizer.learning_rate.assign(reader.get_tensor("optimizer/_learning_rate" + VALUE_SUFFIX))
 
 
+def by_shape(path, model, optimizer):
+    """Each weight takes the first two unused `_variables/N` of its shape as (m, v): no full names read."""
+    reader = tf.train.load_checkpoint(path)
+    weighted = [layer for layer in model.layers if layer.weights]
+    slots = sorted(
+        (int(k.split("/")[2]), k)
+        for k, _ in tf.train.list_variables(path)
+        if k.startswith("optimizer/_variables/")
+    )
+    for i, layer in enumerate(weighted):
+        for name in ("kernel", "bias"):
+            weight = getattr(layer, name)
+            weight.assign(reader.get_tensor(f"model/layer_with_weights-{i}/{name}{VALUE_SUFFIX}"))
+            mine = [k for _, k in slots if reader.get_tensor(k).shape == weight.shape][:2]
+            slots = [(n, k) for n, k in slots if k not in mine]
+            index = optimizer._get_variable_index(weight)
+            optimizer._momentums[index].assign(reader.get_tensor(mine[0]))
+            optimizer._velocities[index].assign(reader.get_tensor(mine[1]))
+    optimizer.iterations.assign(reader.get_tensor("optimizer/_iterations" + VALUE_SUFFIX))
+    optimizer.learning_rate.assign(reader.get_tensor("optimizer/_learning_rate" + VALUE_SUFFIX))
+
+
 def weights_only(path, model, optimizer):
     reader = tf.train.load_checkpoint(path)
     for i, layer in enumerate(layer for layer in model.layers if layer.weights):
@@ -133,6 +155,7 @@ def test_migrate_layered_right_answers():
     [
         (weights_only, "next Adam step"),
         (by_position, "find each moment by the full name of its weight"),
+        (by_shape, "not number or shape"),
         (moments_swapped, "next Adam step"),
         (no_learning_rate, "learning rate must move too"),
         (no_update_count, "update count"),

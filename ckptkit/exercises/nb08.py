@@ -3,12 +3,14 @@ fit best."""
 
 from __future__ import annotations
 
-from ckptkit.errors import CheckpointNotFoundError
+from ckptkit.errors import CheckpointNotFoundError, DivergedError
 from ckptkit.exercises.feedback import Feedback, placeholder_or_error
 from ckptkit.lab.lab import CheckpointLab
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import live_variables
 
+import contextlib
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -25,30 +27,35 @@ SECTIONS = "sections 'Restore and branch' and 'Survive a checkpoint deleted behi
 
 def _trained_and_saved(lab: CheckpointLab, steps: int, losses: dict[str, float]) -> str:
     """Train `steps` steps, then save, noting the loss of the saved values (the check's own measure)."""
-    lab.train(steps)
+    with contextlib.suppress(DivergedError):  # a diverging run stops, its values not finite, and is saved
+        lab.train(steps)
     path = lab.save()
     losses[path] = lab.loss()
     return path
 
 
-def _keras_lab(root: Path) -> tuple[CheckpointLab, dict[str, float], str]:
-    """A Keras lab: a good save, a better one, one bad step then a save, then a branch."""
+def _keras_lab(root: Path, rng: np.random.Generator) -> tuple[CheckpointLab, dict[str, float], str]:
+    """A Keras lab: 2 to 4 ever better saves, one bad step then a save, a branch, a diverged save."""
     lab, losses = CheckpointLab.keras(seed=4, workdir=root / "keras"), {}
     first = _trained_and_saved(lab, 5, losses)
-    _trained_and_saved(lab, 20, losses)  # step 25: its last update lowered the loss
+    for _ in range(rng.integers(1, 4)):  # by step 20 at most: each last update lowered the loss
+        _trained_and_saved(lab, 5, losses)
     # One step at a far too large rate: the lab records the loss before it (the lowest it ever recorded),
     # and saves the values after it (far worse).
     lab.optimizer.learning_rate.assign(0.3)
     _trained_and_saved(lab, 1, losses)
     lab.restore(first)  # brings the learning rate back too
     _trained_and_saved(lab, 2, losses)
-    return lab, losses, "a Keras lab with a branch and a save right after one bad step"
+    lab.optimizer.learning_rate.assign(1e6)  # diverges: the newest checkpoint's values give nan
+    _trained_and_saved(lab, 50, losses)
+    return lab, losses, "a Keras lab with a branch, a save right after one bad step and a diverged save"
 
 
-def _linear_lab(root: Path) -> tuple[CheckpointLab, dict[str, float], str]:
-    """A linear lab whose best checkpoint was deleted from disk before a worse one was saved."""
+def _linear_lab(root: Path, rng: np.random.Generator) -> tuple[CheckpointLab, dict[str, float], str]:
+    """A linear lab whose best checkpoint was deleted from disk before worse ones were saved."""
     lab, losses = CheckpointLab.linear(seed=2, workdir=root / "linear"), {}
-    _trained_and_saved(lab, 10, losses)
+    for _ in range(rng.integers(1, 3)):
+        _trained_and_saved(lab, 10, losses)
     best = _trained_and_saved(lab, 40, losses)
     for file in Path(best).parent.glob(Path(best).name + ".*"):  # the check's own files
         file.unlink()
@@ -62,7 +69,7 @@ def _holds(lab: CheckpointLab, path: str) -> bool:
     """True when every value the lab's checkpoint tracks equals what the file `path` stores."""
     reader = tf.train.load_checkpoint(path)
     return all(
-        np.array_equal(var.numpy(), reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE"))
+        np.array_equal(var.numpy(), reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE"), equal_nan=True)
         for name, var in live_variables(lab.checkpoint)
         if name != "save_counter"
     )
@@ -74,7 +81,12 @@ def _held(lab: CheckpointLab, losses: dict[str, float]) -> tuple[str, str]:
     if not held:
         return "the values of no checkpoint on disk", "restore one of the lab's checkpoints"
     name, recorded = os.path.basename(held[0]), lab.loss_of(held[0])
-    if recorded == min(lab.loss_of(p) for p in losses):  # the lab's own record chose it
+    if not math.isfinite(losses[held[0]]):
+        return (
+            f"{name}, whose values give {losses[held[0]]}",
+            "a loss that is not a finite number never fits best",
+        )
+    if recorded == min(r for p in losses if math.isfinite(r := lab.loss_of(p))):  # the lab's record chose it
         return (
             f"{name}, saved with the lowest recorded loss, {recorded:.4g}, though its values give "
             f"{losses[held[0]]:.4g}",
@@ -85,7 +97,8 @@ def _held(lab: CheckpointLab, losses: dict[str, float]) -> tuple[str, str]:
 
 def _judge(restore_best: Callable, lab: CheckpointLab, losses: dict[str, float], what: str) -> Feedback | str:
     """Run `restore_best` on one scripted lab; the checkpoint it rightly restored, or a verdict."""
-    best, events = min(losses, key=losses.get), len(lab.history.events)
+    best = min((p for p in losses if math.isfinite(losses[p])), key=losses.get)
+    events = len(lab.history.events)
     before = {name: var.numpy().copy() for name, var in live_variables(lab.checkpoint)}
     try:
         restore_best(lab)
@@ -98,15 +111,15 @@ def _judge(restore_best: Callable, lab: CheckpointLab, losses: dict[str, float],
     except Exception as err:
         return placeholder_or_error("restore_best(lab)", err)
     now = {name: var.numpy() for name, var in live_variables(lab.checkpoint)}
-    unchanged = all(np.array_equal(now[k], before[k]) for k in before if k != "save_counter")
+    unchanged = all(np.array_equal(now[k], before[k], equal_nan=True) for k in before if k != "save_counter")
     if unchanged and len(lab.history.events) == events:  # no value moved, no restore recorded
         return placeholder_or_error("restore_best", None)
     name = os.path.basename(best)
-    if not _holds(lab, best):
+    if not _holds(lab, best):  # the best is not named: the labs differ from run to run, so must answers
         held, advice = _held(lab, losses)
         return Feedback(
             False,
-            f"in {what}, the lab holds {held}, but {name}'s values give the lowest loss, "
+            f"in {what}, the lab holds {held}, but the values of a checkpoint on disk give a lower loss, "
             f"{losses[best]:.4g}: {advice} ({SECTIONS})",
         )
     if os.path.abspath(str(lab.history.run.start_checkpoint)) != os.path.abspath(best):
@@ -122,21 +135,23 @@ def check_restore_best(restore_best: object) -> Feedback:
     """Notebook 08, exercise 1: `restore_best(lab)` restores, through the lab, the checkpoint on disk whose
     values give the lowest loss.
 
-    The check scripts two labs of its own (clicks the notebook never shows: other seeds, a branch, a bad
-    step just before a save, a deleted file), measures the loss of every save's values itself, and after
-    the call compares the lab's values with the best file's, read by TensorFlow.
+    The check scripts two labs of its own, with a number of saves drawn at random on each run (clicks the
+    notebook never shows: other seeds, a branch, a bad step just before a save, a diverged save, a deleted
+    file), measures the loss of every save's values itself, and after the call compares the lab's values
+    with the best file's, read by TensorFlow.
     """
     if not callable(restore_best):
         return Feedback(False, "restore_best must be a function of one argument, the lab")
-    restored = []
+    restored, rng = [], np.random.default_rng()  # unseeded: an answer cannot learn the labs by heart
     with tempfile.TemporaryDirectory(prefix="ckptkit-nb08-") as root:
         for script in (_keras_lab, _linear_lab):
-            verdict = _judge(restore_best, *script(Path(root)))
+            verdict = _judge(restore_best, *script(Path(root), rng))
             if isinstance(verdict, Feedback):
                 return verdict
             restored.append(verdict)
     return Feedback(
         True,
-        "right: in 2 labs the check scripted itself (a branch and a bad step before a save; a deleted best "
-        f"file), restore_best restored {' and '.join(restored)}, whose values fit best, through the lab",
+        "right: in 2 labs the check scripted itself (a branch, a bad step before a save and a diverged save; "
+        f"a deleted best file), restore_best restored {' and '.join(restored)}, whose values fit best, "
+        "through the lab",
     )

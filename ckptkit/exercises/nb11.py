@@ -79,10 +79,15 @@ def _judge(migrate_layered: Callable, folder: Path, name: str, spec: dict, expec
             f"that have weights; map each weight to the layer with that number ({SECTION_MIGRATE})",
         )
     if not (gap := _next_step_gap(model, optimizer, expected, name)) <= NEXT_STEP_TOLERANCE:  # nan too
+        advice = "Adam's moments, its update count and its learning rate must move too"
+        if "moments" in spec:
+            advice = (
+                "each moment must reach its own weight, found by that weight's full name, not number or shape"
+            )
         return Feedback(
             False,
-            f"on {what}, the weights are right but the next Adam step is {gap:.2g} from Keras 2's: "
-            f"Adam's moments, its update count and its learning rate must move too ({SECTION_MIGRATE})",
+            f"on {what}, the weights are right but the next Adam step is {gap:.2g} from Keras 2's: {advice} "
+            f"({SECTION_MIGRATE})",
         )
     return None
 

@@ -195,9 +195,11 @@ def write_same_names() -> None:
 
 def write_reordered() -> None:
     """One more check model whose Adam first saw the weights last layer first, so `_variables/N` run in
-    reverse layer order: only a moment's full name, not its number, says which weight it belongs to.
+    reverse layer order, and whose first two layers have the same shapes: only a moment's full name, not
+    its number nor its shape, says which weight it belongs to.
     Written last, so the layer names of the others stay put; added to the check's specs and expected."""
-    features, layers, seed = 3, [(5, "relu"), (4, "tanh"), (1, None)], 4
+    # Two 4x4 kernels and two 4-wide biases: a moment's shape cannot tell which layer it belongs to.
+    features, layers, seed = 4, [(4, "tanh"), (4, "relu"), (1, None)], 4
     tf.keras.utils.set_random_seed(seed)
     inputs, targets = data(features)
     model, optimizer = layered("sequential", features, layers), tf_keras.optimizers.Adam(learning_rate=0.01)
