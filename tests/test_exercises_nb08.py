@@ -14,30 +14,38 @@ from helpers import spells_out
 SOLUTION_CALLS = ("lab.restore(", "lab.checkpoints()", "lab.loss()", "min(", "key=")
 
 
+def _measured(lab, paths, load):
+    """The loss of each path's values, each put into the lab by `load(path)` first."""
+    losses = {}
+    for path in paths:
+        load(path)
+        losses[path] = lab.loss()
+    return losses
+
+
+def _finite_best(losses):
+    """The path whose loss is lowest among the finite ones."""
+    return min((p for p in losses if math.isfinite(losses[p])), key=losses.get)
+
+
+def _quietly(lab):
+    """A load straight into the lab's checkpoint: the lab's history never hears of it."""
+    return lambda path: lab.checkpoint.read(path).expect_partial()
+
+
 def restore_best(lab):
     """The reference: restore every checkpoint on disk through the lab, measure its loss, end on the best."""
-    losses = {}
-    for path in lab.checkpoints():
-        lab.restore(path)
-        losses[path] = lab.loss()
-    lab.restore(min((p for p in losses if math.isfinite(losses[p])), key=losses.get))
+    lab.restore(_finite_best(_measured(lab, lab.checkpoints(), lab.restore)))
 
 
 def measure_quietly(lab):
     """Also right: measure each file's values behind the lab's back, restore the best through it."""
-    losses = {}
-    for path in lab.checkpoints():
-        lab.checkpoint.read(path).expect_partial()
-        losses[path] = lab.loss()
-    lab.restore(min((p for p in losses if math.isfinite(losses[p])), key=losses.get))
+    lab.restore(_finite_best(_measured(lab, lab.checkpoints(), _quietly(lab))))
 
 
 def blind_to_nan(lab):
     """Every value measured, but a loss that is nan compared as if it were a number."""
-    losses = {}
-    for path in lab.checkpoints():
-        lab.restore(path)
-        losses[path] = lab.loss()
+    losses = _measured(lab, lab.checkpoints(), lab.restore)
     lab.restore(min(losses, key=losses.get))
 
 
@@ -60,20 +68,12 @@ def latest_step(lab):
 
 def from_the_history(lab):
     """Every save the history recorded, deleted files included, measured."""
-    losses = {}
-    for event in lab.history.saves():
-        lab.restore(event.path)
-        losses[event.path] = lab.loss()
-    lab.restore(min((p for p in losses if math.isfinite(losses[p])), key=losses.get))
+    lab.restore(_finite_best(_measured(lab, [event.path for event in lab.history.saves()], lab.restore)))
 
 
 def behind_the_labs_back(lab):
     """The right file, restored straight into the lab's checkpoint: the lab's history never hears of it."""
-    losses = {}
-    for path in lab.checkpoints():
-        lab.checkpoint.read(path).expect_partial()
-        losses[path] = lab.loss()
-    lab.checkpoint.read(min((p for p in losses if math.isfinite(losses[p])), key=losses.get)).expect_partial()
+    _quietly(lab)(_finite_best(_measured(lab, lab.checkpoints(), _quietly(lab))))
 
 
 def placeholder(lab): ...
