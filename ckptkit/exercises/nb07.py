@@ -32,7 +32,7 @@ def _state(stat: os.stat_result) -> State:
 
 
 @contextlib.contextmanager
-def _watched_syncs(folder: Path) -> Iterator[set[State]]:
+def _watched_syncs() -> Iterator[set[State]]:
     """Record the state of each file or folder flushed to disk inside the block (fsync, fdatasync; os.sync
     as WHOLE_MACHINE)."""
     synced: set[State] = set()
@@ -66,7 +66,7 @@ def check_save_durably(save_durably: object) -> Feedback:
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:
         folder = Path(root) / "run"
         folder.mkdir()
-        with _watched_syncs(folder) as synced:
+        with _watched_syncs() as synced:
             path, problem = answer_of(save_durably, "save_durably", ckpt, str(folder / "ckpt"))
         if problem is not None:
             return problem
