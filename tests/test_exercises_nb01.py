@@ -1,6 +1,6 @@
 """The exercise checks of notebook 01: reference solutions pass; cheats and wrong answers get a hint."""
 
-from ckptkit.exercises.nb01 import check_next_number, check_restore_into_fresh, check_save_schedule
+from ckptkit.exercises.nb01 import check_next_number, check_resume, check_save_schedule
 
 import glob
 import os
@@ -20,9 +20,13 @@ SOLUTION_CALLS = (
     ".read(",
     "expect_partial",
     "tf.Variable(",
+    "list_variables",
+    "build(",
+    "SGD(",
     "glob(",
     "max(",
     "rsplit",
+    "isdigit",
 )
 KEY = "model_variables/{}/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -36,26 +40,34 @@ def _wrong(feedback) -> str:
 
 # The reference solutions, kept here and never in the notebook.
 def save_schedule(steps, every):
-    return sorted(set(range(every - 1, steps, every)) | {steps - 1})
+    return sorted(set(range(every - 1, steps, every)) | {steps - 1}) if steps else []
 
 
-def restore_into_fresh(path):
-    w, b = tf.Variable(tf.zeros([1, 1])), tf.Variable(tf.zeros([1]))
-    tf.train.Checkpoint(model_variables=(w, b)).restore(path).expect_partial()
-    return w, b
+def resume(path):
+    shapes = dict(tf.train.list_variables(path))
+    w, b = (tf.Variable(tf.zeros(shapes[KEY.format(i)])) for i in (0, 1))
+    optimizer = tf.keras.optimizers.SGD(momentum=0.9)
+    tf.train.Checkpoint(model_variables=(w, b), optimizer=optimizer).restore(path).expect_partial()
+    return w, b, optimizer
 
 
 def next_number(folder):
-    numbers = [int(p.removesuffix(".index").rsplit("-", 1)[1]) for p in glob.glob(f"{folder}/ckpt-*.index")]
-    return max(numbers, default=0) + 1
+    suffixes = [p.removesuffix(".index").rsplit("-", 1)[1] for p in glob.glob(f"{folder}/ckpt-*.index")]
+    return max((int(n) for n in suffixes if n.isdigit()), default=0) + 1
 
 
 def test_save_schedule_right_answers():
     assert check_save_schedule(save_schedule)
     assert check_save_schedule(lambda n, k: [e for e in range(n) if (e + 1) % k == 0 or e == n - 1])
     assert check_save_schedule(lambda n, k: tuple(e for e in range(n) if e % k == k - 1 or e + 1 == n))
-    assert "7 runs" in check_save_schedule(save_schedule).message
-    assert save_schedule(25, 10) == [9, 19, 24]  # the worked example the notebook gives
+    assert "8 runs" in check_save_schedule(save_schedule).message
+    # the worked examples the notebook gives
+    assert [save_schedule(*run) for run in ((25, 10), (20, 10), (5, 10), (0, 10))] == [
+        [9, 19, 24],
+        [9, 19],
+        [4],
+        [],
+    ]
 
 
 def test_save_schedule_wrong_answers_and_cheats():
@@ -73,6 +85,15 @@ def test_save_schedule_wrong_answers_and_cheats():
     assert "23 steps" in _wrong(check_save_schedule(lambda n, k: [9, 19]))
     assert "counts i from 0 to 19" in _wrong(check_save_schedule(lambda n, k: [9, 19, 24]))
     assert "never saves" not in _wrong(check_save_schedule(lambda n, k: []))
+    # each i once, in order, and nothing for a run of no steps
+    twice = _wrong(check_save_schedule(lambda n, k: [e for e in range(n) if (e + 1) % k == 0] + [n - 1]))
+    assert "i = 19 more than once" in twice
+    unordered = _wrong(
+        check_save_schedule(lambda n, k: [n - 1] + [e for e in range(n - 1) if (e + 1) % k == 0])
+    )
+    assert "not in increasing order" in unordered
+    last = _wrong(check_save_schedule(lambda n, k: sorted(set(range(k - 1, n, k)) | {n - 1})))
+    assert "a run of 0 steps" in last and "never enters its loop" in last
 
 
 def test_save_schedule_placeholder_and_bad_types():
@@ -85,91 +106,110 @@ def test_save_schedule_placeholder_and_bad_types():
     assert "must be a function" in _wrong(check_save_schedule([9, 19]))
 
 
-def test_restore_into_fresh_right_answers():
-    def with_read(path):
-        pair = (tf.Variable([[0.0]]), tf.Variable([0.0]))
-        tf.train.Checkpoint(model_variables=pair).read(path).expect_partial()
-        return pair
+def _fresh(path, order=("w", "b")):
+    """New w and b of the file's shapes, and a momentum SGD, not yet restored."""
+    shapes = dict(tf.train.list_variables(path))
+    w, b = (tf.Variable(tf.zeros(shapes[KEY.format(i)])) for i in (0, 1))
+    return w, b, tf.keras.optimizers.SGD(momentum=0.9)
 
-    def whole(path):  # the same structure as the saved checkpoint: everything consumed
-        w, b = tf.Variable([[0.0]]), tf.Variable([0.0])
-        optimizer = tf.keras.optimizers.SGD(0.01)
+
+def test_resume_right_answers():
+    def everything(path):  # the whole structure, step too: consumed once the slots exist
+        w, b, optimizer = _fresh(path)
+        tf.train.Checkpoint(step=tf.Variable(0), model_variables=(w, b), optimizer=optimizer).restore(path)
+        return w, b, optimizer
+
+    def built_first(path):  # slots created before the restore: assigned at once, so consumed at once
+        w, b, optimizer = _fresh(path)
         optimizer.build([w, b])
         ckpt = tf.train.Checkpoint(step=tf.Variable(0), model_variables=(w, b), optimizer=optimizer)
         ckpt.restore(path).assert_consumed()
-        return [w, b]
+        return [w, b, optimizer]
 
-    for answer in (restore_into_fresh, with_read, whole):
-        feedback = check_restore_into_fresh(answer)
-        assert feedback and "2 checkpoints" in feedback.message, feedback
+    def apart(path):  # Keras 3 saves slots by position: a checkpoint of the optimizer alone finds them
+        w, b, optimizer = _fresh(path)
+        tf.train.Checkpoint(model_variables=(w, b)).restore(path).expect_partial()
+        tf.train.Checkpoint(optimizer=optimizer).restore(path).expect_partial()
+        return w, b, optimizer
+
+    for answer in (resume, everything, built_first, apart):
+        feedback = check_resume(answer)
+        assert feedback and "2 momentum runs" in feedback.message, feedback
 
 
-def test_restore_into_fresh_cheats_fail(tmp_path):
+def test_resume_cheats_fail():
     w, b = tf.Variable([[1.0]]), tf.Variable([0.5])
-    ckpt = tf.train.Checkpoint(step=tf.Variable(0), model_variables=(w, b))
 
-    def aliasing(path):  # restore into the notebook's own variables, hand them over
-        ckpt.restore(path).expect_partial()
-        return w, b
+    def aliasing(path):  # hand over variables that existed before
+        _, _, optimizer = _fresh(path)
+        return w, b, optimizer
 
     def load_variable(path):  # values without any checkpoint restore
-        return tuple(tf.Variable(tf.train.load_variable(path, KEY.format(i))) for i in (0, 1))
+        return *(tf.Variable(tf.train.load_variable(path, KEY.format(i))) for i in (0, 1)), _fresh(path)[2]
 
-    def assigned(path):  # a restore happened, but into other variables
-        new = (tf.Variable([[0.0]]), tf.Variable([0.0]))
-        restore_into_fresh(path)
-        for i, v in enumerate(new):
-            v.assign(tf.train.load_variable(path, KEY.format(i)))
-        return new
-
-    def helper(path):  # ckptkit's snapshot, assigned by hand
-        import ckptkit
-
-        stored = ckptkit.snapshot(path)
-        return tf.Variable(stored["model_variables/0"]), tf.Variable(stored["model_variables/1"])
-
-    other = tf.train.Checkpoint(step=tf.Variable(11), model_variables=(w, b)).save(str(tmp_path / "nb"))
-
-    def copied_cell(path):  # the notebook's cell, still restoring the notebook's own file
+    def copied_cell(path):  # the notebook's cell: the shapes of its own w and b
         w_new, b_new = tf.Variable(tf.zeros([1, 1])), tf.Variable(tf.zeros([1]))
-        fresh = tf.train.Checkpoint(step=tf.Variable(0), model_variables=(w_new, b_new))
-        fresh.restore(other).expect_partial()
-        return w_new, b_new
+        resumed = tf.keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+        tf.train.Checkpoint(model_variables=(w_new, b_new), optimizer=resumed).restore(path)
+        return w_new, b_new, resumed
 
-    assert "but the file stores" in _wrong(check_restore_into_fresh(copied_cell))
-    assert "existed before" in _wrong(check_restore_into_fresh(aliasing))
-    for cheat in (load_variable, assigned, helper):
-        assert "did not arrive through a checkpoint's restore" in _wrong(check_restore_into_fresh(cheat))
-
-
-def test_restore_into_fresh_wrong_answers():
-    def no_status(path):
-        w, b = tf.Variable([[0.0]]), tf.Variable([0.0])
-        tf.train.Checkpoint(model_variables=(w, b)).restore(path)
-        return w, b
-
-    def flat(path):  # not shaped like the saved checkpoint: nothing matches
-        w, b = tf.Variable([[0.0]]), tf.Variable([0.0])
-        tf.train.Checkpoint(w=w, b=b).restore(path).expect_partial()
-        return w, b
-
-    def swapped(path):
-        w, b = tf.Variable([[0.0]]), tf.Variable([0.0])
-        tf.train.Checkpoint(model_variables=(b, w)).restore(path).expect_partial()
-        return w, b
-
-    assert "warnings" in _wrong(check_restore_into_fresh(no_status))
-    assert "did not reach" in _wrong(check_restore_into_fresh(flat))
-    assert "ValueError" in _wrong(check_restore_into_fresh(swapped))  # TensorFlow refuses the shapes
-    assert "pair of tf.Variable" in _wrong(check_restore_into_fresh(lambda p: tf.Variable(1.0)))
+    assert "existed before" in _wrong(check_resume(aliasing))
+    assert "through a checkpoint's restore" in _wrong(check_resume(load_variable))
+    assert "w has shape (3, 1)" in _wrong(check_resume(copied_cell))
 
 
-def test_restore_into_fresh_placeholder_and_errors():
+def test_resume_wrong_answers():
+    def no_optimizer(path):  # the optimizer stays as built: its learning rate and slots are its own
+        w, b, optimizer = _fresh(path)
+        tf.train.Checkpoint(model_variables=(w, b)).restore(path).expect_partial()
+        return w, b, optimizer
+
+    def by_hand(path):  # the learning rate copied over, the slots left at zero
+        w, b, optimizer = _fresh(path)
+        tf.train.Checkpoint(model_variables=(w, b)).restore(path).expect_partial()
+        optimizer.learning_rate.assign(
+            tf.train.load_variable(path, "optimizer/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE")
+        )
+        return w, b, optimizer
+
+    def plain(path):
+        w, b, _ = _fresh(path)
+        optimizer = tf.keras.optimizers.SGD()
+        tf.train.Checkpoint(model_variables=(w, b), optimizer=optimizer).restore(path).expect_partial()
+        return w, b, optimizer
+
+    def unhandled(path):  # step left in the file, nothing said
+        w, b, optimizer = _fresh(path)
+        tf.train.Checkpoint(model_variables=(w, b), optimizer=optimizer).restore(path)
+        return w, b, optimizer
+
+    def too_early(path):  # the slots do not exist yet
+        w, b, optimizer = _fresh(path)
+        ckpt = tf.train.Checkpoint(step=tf.Variable(0), model_variables=(w, b), optimizer=optimizer)
+        ckpt.restore(path).assert_consumed()
+        return w, b, optimizer
+
+    def swapped(path):  # built over [b, w]: each slot meets the other variable's shape
+        w, b, optimizer = _fresh(path)
+        optimizer.build([b, w])
+        tf.train.Checkpoint(model_variables=(w, b), optimizer=optimizer).restore(path).expect_partial()
+        return w, b, optimizer
+
+    assert "learning rate is 0.01, the file's 0.02" in _wrong(check_resume(no_optimizer))
+    assert "momentum slots did not start" in _wrong(check_resume(by_hand))
+    assert "momentum is 0.0" in _wrong(check_resume(plain))
+    assert "warnings" in _wrong(check_resume(unhandled))
+    assert "AssertionError from a status check" in _wrong(check_resume(too_early))
+    assert "ValueError on a shape" in _wrong(check_resume(swapped))
+    assert "(w, b, optimizer)" in _wrong(check_resume(lambda p: _fresh(p)[:2]))
+
+
+def test_resume_placeholder_and_errors():
     def placeholder(path): ...
 
-    assert "still the placeholder" in _wrong(check_restore_into_fresh(placeholder))
-    assert "raised KeyError" in _wrong(check_restore_into_fresh(lambda p: {}["w"]))
-    assert "must be a function" in _wrong(check_restore_into_fresh(None))
+    assert "still the placeholder" in _wrong(check_resume(placeholder))
+    assert "raised KeyError" in _wrong(check_resume(lambda p: {}["w"]))
+    assert "must be a function" in _wrong(check_resume(None))
 
 
 def test_next_number_right_answers():
@@ -177,13 +217,13 @@ def test_next_number_right_answers():
         numbers = [
             int(name[5:-6])
             for name in os.listdir(folder)
-            if name.startswith("ckpt-") and name.endswith(".index")
+            if name.startswith("ckpt-") and name.endswith(".index") and name[5:-6].isdigit()
         ]
         return 1 + max(numbers) if numbers else 1
 
     for answer in (next_number, by_listing):
         feedback = check_next_number(answer)
-        assert feedback and "5 folders" in feedback.message, feedback
+        assert feedback and "9 folders" in feedback.message, feedback
 
 
 def test_next_number_wrong_answers_and_cheats():
@@ -207,6 +247,22 @@ def test_next_number_wrong_answers_and_cheats():
     assert "ckpt-8" in _wrong(check_next_number(sorted_as_text))
     assert "overwrite" in _wrong(check_next_number(count))
     assert "too high" in _wrong(check_next_number(lambda folder: next_number(folder) + 1))
+
+    def every_index(folder):  # the notebook's listing: every prefix, every suffix
+        return max((int(p.stem.rsplit("-", 1)[1]) for p in folder.glob("*.index")), default=0) + 1
+
+    def digits_anywhere(folder):  # ckpt- files of any ending
+        numbers = [int(p.name.split(".")[0][5:]) for p in folder.glob("ckpt-*")]
+        return max((n for n in numbers), default=0) + 1
+
+    prefixes = _wrong(check_next_number(every_index))
+    assert "other-99" in prefixes and "too high" in prefixes
+    named = _wrong(
+        check_next_number(lambda f: next_number(f) if "named" not in str(f) else digits_anywhere(f))
+    )
+    assert "ckpt-best" in named and "raised ValueError" in named
+    data = _wrong(check_next_number(lambda f: digits_anywhere(f) if "data" in str(f) else next_number(f)))
+    assert "without its .index" in data and "too high" in data
     empty = check_next_number(lambda folder: max([]))  # echoes the learner's own error, so no leak check
     assert not empty and "on a folder holding no checkpoint" in empty.message
 
@@ -219,7 +275,7 @@ def test_next_number_placeholder_and_bad_types():
     assert "must be a function" in _wrong(check_next_number(13))
 
 
-@pytest.mark.parametrize("check", [check_save_schedule, check_restore_into_fresh, check_next_number])
+@pytest.mark.parametrize("check", [check_save_schedule, check_resume, check_next_number])
 def test_a_check_never_raises(check):
     class Strange:
         def __call__(self, *args):

@@ -4,15 +4,20 @@ import ckptkit
 from ckptkit.exercises.nb02 import check_resume, check_velocity_key
 from ckptkit.runs.models import MyModel, regression_data
 
-import tensorflow as tf
+from pathlib import Path
 
-from helpers import spells_out
+import tensorflow as tf
+from keras.optimizers.schedules import LearningRateSchedule
+
+from helpers import missing_sections, spells_out
 
 # Calls the reference solutions make: no ❌ may hand them over.
 SOLUTION_CALLS = (
+    "enumerate(",
+    '_velocity")',
+    "_velocities",
     "2 * i",
-    "+ 3",
-    "_variables/3'",
+    "+ 1",
     "MyModel(",
     ".build(",
     "model(",
@@ -21,6 +26,7 @@ SOLUTION_CALLS = (
     "list_variables",
     "expect_partial",
 )
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02_keras_model.ipynb"
 SAMPLE = regression_data()[0][:1]  # the notebook's inputs[:1]: 32 features
 
 
@@ -32,8 +38,22 @@ def _wrong(feedback) -> str:
 
 
 # The reference solutions, kept here and never in the notebook.
-def velocity_key(i):
-    return f"optimizer/_variables/{2 + 2 * i + 1}"
+def velocity_key(optimizer, i):
+    velocities = [n for n, v in enumerate(optimizer.variables) if v.name.endswith("_velocity")]
+    return f"optimizer/_variables/{velocities[i]}"
+
+
+def _by_rule(schedules: bool):
+    """The offset rule of the notebook's table, with or without its schedule case."""
+
+    def answer(optimizer, i):
+        n = len(optimizer._trainable_variables)
+        first = 2 + n * bool(optimizer.use_ema) + n * bool(optimizer.gradient_accumulation_steps)
+        if schedules and isinstance(optimizer._learning_rate, LearningRateSchedule):
+            first -= 1
+        return f"optimizer/_variables/{first + 2 * i + 1}"
+
+    return answer
 
 
 def _width(path):
@@ -49,37 +69,61 @@ def resume(path):
 
 
 def test_velocity_key_right_answers():
-    assert velocity_key(0) == "optimizer/_variables/3"  # the notebook's worked example of the key's form
-    assert check_velocity_key(velocity_key)
-    assert check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 3}/.ATTRIBUTES/VARIABLE_VALUE")
-    assert "6 and 4 variables" in check_velocity_key(velocity_key).message
+    def by_identity(optimizer, i):
+        n = next(n for n, v in enumerate(optimizer.variables) if v is optimizer._velocities[i])
+        return f"optimizer/_variables/{n}/.ATTRIBUTES/VARIABLE_VALUE"
+
+    def after_first_momentum(optimizer, i):  # the notebook's table: where the moments start
+        first = next(n for n, v in enumerate(optimizer.variables) if v.name.endswith("_momentum"))
+        return f"optimizer/_variables/{first + 2 * i + 1}"
+
+    for answer in (velocity_key, by_identity, after_first_momentum, _by_rule(schedules=True)):
+        feedback = check_velocity_key(answer)
+        assert feedback and "5 Adams" in feedback.message, feedback
+
+
+def test_velocity_key_notebook_example():
+    model = MyModel()
+    model(SAMPLE)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=0.01)
+    optimizer.build(model.trainable_variables)
+    assert velocity_key(optimizer, 0) == "optimizer/_variables/3"  # the exercise's worked example
 
 
 def test_velocity_key_wrong_answers_and_cheats():
-    assert "first moment" in _wrong(check_velocity_key(lambda i: f"optimizer/_variables/{2 + 2 * i}"))
-    assert "no key" in _wrong(check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 1}"))
-    shifted = _wrong(check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 5}"))  # one variable off
-    assert "another value" in shifted
-    # the keys read off the notebook's table: right for MyModel's 4 variables only
+    old_rule = _wrong(check_velocity_key(lambda optimizer, i: f"optimizer/_variables/{2 * i + 3}"))
+    assert "use_ema=True" in old_rule and "another value" in old_rule  # the float-rate rule only
+    no_schedule = _wrong(check_velocity_key(_by_rule(schedules=False)))
+    assert "a learning-rate schedule" in no_schedule and "another value" in no_schedule
+    assert not missing_sections(NOTEBOOK, no_schedule[no_schedule.index("(section") :])
+    momentum = _wrong(check_velocity_key(lambda optimizer, i: f"optimizer/_variables/{2 * i + 2}"))
+    assert "first moment" in momentum and "a float learning rate" in momentum
+    assert "no key" in _wrong(check_velocity_key(lambda optimizer, i: f"optimizer/_variables/{2 * i + 1}"))
+    # the keys read off the notebook's table: MyModel's 4 variables only
     table = [3, 5, 7, 9]
-    copied = check_velocity_key(lambda i: f"optimizer/_variables/{table[i]}")
+    copied = check_velocity_key(lambda optimizer, i: f"optimizer/_variables/{table[i]}")
     assert not copied and "raised IndexError" in copied.message
-    assert "another value" in _wrong(check_velocity_key(lambda i: "optimizer/_variables/7"))
-    assert "no key" in _wrong(check_velocity_key(lambda i: "model/dense1/_kernel"))
+    assert "no key" in _wrong(check_velocity_key(lambda optimizer, i: "model/dense1/_kernel"))
 
 
-def test_velocity_key_trying_every_offset_finds_only_the_right_one():
-    passed = [c for c in range(8) if check_velocity_key(lambda i, c=c: f"optimizer/_variables/{2 * i + c}")]
-    assert passed == [3]
+def test_velocity_key_trying_every_offset_finds_none():
+    passed = [
+        c
+        for c in range(14)
+        if check_velocity_key(lambda optimizer, i, c=c: f"optimizer/_variables/{2 * i + c}")
+    ]
+    assert passed == []
 
 
 def test_velocity_key_placeholder_and_bad_input():
-    def placeholder(i): ...
+    def placeholder(optimizer, i): ...
 
     assert "still the placeholder" in _wrong(check_velocity_key(placeholder))
-    assert "raised ZeroDivisionError" in _wrong(check_velocity_key(lambda i: 1 / 0))
+    assert "raised ZeroDivisionError" in _wrong(check_velocity_key(lambda optimizer, i: 1 / 0))
     assert "must be a function" in _wrong(check_velocity_key("optimizer/_variables/3"))
-    assert "no key" in _wrong(check_velocity_key(lambda i: 2 * i + 3))  # a number, not a key
+    assert "no key" in _wrong(check_velocity_key(lambda optimizer, i: 2 * i + 3))  # a number, not a key
+    one_argument = _wrong(check_velocity_key(lambda i: f"optimizer/_variables/{2 * i + 3}"))
+    assert "raised TypeError" in one_argument
 
 
 def test_resume_right_answers():

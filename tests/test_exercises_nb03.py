@@ -6,14 +6,17 @@ from ckptkit.runs.models import FinetuneModel, regression_data
 
 import glob
 import os
+from pathlib import Path
 
 import tensorflow as tf
 
-from helpers import spells_out
+from helpers import missing_sections, spells_out
 
 # Calls the reference solutions make: no ❌ may hand them over.
 SOLUTION_CALLS = (
     "glob(",
+    "GradientTape",
+    "assert_existing_objects_matched",
     "latest_checkpoint(",
     "Checkpoint(",
     ".restore(",
@@ -24,13 +27,16 @@ SOLUTION_CALLS = (
     "model(",
 )
 SAMPLE = regression_data()[0][:1]  # the notebook's x_ft[:1]: 32 features
-KEY = "model/dense1/{}/.ATTRIBUTES/VARIABLE_VALUE"
+KEY = "model/{}/{}/.ATTRIBUTES/VARIABLE_VALUE"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_pretrain_finetune.ipynb"
 
 
 def _wrong(feedback) -> str:
     """A ❌'s message, checked for leaks on the way."""
     assert not feedback and repr(feedback).startswith("❌"), feedback
     assert not spells_out(feedback.message, SOLUTION_CALLS), feedback.message
+    if "(section " in feedback.message:  # a section it points to is a heading of the notebook
+        assert not missing_sections(NOTEBOOK, feedback.message[feedback.message.rindex("(section ") :])
     return feedback.message
 
 
@@ -42,14 +48,27 @@ def stage_latest(folder, stage):
     return max(prefixes, key=lambda p: int(p.rsplit("-", 1)[1]))
 
 
-def load_backbone(model, path):
+def load_backbone(model, path, name):
     model(SAMPLE)
-    tf.train.Checkpoint(model=model).restore(path).expect_partial()
+    status = tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).restore(path)
+    status.expect_partial().assert_existing_objects_matched()
+
+
+def head_loop(model, optimizer, x, y, steps):
+    """A loop of the learner's own: the loss under a tape, its gradient over the trainable variables."""
+    losses = []
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        losses.append(float(loss))
+    return losses
 
 
 def fine_tune_head(model, x, y, steps):
     model.dense1.trainable = False
-    return ckptkit.fit(model, None, tf.keras.optimizers.Adam(learning_rate=0.01), x, y, steps)
+    return head_loop(model, tf.keras.optimizers.Adam(learning_rate=0.01), x, y, steps)
 
 
 def test_stage_latest_right_answers():
@@ -65,7 +84,7 @@ def test_stage_latest_right_answers():
 
     for answer in (stage_latest, by_number, as_path):
         feedback = check_stage_latest(answer)
-        assert feedback and "3 stages" in feedback.message, feedback
+        assert feedback and "5 stages" in feedback.message, feedback
 
 
 def test_stage_latest_wrong_answers_and_cheats():
@@ -78,13 +97,18 @@ def test_stage_latest_wrong_answers_and_cheats():
         names = [p.removesuffix(".index") for p in glob.glob(os.path.join(folder, "*.index")) if stage in p]
         return max(names, key=lambda p: int(p.rsplit("-", 1)[1]))
 
+    def prefix(folder, stage):  # "pre" starts "pretrain" too
+        names = [p.removesuffix(".index") for p in glob.glob(os.path.join(folder, f"{stage}*.index"))]
+        return max(names, key=lambda p: int(p.rsplit("-", 1)[1]))
+
     def index_file(folder, stage):
         return stage_latest(folder, stage) + ".index"
 
     assert "by another stage" in _wrong(
         check_stage_latest(lambda folder, stage: tf.train.latest_checkpoint(folder))
     )
-    assert "not its newest" in _wrong(check_stage_latest(as_text))
+    assert "not its newest, the one with the largest N as a number" in _wrong(check_stage_latest(as_text))
+    assert "not a checkpoint of 'pre'" in _wrong(check_stage_latest(prefix))
     assert "by another stage" in _wrong(check_stage_latest(substring))  # finetune's newest, saved last
     assert "not its prefix" in _wrong(check_stage_latest(index_file))
     assert "not a checkpoint path" in _wrong(check_stage_latest(lambda folder, stage: 3))
@@ -99,88 +123,113 @@ def test_stage_latest_placeholder_and_errors():
 
 
 def test_backbone_right_answers():
-    def stand_in(model, path):  # a checkpoint that reaches only dense1, its status asserted
+    def assert_first(model, path, name):  # the status asserted, then told the rest stays out on purpose
         model(SAMPLE)
-        status = tf.train.Checkpoint(model=tf.train.Checkpoint(dense1=model.dense1)).restore(path)
+        status = tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).restore(path)
         status.assert_existing_objects_matched().expect_partial()
 
-    def read_then_partial(model, path):
+    def read_only_backbone(model, path, name):
         model(SAMPLE)
-        tf.train.Checkpoint(model=model).read(path).expect_partial()
+        status = tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).read(path)
+        status.expect_partial().assert_existing_objects_matched()
 
-    for answer in (load_backbone, stand_in, read_then_partial):
+    def listed_first(model, path, name):  # its own test of the file, then the targeted restore
+        if not any(key.startswith(f"model/{name}/") for key, _ in tf.train.list_variables(path)):
+            raise KeyError(f"no backbone under {name!r}")
+        model(SAMPLE)
+        tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).restore(path).expect_partial()
+
+    for answer in (load_backbone, assert_first, read_only_backbone, listed_first):
         feedback = check_backbone(answer)
         assert feedback and "widths 8 and 24" in feedback.message, feedback
 
 
 def test_backbone_cheats_fail():
-    def load_variable(model, path):
+    def load_variable(model, path, name):
         model(SAMPLE)
-        model.dense1.kernel.assign(tf.train.load_variable(path, KEY.format("_kernel")))
-        model.dense1.bias.assign(tf.train.load_variable(path, KEY.format("bias")))
+        model.dense1.kernel.assign(tf.train.load_variable(path, KEY.format(name, "_kernel")))
+        model.dense1.bias.assign(tf.train.load_variable(path, KEY.format(name, "bias")))
 
-    def snapshot(model, path):  # ckptkit's reader, assigned by hand
+    def snapshot(model, path, name):  # ckptkit's reader, assigned by hand
         model(SAMPLE)
         stored = ckptkit.snapshot(path)
-        model.dense1.kernel.assign(stored["model/dense1/_kernel"])
-        model.dense1.bias.assign(stored["model/dense1/bias"])
+        model.dense1.kernel.assign(stored[f"model/{name}/_kernel"])
+        model.dense1.bias.assign(stored[f"model/{name}/bias"])
 
-    def helper(model, path):  # ckptkit's checked restore, which assigns the values itself
+    def helper(model, path, name):  # ckptkit's checked restore, which assigns the values itself
         model(SAMPLE)
-        ckptkit.restore_checked(tf.train.Checkpoint(model=tf.train.Checkpoint(dense1=model.dense1)), path)
+        ckptkit.restore_checked(tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})), path)
 
     for cheat in (load_variable, snapshot, helper):
         assert "did not arrive through a checkpoint restore" in _wrong(check_backbone(cheat))
 
 
 def test_backbone_wrong_answers():
-    def restore_then_build(model, path):
+    def copied_cell(model, path, name):  # the notebook's whole-model restore: names must match
+        model(SAMPLE)
         tf.train.Checkpoint(model=model).restore(path).expect_partial()
+
+    def restore_then_build(model, path, name):
+        tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).restore(path).expect_partial()
         model(SAMPLE)
 
-    def no_status(model, path):
+    def no_status(model, path, name):
         model(SAMPLE)
-        tf.train.Checkpoint(model=model).restore(path)
+        tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).restore(path)
 
-    def wrong_name(model, path):  # a stand-in named otherwise reaches nothing
+    def unasserted(model, path, name):  # a name the file lacks restores nothing, silently
         model(SAMPLE)
-        tf.train.Checkpoint(backbone=model.dense1).restore(path).expect_partial()
+        tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).restore(path).expect_partial()
 
+    def mapped_backwards(model, path, name):  # the live layer's name as the key: nothing matches
+        model(SAMPLE)
+        status = tf.train.Checkpoint(model=tf.train.Checkpoint(dense1=model.dense1)).restore(path)
+        status.expect_partial()
+
+    assert "under 'encoder', a name this model does not have" in _wrong(check_backbone(copied_cell))
+    assert "under 'encoder'" in _wrong(check_backbone(mapped_backwards))
     assert "stray copy" in _wrong(check_backbone(restore_then_build))
     assert "warnings" in _wrong(check_backbone(no_status))
-    assert "differs from the checkpoint" in _wrong(check_backbone(wrong_name))
+    assert "returned without an error" in _wrong(check_backbone(unasserted))
 
-    def build_call(model, path):  # Keras 3: build() of a subclassed model without one creates nothing
+    def build_call(model, path, name):  # Keras 3: build() of a subclassed model without one creates nothing
         model.build((None, 32))
-        tf.train.Checkpoint(model=model).read(path).expect_partial()
+        tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).read(path).expect_partial()
 
     assert "still unbuilt" in _wrong(
-        check_backbone(lambda model, path: tf.train.Checkpoint(m=model).read(path))
+        check_backbone(lambda model, path, name: tf.train.Checkpoint(m=model).read(path))
     )
     assert "still unbuilt" in _wrong(check_backbone(build_call))
 
 
 def test_backbone_placeholder_and_errors():
-    def placeholder(model, path): ...
+    def placeholder(model, path, name): ...
 
     assert "still the placeholder" in _wrong(check_backbone(placeholder))
-    assert "raised ValueError" in _wrong(check_backbone(lambda model, path: int("dense1")))
+    assert "raised ValueError" in _wrong(check_backbone(lambda model, path, name: int("dense1")))
+    assert "raised TypeError" in _wrong(check_backbone(lambda model, path: model))  # the name not taken
     assert "must be a function" in _wrong(check_backbone(None))
 
 
 def test_fine_tune_head_right_answers():
-    def explicit_variables(model, x, y, steps):
+    def explicit_variables(model, x, y, steps):  # the head's four variables, named one by one
         model.dense1.trainable = False
-        optimizer = tf.keras.optimizers.Adam(learning_rate=0.01)
-        return ckptkit.fit(model, model.trainable_variables, optimizer, x, y, steps)
+        optimizer, head = tf.keras.optimizers.Adam(learning_rate=0.01), model.trainable_variables
+        losses = []
+        for _ in range(steps):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x) - y))
+            optimizer.apply_gradients(zip(tape.gradient(loss, head), head, strict=True))
+            losses.append(float(loss))
+        return losses
 
     def built_over_all_first(model, x, y, steps):  # the optimizer saw dense1 too, but never updates it
         optimizer = tf.keras.optimizers.Adam(learning_rate=0.01)
         optimizer.build(model.trainable_variables)
         model.dense1.trainable = False
-        return [float(loss) for loss in ckptkit.fit(model, None, optimizer, x, y, steps)]
+        return head_loop(model, optimizer, x, y, steps)
 
-    def own_tape(model, x, y, steps):  # written from the spec: Keras' loss, a tape of its own
+    def keras_loss(model, x, y, steps):  # written from the spec: Keras' loss function
         model.dense1.trainable = False
         optimizer, loss_fn, losses = tf.keras.optimizers.Adam(learning_rate=0.01), tf.keras.losses.MSE, []
         for _ in range(steps):
@@ -188,22 +237,53 @@ def test_fine_tune_head_right_answers():
                 loss = tf.reduce_mean(loss_fn(y, model(x)))
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-            losses.append(float(loss))
+            losses.append(loss)  # tensors: the check takes float() of each
         return losses
 
-    for answer in (fine_tune_head, explicit_variables, built_over_all_first, own_tape):
+    for answer in (fine_tune_head, explicit_variables, built_over_all_first, keras_loss):
         feedback = check_fine_tune_head(answer)
         assert feedback and "4 steps" in feedback.message, feedback
 
 
-def test_fine_tune_head_cheats_and_wrong_answers():
-    def unfrozen(model, x, y, steps):
+def test_fine_tune_head_refuses_ckptkit_helpers():
+    def copied_cells(model, x, y, steps):  # the notebook's freeze and ckptkit.fit, as in its cells
+        model.dense1.trainable = False
         return ckptkit.fit(model, None, tf.keras.optimizers.Adam(learning_rate=0.01), x, y, steps)
+
+    def one_step_at_a_time(model, x, y, steps):
+        model.dense1.trainable = False
+        optimizer = tf.keras.optimizers.Adam(learning_rate=0.01)
+        return [ckptkit.train_step(model, None, optimizer, x, y) for _ in range(steps)]
+
+    def kit_loss(model, x, y, steps):
+        model.dense1.trainable = False
+        optimizer, losses = tf.keras.optimizers.Adam(learning_rate=0.01), []
+        for _ in range(steps):
+            with tf.GradientTape() as tape:
+                loss = ckptkit.mse(model(x), y)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            losses.append(float(loss))
+        return losses
+
+    assert "called ckptkit's fit" in _wrong(check_fine_tune_head(copied_cells))
+    assert "called ckptkit's train_step" in _wrong(check_fine_tune_head(one_step_at_a_time))
+    assert "called ckptkit's mse" in _wrong(check_fine_tune_head(kit_loss))
+
+
+def test_fine_tune_head_wrong_answers():
+    def unfrozen(model, x, y, steps):
+        return head_loop(model, tf.keras.optimizers.Adam(learning_rate=0.01), x, y, steps)
 
     def zeroed(model, x, y, steps):  # ReLU's gradient at 0 is 0: dense1 stops moving without being frozen
         for v in model.dense1.variables:
             v.assign(tf.zeros_like(v))
         return unfrozen(model, x, y, steps)
+
+    def thawed(model, x, y, steps):  # frozen for training, unfrozen again before returning
+        losses = fine_tune_head(model, x, y, steps)
+        model.dense1.trainable = True
+        return losses
 
     def whole_model(model, x, y, steps):
         model.trainable = False
@@ -211,27 +291,26 @@ def test_fine_tune_head_cheats_and_wrong_answers():
 
     def slow(model, x, y, steps):
         model.dense1.trainable = False
-        return ckptkit.fit(model, None, tf.keras.optimizers.Adam(learning_rate=0.001), x, y, steps)
+        return head_loop(model, tf.keras.optimizers.Adam(learning_rate=0.001), x, y, steps)
 
     def reused(model, x, y, steps):  # an optimizer built for another model's variables
         other = tf.keras.optimizers.Adam(learning_rate=0.01)
         other.build([tf.Variable(tf.zeros([2]))])
         model.dense1.trainable = False
-        return ckptkit.fit(model, None, other, x, y, steps)
+        return head_loop(model, other, x, y, steps)
 
     notebook_model = FinetuneModel()
     notebook_model(SAMPLE)
 
-    def copied_cell(model, x, y, steps):  # the notebook's line, freezing the notebook's own model
+    def copied_freeze(model, x, y, steps):  # the notebook's line, freezing the notebook's own model
         notebook_model.dense1.trainable = False
         return unfrozen(model, x, y, steps)
 
-    assert "still among the model's trainable variables" in _wrong(check_fine_tune_head(copied_cell))
-    assert "still among the model's trainable variables" in _wrong(check_fine_tune_head(unfrozen))
-    assert "still among the model's trainable variables" in _wrong(check_fine_tune_head(zeroed))
+    for answer in (copied_freeze, unfrozen, zeroed, thawed):
+        assert "still among the model's trainable variables" in _wrong(check_fine_tune_head(answer))
     assert "no variable moved" in _wrong(check_fine_tune_head(whole_model))
     assert "differ from a head-only run" in _wrong(check_fine_tune_head(slow))
-    assert "built for other variables" in check_fine_tune_head(reused).message
+    assert "built for other variables" in _wrong(check_fine_tune_head(reused))
     assert "not the list" in _wrong(check_fine_tune_head(lambda m, x, y, s: fine_tune_head(m, x, y, s)[0]))
 
 

@@ -124,7 +124,30 @@ def test_resumable():
 
         return answer
 
+    def top_level_dropouts(model, optimizer, iterator, generator, step):  # misses the nested block's
+        seeds = [layer.seed_generator.state for layer in model.layers if hasattr(layer, "seed_generator")]
+        return tf.train.Checkpoint(
+            model=model,
+            optimizer=optimizer,
+            iterator=iterator,
+            generator=generator,
+            step=step,
+            layer_seeds=seeds,
+        )
+
+    def fixed_places(model, optimizer, iterator, generator, step):  # the notebook's layers[1], wherever it is
+        seeds = [model.layers[1].seed_generator.state]
+        return tf.train.Checkpoint(
+            model=model,
+            optimizer=optimizer,
+            iterator=iterator,
+            generator=generator,
+            step=step,
+            layer_seeds=seeds,
+        )
+
     cheats_and_wrong = [
+        (top_level_dropouts, "seed states are not saved"),
         (aliased, "seed states are not saved"),  # the weights come back through Adam's references
         (one_object_everywhere, "Adam restarted"),
         (without("layer_seeds"), "seed states are not saved"),
@@ -137,6 +160,7 @@ def test_resumable():
     ]
     for answer, words in cheats_and_wrong:
         _failed(check_resumable(answer), words)
+    assert not check_resumable(fixed_places)  # its ❌ depends on what the drawn layout put at layers[1]
     _failed(check_resumable(placeholder), "still the placeholder")
     _failed(check_resumable(lambda *parts: 1 / 0), "raised ZeroDivisionError")
 

@@ -2,7 +2,8 @@
 
 `answer_of` and `placeholder_or_error` turn a placeholder or a raising function into one sentence;
 `watch` runs a learner's function and records what it did that a result alone cannot show (which
-variables it created, which `tf.train.Checkpoint` restored or read, what TensorFlow logged).
+variables it created, which `tf.train.Checkpoint` restored or read, what TensorFlow logged, which
+ckptkit helper it let do the work).
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from ckptkit.live.snapshot import live_variables
 
 import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from inspect import CO_OPTIMIZED
+from pathlib import Path
+from types import CodeType
 
 tf = import_tensorflow()
 
@@ -89,6 +93,7 @@ class Watched:
     )  # ids of the variables a restore or read in the call reached
     restores: int = 0  # how many tf.train.Checkpoint objects ran restore or read
     logs: list[str] = field(default_factory=list)  # TensorFlow's log, a dropped restore status's warnings too
+    helper: str | None = None  # the first ckptkit helper function the call ran, by its qualified name
 
     def restored_through_checkpoint(self, variables: list) -> bool:
         """True when a `tf.train.Checkpoint` whose `restore` or `read` ran in the call reaches each one."""
@@ -116,17 +121,42 @@ class Watched:
 # hook sees each call of them, whatever name the learner's code reaches them by.
 _RESTORE_CODES = {tf.train.Checkpoint.restore.__code__, tf.train.Checkpoint.read.__code__}
 
+# ckptkit's own files that may run during the learner's call: the checks, the log capture around them, the
+# error classes and the lazy import of public names. Anything else of ckptkit is a helper doing the work.
+_PACKAGE = Path(__file__).resolve().parents[1]
+_NOT_HELPERS = (_PACKAGE / "exercises", _PACKAGE / "live" / "quiet.py", _PACKAGE / "errors.py")
+_NOT_HELPERS += (_PACKAGE / "__init__.py",)
 
-def watch(function: Callable, *args: object) -> Watched:
-    """Call `function(*args)` and record the variables it created, what its restores reached, its logs."""
-    seen, restorers = Watched(), []
+
+def _is_helper(filename: str, seen: dict[str, bool]) -> bool:
+    """True for a file of the ckptkit package other than `_NOT_HELPERS` (remembered per file name)."""
+    if filename not in seen:
+        path = Path(filename).resolve()
+        inside = path.is_relative_to(_PACKAGE)
+        seen[filename] = inside and not any(path == p or path.is_relative_to(p) for p in _NOT_HELPERS)
+    return seen[filename]
+
+
+def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ()) -> Watched:
+    """Call `function(*args)` and record the variables it created, what its restores reached, its logs.
+
+    It also records the first ckptkit function the call ran, other than the checks' own and `allowed`
+    (e.g. the forward pass of a model the check handed over): a check that asks for TensorFlow's own
+    calls refuses an answer that let a helper do the work.
+    """
+    seen, restorers, files = Watched(), [], {}
     outer = sys.getprofile()
 
     def profile(frame: object, event: str, arg: object) -> None:
-        if event == "call" and frame.f_code in _RESTORE_CODES:
+        # A profile hook sees every Python call, however the learner's code reached the function. Only
+        # functions count as helpers: a module's or a class's body runs when first imported.
+        code = frame.f_code
+        if event == "call" and code in _RESTORE_CODES:
             checkpoint = frame.f_locals.get("self")
             if all(checkpoint is not c for c in restorers):
                 restorers.append(checkpoint)
+        elif event == "call" and seen.helper is None and code.co_flags & CO_OPTIMIZED and code not in allowed:
+            seen.helper = code.co_qualname if _is_helper(code.co_filename, files) else None
         if outer is not None:
             outer(frame, event, arg)
 

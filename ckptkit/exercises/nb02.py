@@ -30,80 +30,93 @@ def _stored(path: str) -> dict[str, np.ndarray]:
         }
 
 
-def _one_adam_step(widths: tuple[int, ...], folder: Path) -> tuple[dict[str, np.ndarray], list]:
-    """A Dense stack after one Adam step: (values in its file, each trainable variable's gradient).
+# Adams the check saves: (the case a hint names, Adam's settings, the Dense widths of its model).
+_ADAMS = (
+    ("a float learning rate", {}, (4, 3, 1)),
+    ("use_ema=True", {"use_ema": True}, (5, 2)),
+    ("gradient_accumulation_steps=2", {"gradient_accumulation_steps": 2}, (3, 2, 1)),
+    ("a learning-rate schedule", {"schedule": True}, (4, 1)),
+    ("use_ema=True and a schedule", {"use_ema": True, "schedule": True}, (2, 2, 1)),
+)
 
-    After one step from zero moments Adam's velocity is (1 - beta_2) * g**2 and its momentum
-    (1 - beta_1) * g: the truth, computed from the gradient, with no look inside the optimizer. The
-    layers are linear, so no gradient is zero everywhere and the two moments differ.
+
+def _marked_adam(
+    settings: dict, widths: tuple[int, ...], folder: Path
+) -> tuple[object, dict[str, np.ndarray]]:
+    """A built Adam whose float variables each hold their own constant, and the values in its checkpoint.
+
+    The constants make the truth readable from the file: the key that holds the constant of
+    `optimizer._velocities[i]` is where that velocity went, whatever the positions.
     """
     import keras
 
+    settings = dict(settings)
+    if settings.pop("schedule", False):
+        settings["learning_rate"] = keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.9)
     model = keras.Sequential([keras.Input((3,)), *(keras.layers.Dense(n) for n in widths)])
-    optimizer = keras.optimizers.Adam(learning_rate=0.01)
-    inputs = tf.random.stateless_normal([8, 3], seed=[len(widths), 5])
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.square(model(inputs) - 1.0))
-    variables = model.trainable_variables
-    grads = tape.gradient(loss, variables)
-    optimizer.apply_gradients(zip(grads, variables, strict=True))
+    optimizer = keras.optimizers.Adam(**settings)
+    optimizer.build(model.trainable_variables)
+    for n, variable in enumerate(optimizer.variables):
+        if variable.dtype.startswith("float"):
+            variable.assign(np.full(variable.shape, 100.0 + n, variable.dtype))
     path = tf.train.Checkpoint(model=model, optimizer=optimizer).write(
-        os.fspath(folder / f"deep{len(widths)}")
+        os.fspath(folder / f"adam{len(widths)}")
     )
-    return _stored(path), [(g.numpy(), optimizer.beta_1, optimizer.beta_2) for g in grads]
+    return optimizer, _stored(path)
 
 
-def _judge_key(velocity_key: object, stored: dict[str, np.ndarray], grads: list) -> Feedback | None:
-    """None when `velocity_key(i)` names the velocity of trainable variable i for every i."""
-    for i, (g, beta_1, beta_2) in enumerate(grads):
+def _judge_key(velocity_key: object, optimizer: object, stored: dict, case: str) -> Feedback | None:
+    """None when `velocity_key(optimizer, i)` names the key of velocity i for every trainable variable i."""
+    for i, (momentum, velocity) in enumerate(zip(optimizer._momentums, optimizer._velocities, strict=True)):
         try:
-            answer = velocity_key(i)
+            answer = velocity_key(optimizer, i)
         except Exception as err:
-            return placeholder_or_error(f"velocity_key({i})", err)
+            return placeholder_or_error(f"velocity_key(optimizer, {i})", err)
         if answer is None:
             return placeholder_or_error("velocity_key", None)
         key = str(answer).removesuffix(VALUE_SUFFIX)
-        where = f"velocity_key({i}) = {answer!r}"
+        where = f"for an Adam with {case}, velocity_key(optimizer, {i}) = {answer!r}"
         if key not in stored:
             return Feedback(
                 False,
                 f"{where} is no key of the check's checkpoint (section 'See what the checkpoint holds')",
             )
-        value = stored[key]
-        if value.shape == g.shape and np.allclose(value, (1 - beta_1) * g, rtol=1e-5, atol=0):
+        if np.array_equal(stored[key], velocity.numpy()):
+            continue
+        if np.array_equal(stored[key], momentum.numpy()):
             return Feedback(
                 False, f"{where} holds the first moment (momentum) of variable {i}, not the second"
             )
-        if value.shape != g.shape or not np.allclose(value, (1 - beta_2) * g**2, rtol=1e-5, atol=1e-12):
-            return Feedback(
-                False,
-                f"{where} holds another value than the velocity of trainable variable {i}: count what the "
-                "optimizer stores before the moments",
-            )
+        return Feedback(
+            False,
+            f"{where} holds another value than the velocity of trainable variable {i}: count what this "
+            "Adam lists before the moments (section 'See what the checkpoint holds')",
+        )
     return None
 
 
 def check_velocity_key(velocity_key: object) -> Feedback:
-    """Notebook 02, exercise 1: `velocity_key(i)` names the key of Adam's velocity for trainable variable `i`.
+    """Notebook 02, exercise 1: `velocity_key(optimizer, i)`, the key of Adam's velocity for variable `i`.
 
-    Scope: Keras 3.15's Adam with a float learning rate, `use_ema=False` and no gradient accumulation
-    (notebook 02 shows how other settings move the moments). The answer is a key as `tf.train.list_variables`
-    prints it, with or without the `/.ATTRIBUTES/VARIABLE_VALUE` suffix. The check trains two models of
-    its own (3 and 2 Dense layers) one Adam step, writes each checkpoint, and compares the value under
-    every key the function returns with the velocity computed from the step's gradient.
+    The answer is a key as `tf.train.list_variables` prints it, with or without the
+    `/.ATTRIBUTES/VARIABLE_VALUE` suffix, for a checkpoint `tf.train.Checkpoint(model=..., optimizer=...)`.
+    The check builds Keras 3 Adams of its own (a float rate, EMA, gradient accumulation, a schedule)
+    over models of 2 to 3 Dense layers, writes each checkpoint, and reads what is stored under the key.
     """
     if not callable(velocity_key):
-        return Feedback(False, "velocity_key must be a function of the trainable variable's number")
+        return Feedback(False, "velocity_key must be a function of the optimizer and the variable's number")
     if is_placeholder(velocity_key):
         return placeholder_or_error("velocity_key", None)
     with tempfile.TemporaryDirectory(prefix="ckptkit-nb02-") as root:
-        for widths in ((4, 3, 1), (5, 2)):
-            stored, grads = _one_adam_step(widths, Path(root))
-            wrong = _judge_key(velocity_key, stored, grads)
+        for case, settings, widths in _ADAMS:
+            optimizer, stored = _marked_adam(settings, widths, Path(root))
+            wrong = _judge_key(velocity_key, optimizer, stored, case)
             if wrong is not None:
                 return wrong
     return Feedback(
-        True, "right: in 2 models of the check's own (6 and 4 variables) every key held the velocity"
+        True,
+        f"right: in {len(_ADAMS)} Adams of the check's own (EMA, accumulation, schedules) "
+        "every key held the velocity",
     )
 
 

@@ -1,5 +1,6 @@
 """The exercise checks of notebook 03_pretrain_finetune.ipynb: one stage's checkpoint in a shared folder,
-a backbone restored alone, and a head fine-tuned over a frozen backbone."""
+a backbone restored alone from under another name, and a head fine-tuned over a frozen backbone by a
+loop of the learner's own (ckptkit's helpers are refused, as in exercise 06's second check)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ckptkit.runs.step import fit, mse
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,8 @@ tf = import_tensorflow()
 
 __all__ = ["check_backbone", "check_fine_tune_head", "check_stage_latest"]
 
+_BACKBONE = "'Restore only the backbone into a new model'"  # the notebook's section on restoring a part
+
 
 def _shared_folders(root: Path) -> list[tuple[Path, str, str, str]]:
     """Folders where stages saved side by side: (folder, stage asked for, its newest file, what is there)."""
@@ -27,6 +31,7 @@ def _shared_folders(root: Path) -> list[tuple[Path, str, str, str]]:
     for name, plan in (
         ("two_stages", [("pretrain", 3), ("finetune", 2)]),  # the notebook's layout, other counts
         ("many", [("warmup", 12), ("tune", 1), ("finetune", 4)]),  # 12 saves; one stage's name ends another's
+        ("prefix", [("pretrain", 3), ("pre", 2), ("post", 1)]),  # "pre" starts "pretrain", which saved more
     ):
         folder, newest = root / name, {}
         for stage, saves in plan:
@@ -71,37 +76,43 @@ def check_stage_latest(stage_latest: object) -> Feedback:
             if os.path.abspath(got) == os.path.abspath(tf.train.latest_checkpoint(folder)):
                 why = "the folder's latest checkpoint, by another stage: the state file names only one save"
             elif name.startswith(f"{stage}-checkpoint-"):
-                why = f"a checkpoint of {stage!r}, but not its newest"
+                why = f"a checkpoint of {stage!r}, but not its newest, the one with the largest N as a number"
             else:
-                why = f"not a checkpoint of {stage!r}"
+                why = f"not a checkpoint of {stage!r}, whose files are named {stage}-checkpoint-N"
             return Feedback(
                 False,
                 f"in a folder shared by {there}, stage_latest(folder, {stage!r}) returned {name}: {why} "
                 "(section 'Reproduce the shared-folder trap')",
             )
     return Feedback(
-        True, f"right: in 2 shared folders of the check's own, {len(cases)} stages' newest files found"
+        True, f"right: in 3 shared folders of the check's own, {len(cases)} stages' newest files found"
     )
 
 
-def _pretrained(folder: Path, hidden: int, seed: int) -> str:
-    """A pretrain checkpoint of the notebook's shape (model, Adam, step) for a `MyModel(hidden)`."""
+def _pretrained(folder: Path, hidden: int, seed: int, backbone: str) -> str:
+    """A pretrain checkpoint (model, Adam, step) of a `MyModel(hidden)`, its first layer named `backbone`.
+
+    The file holds `model/<backbone>/...` and `model/dense2/...`, as a model with those attribute names
+    would save them, so the backbone is not where a `FinetuneModel`'s `dense1` would look for it.
+    """
     inputs, targets = regression_data(n=16, seed=seed)
     model, optimizer = MyModel(hidden), tf.keras.optimizers.Adam(learning_rate=0.01)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(0))
-    fit(model, None, optimizer, inputs, targets, 3, step=ckpt.step)
-    return ckpt.save(os.fspath(folder / f"pretrain{hidden}"))
+    step = tf.Variable(0)
+    fit(model, None, optimizer, inputs, targets, 3, step=step)
+    layers = tf.train.Checkpoint(**{backbone: model.dense1, "dense2": model.dense2})
+    saved = tf.train.Checkpoint(model=layers, optimizer=optimizer, step=step)
+    return saved.save(os.fspath(folder / f"pretrain{hidden}"))
 
 
-def _judge_backbone(load_backbone: object, path: str, hidden: int) -> Feedback | None:
-    """None when `load_backbone(model, path)` filled a new model's backbone through a checkpoint restore."""
+def _judge_backbone(load_backbone: object, path: str, hidden: int, backbone: str) -> Feedback | None:
+    """None when `load_backbone(model, path, backbone)` filled a new model's dense1 through a restore."""
     with captured_tf_logs():
         reader = tf.train.load_checkpoint(path)  # TensorFlow's own reader gives the stored backbone
-        stored = [reader.get_tensor(f"model/dense1/{n}{VALUE_SUFFIX}") for n in ("_kernel", "bias")]
+        stored = [reader.get_tensor(f"model/{backbone}/{n}{VALUE_SUFFIX}") for n in ("_kernel", "bias")]
     model = FinetuneModel(hidden=hidden)
-    seen = watch(load_backbone, model, path)
+    seen = watch(load_backbone, model, path, backbone)
     if seen.error is not None:
-        return placeholder_or_error("load_backbone(model, path)", seen.error)
+        return placeholder_or_error(f"load_backbone(model, path, {backbone!r})", seen.error)
     if not model.built or not model.variables:
         if not seen.created and not seen.restores:
             return placeholder_or_error("load_backbone", None)
@@ -114,43 +125,68 @@ def _judge_backbone(load_backbone: object, path: str, hidden: int) -> Feedback |
             f"the model has {len(model.variables)} variables instead of 6: a restore before the build "
             "leaves a stray copy (notebook 02)",
         )
-    backbone = [model.dense1.kernel, model.dense1.bias]
-    if not seen.restored_through_checkpoint(backbone):
+    layer = [model.dense1.kernel, model.dense1.bias]
+    if not seen.restored_through_checkpoint(layer):
         return Feedback(False, "the backbone's values did not arrive through a checkpoint restore")
-    for name, var, want in zip(("kernel", "bias"), backbone, stored, strict=True):
+    for name, var, want in zip(("kernel", "bias"), layer, stored, strict=True):
         if not np.array_equal(value_of(var), want):
-            return Feedback(False, f"dense1's {name} differs from the checkpoint's")
+            return Feedback(
+                False,
+                f"dense1's {name} differs from the file's model/{backbone}/ values: the file keeps the "
+                f"backbone under {backbone!r}, a name this model does not have (section {_BACKBONE})",
+            )
     # A status nobody handled stays alive with the model (its unmatched values wait for objects the
     # model may still create) and logs its warnings only when the model is collected: drop it first.
-    del model, backbone, var
+    del model, layer, var
     if logs := seen.release():
         return Feedback(
             False,
             f"TensorFlow logged {len(logs)} warnings about values left in the file: your restore "
-            "skips most of it, so say so to its status (section 'Restore only the backbone')",
+            f"skips most of it, so say so to its status (section {_BACKBONE})",
         )
     return None
 
 
-def check_backbone(load_backbone: object) -> Feedback:
-    """Notebook 03, exercise 2: `load_backbone(model, path)` fills a new, unbuilt `FinetuneModel`'s backbone.
+def _judge_no_match(load_backbone: Callable, path: str, hidden: int, backbone: str) -> Feedback | None:
+    """None when `load_backbone` raises for a name the file does not hold, instead of leaving dense1 fresh."""
+    seen = watch(load_backbone, FinetuneModel(hidden=hidden), path, "trunk")
+    if seen.error is not None:
+        return None
+    return Feedback(
+        False,
+        f"in a file whose backbone is stored under {backbone!r}, load_backbone(model, path, 'trunk') "
+        "returned without an error, its backbone still random: ask the restore's status whether what "
+        f"you passed got a value (section {_BACKBONE})",
+    )
 
-    The check writes pretrain checkpoints of its own (`MyModel` of widths 8 and 24, Adam, a step), hands
-    the function a new `FinetuneModel` of the same width, and checks: the model is built with its 6
-    variables (no stray copy), its `dense1` came through a `tf.train.Checkpoint` restore and equals
-    what TensorFlow's reader finds in the file, and no warning was logged about the skipped values.
+
+def check_backbone(load_backbone: object) -> Feedback:
+    """Notebook 03, exercise 2: `load_backbone(model, path, name)` fills dense1 from `model/<name>/`.
+
+    The check writes pretrain checkpoints of its own (widths 8 and 24, Adam, a step) whose backbone is
+    stored under a name other than `dense1`, hands the function a new, unbuilt `FinetuneModel` of the
+    same width and that name, and checks: the model is built with its 6 variables (no stray copy), its
+    `dense1` came through a `tf.train.Checkpoint` restore and equals what TensorFlow's reader finds under
+    the name, and no warning was logged about the skipped values. Asked for a name the file does not
+    hold, the function must raise.
     """
     if not callable(load_backbone):
-        return Feedback(False, "load_backbone must be a function of (model, path)")
+        return Feedback(False, "load_backbone must be a function of (model, path, name)")
     if is_placeholder(load_backbone):
         return placeholder_or_error("load_backbone", None)
     with tempfile.TemporaryDirectory(prefix="ckptkit-nb03-") as root:
-        for hidden, seed in ((8, 21), (24, 22)):
-            wrong = _judge_backbone(load_backbone, _pretrained(Path(root), hidden, seed), hidden)
+        for hidden, seed, backbone in ((8, 21, "encoder"), (24, 22, "features")):
+            path = _pretrained(Path(root), hidden, seed, backbone)
+            wrong = _judge_backbone(load_backbone, path, hidden, backbone)
             if wrong is not None:
                 return wrong
+        wrong = _judge_no_match(load_backbone, path, hidden, backbone)
+        if wrong is not None:
+            return wrong
     return Feedback(
-        True, "right: 2 new models (widths 8 and 24) got their pretrained backbone, status handled"
+        True,
+        "right: 2 new models (widths 8 and 24) got their backbone from under 'encoder' and 'features', "
+        "status handled, and a name the file lacks raised",
     )
 
 
@@ -174,6 +210,10 @@ def _head_truth(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor, steps: int) ->
     return losses
 
 
+# The models the check hands over are ckptkit's classes: their forward pass is no helper doing the work.
+_MODEL_CODES = {FinetuneModel.call.__code__, MyModel.call.__code__}
+
+
 def _backbone_gets_gradient(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor) -> bool:
     """True when the loss's gradient reaches dense1, so an unfrozen backbone would move."""
     with tf.GradientTape() as tape:
@@ -185,7 +225,8 @@ def _backbone_gets_gradient(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor) ->
 def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
     """Notebook 03, exercise 3: `fine_tune_head(model, x, y, steps)` freezes dense1, trains the head.
 
-    The check builds a `FinetuneModel` of width 12 and data of its own, and makes sure the loss's
+    The loop must be the learner's own: a call of a ckptkit helper (`fit`, `train_step`, `mse`) is
+    refused. The check builds a `FinetuneModel` of width 12 and data of its own, and makes sure the loss's
     gradient reaches `dense1`. After the call, `dense1` must be out of the trainable variables and
     bit-identical, the head must have moved, and the losses must match a run that trains only the
     head's variables, named one by one, with a new Adam at learning rate 0.01.
@@ -201,10 +242,17 @@ def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
         return Feedback(False, "the check's data gives dense1 no gradient: report this as a ckptkit bug")
     want = _head_truth(model, x, y, steps)
     before = {id(v): value_of(v) for v in model.variables}
-    seen = watch(fine_tune_head, model, x, y, steps)
-    if seen.error is not None or seen.result is None:
-        wrong = placeholder_or_error("fine_tune_head(model, x, y, steps)", seen.error)
-        if seen.error is not None and "Unknown variable" in str(seen.error):
+    seen = watch(fine_tune_head, model, x, y, steps, allowed=_MODEL_CODES)
+    result, error, helper = seen.result, seen.error, seen.helper
+    if helper is not None:
+        return Feedback(
+            False,
+            f"it called ckptkit's {helper}, which takes the training step for you: write the loop "
+            "yourself (section 'Freeze the backbone and train the head' prints the kit's step)",
+        )
+    if error is not None or result is None:
+        wrong = placeholder_or_error("fine_tune_head(model, x, y, steps)", error)
+        if error is not None and "Unknown variable" in str(error):
             wrong = Feedback(
                 False, wrong.message + ": an optimizer built for other variables cannot train these"
             )
@@ -212,19 +260,23 @@ def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
     moved = [v for v in model.variables if not np.array_equal(value_of(v), before[id(v)])]
     trainable = {id(v) for v in model.trainable_variables}
     if any(id(v) in trainable for v in model.dense1.variables):
-        return Feedback(False, "dense1 is still among the model's trainable variables: it is not frozen")
+        return Feedback(
+            False,
+            "on return dense1 is still among the model's trainable variables: freeze it, and leave it so",
+        )
     if any(any(v is m for m in moved) for v in model.dense1.variables):
         return Feedback(False, "dense1's values changed: a frozen backbone keeps its pretrained values")
     if not moved:
         return Feedback(False, "no variable moved: the head must train while the backbone stays frozen")
-    got = [float(v) for v in seen.result] if isinstance(seen.result, list | tuple) else None
+    got = [float(v) for v in result] if isinstance(result, list | tuple) else None
     if got is None or len(got) != steps:
-        return Feedback(False, f"fine_tune_head returned {seen.result!r}, not the list of the {steps} losses")
+        return Feedback(False, f"fine_tune_head returned {result!r}, not the list of the {steps} losses")
     if not np.allclose(got, want, rtol=1e-5):
         return Feedback(
             False,
             f"your losses {[f'{v:.4g}' for v in got]} differ from a head-only run with a new Adam at "
-            f"learning rate 0.01, {[f'{v:.4g}' for v in want]} (section 'Freeze the backbone')",
+            f"learning rate 0.01, {[f'{v:.4g}' for v in want]} (section 'Freeze the backbone and train "
+            "the head')",
         )
     return Feedback(
         True, f"right: {steps} steps moved only the head of the check's model; dense1 stayed bit-identical"

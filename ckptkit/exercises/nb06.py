@@ -8,15 +8,13 @@ lets a ckptkit helper do the reading is refused, since the exercise is about Ten
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, answer_of, tracked
+from ckptkit.exercises.feedback import Feedback, answer_of, placeholder_or_error, tracked, watch
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.runs.step import apply_step
 
 import os
 import shutil
-import sys
 import tempfile
-from inspect import CO_OPTIMIZED
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +27,14 @@ Parts = tuple[tf.keras.Model, tf.keras.optimizers.Optimizer, object, tf.random.G
 
 
 def _parts(seed: int) -> Parts:
-    """Two Dropout layers in a 6 -> 12 -> 12 -> 1 model, Adam, a shuffled iterator, a generator, a step."""
+    """A model with Dropouts where `seed` puts them, one nested; Adam, data, a generator, a step."""
     dense, dropout = tf.keras.layers.Dense, tf.keras.layers.Dropout
-    hidden = [dense(12, activation="relu"), dropout(0.3, seed=seed)]
-    hidden += [dense(12, activation="relu"), dropout(0.2, seed=seed + 1)]
-    model = tf.keras.Sequential([tf.keras.Input((6,)), *hidden, dense(1)])
     rng = np.random.default_rng(seed)
+    block = tf.keras.Sequential([dense(12, activation="relu"), dropout(0.2, seed=seed + 1)])
+    hidden = [dense(12, activation="relu"), block]
+    for n in range(int(rng.integers(1, 3))):  # one or two more, at drawn places: no fixed layer index works
+        hidden.insert(int(rng.integers(0, len(hidden) + 1)), dropout(0.3, seed=seed + 2 + n))
+    model = tf.keras.Sequential([tf.keras.Input((6,)), *hidden, dense(1)])
     for variable in model.trainable_variables:
         variable.assign(0.5 * rng.normal(size=variable.shape).astype(np.float32))
     optimizer = tf.keras.optimizers.Adam(0.01)
@@ -74,7 +74,8 @@ def _why_it_diverged(ckpt: tf.train.Checkpoint, parts: Parts) -> str:
 def check_resumable(resumable: object) -> Feedback:
     """06 exercise 1: a run resumed from `resumable(model, optimizer, iterator, generator, step)` is exact."""
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as folder:
-        first = _parts(seed=606)
+        seed = int(np.random.default_rng().integers(1, 10_000))  # a new layout on every run
+        first = _parts(seed)
         ckpt, problem = answer_of(resumable, "resumable", *first)
         if problem is not None:
             return problem
@@ -86,7 +87,7 @@ def check_resumable(resumable: object) -> Feedback:
         except (tf.errors.OpError, ValueError, TypeError) as err:
             return Feedback(False, f"its checkpoint cannot be written: {str(err).splitlines()[0]}")
         _train(first, 4)  # the uninterrupted run goes on
-        second = _parts(seed=606)  # a new process after the crash: every object built afresh
+        second = _parts(seed)  # a new process after the crash: every object built afresh
         again, problem = answer_of(resumable, "resumable", *second)
         if problem is not None:
             return problem
@@ -103,10 +104,11 @@ def check_resumable(resumable: object) -> Feedback:
         np.array_equal(a, b) for a, b in zip(first[0].get_weights(), second[0].get_weights(), strict=True)
     ):
         return Feedback(False, f"the resumed run ended with other weights: {_why_it_diverged(again, second)}")
+    dropouts = sum(v.path.endswith("seed_generator_state") for v in first[0].variables)
     return Feedback(
         True,
-        "right: a model with two Dropout layers, saved after 3 steps and resumed in fresh objects, ended "
-        "4 steps later with the uninterrupted run's weights, bit for bit",
+        f"right: a model with {dropouts} Dropout layers, one in a nested block, saved after 3 steps and "
+        "resumed in fresh objects, ended 4 steps later with the uninterrupted run's weights, bit for bit",
     )
 
 
@@ -197,49 +199,14 @@ def _healthy(folder: Path) -> Answer:
 _FOLDERS = {"nothing": _nothing, "killed": _killed, "power-cut": _power_cut, "flipped": _flipped}
 _FOLDERS |= {"healthy": _healthy, "empty-state": _empty_state}
 
-# ckptkit's own files that may run during the learner's call: this check, the log capture around it, the
-# error classes and the lazy import of public names. Anything else of ckptkit is a helper doing the work.
-_PACKAGE = Path(__file__).resolve().parents[1]
-_NOT_HELPERS = (_PACKAGE / "exercises", _PACKAGE / "live" / "quiet.py", _PACKAGE / "errors.py")
-_NOT_HELPERS += (_PACKAGE / "__init__.py",)
-
-
-def _is_helper(filename: str, seen: dict[str, bool]) -> bool:
-    """True for a file of the ckptkit package other than `_NOT_HELPERS` (remembered per file name)."""
-    if filename not in seen:
-        path = Path(filename).resolve()
-        inside = path.is_relative_to(_PACKAGE)
-        seen[filename] = inside and not any(path == p or path.is_relative_to(p) for p in _NOT_HELPERS)
-    return seen[filename]
-
 
 def _answer_without_helpers(function: object, folder: str) -> tuple[object, Feedback | None, str | None]:
     """The learner's answer for `folder`, its problem, and the first ckptkit helper it called, if any."""
-    used: list[str] = []
-    seen: dict[str, bool] = {}
-    outer = sys.getprofile()
-
-    def profile(frame: object, event: str, arg: object) -> None:
-        # A profile hook sees every Python call, however the learner's code reached the function. Only
-        # functions count: a module's or a class's body runs when first imported, not yet a helper at work.
-        code = frame.f_code
-        if (
-            event == "call"
-            and not used
-            and code.co_flags & CO_OPTIMIZED
-            and _is_helper(code.co_filename, seen)
-        ):
-            used.append(code.co_qualname)
-        if outer is not None:
-            outer(frame, event, arg)
-
-    with captured_tf_logs():
-        sys.setprofile(profile)
-        try:
-            got, problem = answer_of(function, "newest_restorable", folder)
-        finally:
-            sys.setprofile(outer)
-    return got, problem, used[0] if used else None
+    if not callable(function):
+        return (*answer_of(function, "newest_restorable", folder), None)
+    seen = watch(function, folder)
+    problem = None if seen.error is None else placeholder_or_error("newest_restorable", seen.error)
+    return seen.result, problem, seen.helper
 
 
 def check_newest_restorable(newest_restorable: object) -> Feedback:
