@@ -55,8 +55,8 @@ def _on_disk(folder):
 
 def newest_restorable(folder):
     try:
-        paths = _listed(folder)
-    except ValueError:  # an empty or garbled state file: the files on disk
+        paths = _listed(folder) or _on_disk(folder)  # none listed: a zeroed state file, or none at all
+    except ValueError:  # an empty state file: the files on disk
         paths = _on_disk(folder)
     return next((path for path in reversed(paths) if _whole(path)), None)
 
@@ -72,6 +72,15 @@ def none_without_state(folder):
         return state_file_only(folder)
     except ValueError:
         return None
+
+
+def value_error_only(folder):
+    """Right for an empty state file, wrong for a zeroed one: get_checkpoint_state then answers None."""
+    try:
+        paths = _listed(folder)
+    except ValueError:
+        paths = _on_disk(folder)
+    return next((path for path in reversed(paths) if _whole(path)), None)
 
 
 def placeholder(*args):
@@ -124,27 +133,18 @@ def test_resumable():
 
         return answer
 
-    def top_level_dropouts(model, optimizer, iterator, generator, step):  # misses the nested block's
-        seeds = [layer.seed_generator.state for layer in model.layers if hasattr(layer, "seed_generator")]
-        return tf.train.Checkpoint(
-            model=model,
-            optimizer=optimizer,
-            iterator=iterator,
-            generator=generator,
-            step=step,
-            layer_seeds=seeds,
-        )
+    def saving_seeds(find):
+        def answer(model, optimizer, iterator, generator, step):
+            parts = {"model": model, "optimizer": optimizer, "iterator": iterator, "generator": generator}
+            return tf.train.Checkpoint(**parts, step=step, layer_seeds=find(model))
 
-    def fixed_places(model, optimizer, iterator, generator, step):  # the notebook's layers[1], wherever it is
-        seeds = [model.layers[1].seed_generator.state]
-        return tf.train.Checkpoint(
-            model=model,
-            optimizer=optimizer,
-            iterator=iterator,
-            generator=generator,
-            step=step,
-            layer_seeds=seeds,
-        )
+        return answer
+
+    # the seed states of the top-level layers only: the nested block's Dropout is missed
+    top_level_dropouts = saving_seeds(
+        lambda m: [x.seed_generator.state for x in m.layers if hasattr(x, "seed_generator")]
+    )
+    fixed_places = saving_seeds(lambda m: [m.layers[1].seed_generator.state])  # the notebook's layers[1]
 
     cheats_and_wrong = [
         (top_level_dropouts, "seed states are not saved"),
@@ -233,6 +233,7 @@ def test_newest_restorable():
         (lambda folder: None, "returned None"),
         (state_file_only, "raised ValueError: Invalid checkpoint state"),
         (none_without_state, "the state file is empty"),
+        (value_error_only, "zero bytes"),
     ]
     for answer, words in cheats_and_wrong:
         _failed(check_newest_restorable(answer), words)

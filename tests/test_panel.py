@@ -137,24 +137,6 @@ def test_each_click_shows_the_call_it_made(panel):
     assert panel.call_text == "" and panel.call.value == ""
 
 
-def test_demo_clicks_through_a_branch_and_saves_under_a_new_number(panel, capsys):
-    panel.demo(steps=4)
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines if not line.startswith(" ")] == [
-        "Train",
-        "Save",
-        "Train",
-        "Save",
-        "Restore",
-        "Train",
-        "Compare",
-        "Save",
-    ]
-    assert "changed: save_counter" in lines[-3]
-    assert lines[-1].strip() == "lab.manager.save(checkpoint_number=3)"
-    assert [os.path.basename(p) for p in panel.lab.checkpoints()] == ["ckpt-3", "ckpt-2", "ckpt-1"]
-
-
 def test_a_restore_click_runs_the_tensorflow_line_it_prints(panel, monkeypatch):
     import re
 

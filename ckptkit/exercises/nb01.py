@@ -332,7 +332,7 @@ def _number_wrong(got: object, want: int, holds: str) -> Feedback | None:
         return Feedback(
             False,
             f"for a folder holding {holds} your function returned {got}: safe, but too high, so it skips "
-            "numbers; only files named ckpt-N.index, N a whole number, are this series' checkpoints",
+            "numbers; only files named ckpt-N.index, N in digits 0-9 only, are this series' checkpoints",
         )
     return None
 

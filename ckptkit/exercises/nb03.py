@@ -1,6 +1,7 @@
 """The exercise checks of notebook 03_pretrain_finetune.ipynb: one stage's checkpoint in a shared folder,
-a backbone restored alone from under another name, and a head fine-tuned over a frozen backbone by a
-loop of the learner's own (ckptkit's helpers are refused, as in exercise 06's second check)."""
+a backbone found in a file under a name drawn by the check and restored alone, and a head fine-tuned
+over a frozen backbone by a loop of the learner's own (ckptkit's helpers are refused, as in exercise
+06's second check)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ckptkit.runs.models import FinetuneModel, MyModel, regression_data
 from ckptkit.runs.step import fit, mse
 
 import os
+import random
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -89,30 +91,35 @@ def check_stage_latest(stage_latest: object) -> Feedback:
     )
 
 
-def _pretrained(folder: Path, hidden: int, seed: int, backbone: str) -> str:
-    """A pretrain checkpoint (model, Adam, step) of a `MyModel(hidden)`, its first layer named `backbone`.
+# Layer names the check draws from on each run, so no answer can know them in advance.
+_BACKBONE_NAMES = ("encoder", "features", "trunk", "stem", "body", "embedding")
+_HEAD_NAMES = ("decoder", "readout", "top", "output", "predictor", "regressor")
 
-    The file holds `model/<backbone>/...` and `model/dense2/...`, as a model with those attribute names
-    would save them, so the backbone is not where a `FinetuneModel`'s `dense1` would look for it.
+
+def _pretrained(folder: Path, hidden: int, seed: int, backbone: str, head: str) -> str:
+    """A pretrain checkpoint (model, Adam, step) of a `MyModel(hidden)`, its layers named `backbone`, `head`.
+
+    The file holds `model/<backbone>/...` and `model/<head>/...`, as a model with those attribute names
+    would save them, so neither is where a `FinetuneModel`'s layers would look.
     """
     inputs, targets = regression_data(n=16, seed=seed)
     model, optimizer = MyModel(hidden), tf.keras.optimizers.Adam(learning_rate=0.01)
     step = tf.Variable(0)
     fit(model, None, optimizer, inputs, targets, 3, step=step)
-    layers = tf.train.Checkpoint(**{backbone: model.dense1, "dense2": model.dense2})
+    layers = tf.train.Checkpoint(**{backbone: model.dense1, head: model.dense2})
     saved = tf.train.Checkpoint(model=layers, optimizer=optimizer, step=step)
     return saved.save(os.fspath(folder / f"pretrain{hidden}"))
 
 
 def _judge_backbone(load_backbone: object, path: str, hidden: int, backbone: str) -> Feedback | None:
-    """None when `load_backbone(model, path, backbone)` filled a new model's dense1 through a restore."""
+    """None when `load_backbone(model, path)` filled dense1 through a restore and returned the name."""
     with captured_tf_logs():
         reader = tf.train.load_checkpoint(path)  # TensorFlow's own reader gives the stored backbone
         stored = [reader.get_tensor(f"model/{backbone}/{n}{VALUE_SUFFIX}") for n in ("_kernel", "bias")]
     model = FinetuneModel(hidden=hidden)
-    seen = watch(load_backbone, model, path, backbone)
+    seen = watch(load_backbone, model, path)
     if seen.error is not None:
-        return placeholder_or_error(f"load_backbone(model, path, {backbone!r})", seen.error)
+        return placeholder_or_error("load_backbone(model, path)", seen.error)
     if not model.built or not model.variables:
         if not seen.created and not seen.restores:
             return placeholder_or_error("load_backbone", None)
@@ -132,9 +139,14 @@ def _judge_backbone(load_backbone: object, path: str, hidden: int, backbone: str
         if not np.array_equal(value_of(var), want):
             return Feedback(
                 False,
-                f"dense1's {name} differs from the file's model/{backbone}/ values: the file keeps the "
-                f"backbone under {backbone!r}, a name this model does not have (section {_BACKBONE})",
+                f"dense1's {name} differs from the file's backbone: the file keeps it under a name this "
+                "model does not have, the layer whose kernel maps the 32 inputs to the model's width "
+                f"(section {_BACKBONE})",
             )
+    if seen.result != backbone:
+        return Feedback(
+            False, f"load_backbone returned {seen.result!r}, not the name the file keeps the backbone under"
+        )
     # A status nobody handled stays alive with the model (its unmatched values wait for objects the
     # model may still create) and logs its warnings only when the model is collected: drop it first.
     del model, layer, var
@@ -147,46 +159,48 @@ def _judge_backbone(load_backbone: object, path: str, hidden: int, backbone: str
     return None
 
 
-def _judge_no_match(load_backbone: Callable, path: str, hidden: int, backbone: str) -> Feedback | None:
-    """None when `load_backbone` raises for a name the file does not hold, instead of leaving dense1 fresh."""
-    seen = watch(load_backbone, FinetuneModel(hidden=hidden), path, "trunk")
+def _judge_no_match(load_backbone: Callable, path: str, hidden: int) -> Feedback | None:
+    """None when `load_backbone` raises for a file with no backbone of the model's width."""
+    seen = watch(load_backbone, FinetuneModel(hidden=16), path)
     if seen.error is not None:
         return None
     return Feedback(
         False,
-        f"in a file whose backbone is stored under {backbone!r}, load_backbone(model, path, 'trunk') "
-        "returned without an error, its backbone still random: ask the restore's status whether what "
-        f"you passed got a value (section {_BACKBONE})",
+        f"given a model of width 16 and a file whose layers have width {hidden}, load_backbone returned "
+        "without an error, its backbone still random: raise when no layer in the file fits dense1 "
+        f"(section {_BACKBONE})",
     )
 
 
 def check_backbone(load_backbone: object) -> Feedback:
-    """Notebook 03, exercise 2: `load_backbone(model, path, name)` fills dense1 from `model/<name>/`.
+    """Notebook 03, exercise 2: `load_backbone(model, path)` finds the backbone's name and fills dense1.
 
-    The check writes pretrain checkpoints of its own (widths 8 and 24, Adam, a step) whose backbone is
-    stored under a name other than `dense1`, hands the function a new, unbuilt `FinetuneModel` of the
-    same width and that name, and checks: the model is built with its 6 variables (no stray copy), its
-    `dense1` came through a `tf.train.Checkpoint` restore and equals what TensorFlow's reader finds under
-    the name, and no warning was logged about the skipped values. Asked for a name the file does not
-    hold, the function must raise.
+    The check writes pretrain checkpoints of its own (widths 8 and 24, Adam, a step) whose two layers
+    are stored under names it draws on each run, hands the function a new, unbuilt `FinetuneModel` of
+    the same width, and checks: the model is built with its 6 variables (no stray copy), its `dense1`
+    came through a `tf.train.Checkpoint` restore and equals what TensorFlow's reader finds under the
+    backbone's name, the function returned that name, and no warning was logged about the skipped
+    values. Given a model of width 16 and a file of width 24, the function must raise.
     """
     if not callable(load_backbone):
-        return Feedback(False, "load_backbone must be a function of (model, path, name)")
+        return Feedback(False, "load_backbone must be a function of (model, path)")
     if is_placeholder(load_backbone):
         return placeholder_or_error("load_backbone", None)
+    draw = random.Random()  # unseeded: the notebook's seeds leave these names unknown in advance
+    backbones, heads = draw.sample(_BACKBONE_NAMES, 2), draw.sample(_HEAD_NAMES, 2)
     with tempfile.TemporaryDirectory(prefix="ckptkit-nb03-") as root:
-        for hidden, seed, backbone in ((8, 21, "encoder"), (24, 22, "features")):
-            path = _pretrained(Path(root), hidden, seed, backbone)
+        for hidden, seed, backbone, head in zip((8, 24), (21, 22), backbones, heads, strict=True):
+            path = _pretrained(Path(root), hidden, seed, backbone, head)
             wrong = _judge_backbone(load_backbone, path, hidden, backbone)
             if wrong is not None:
                 return wrong
-        wrong = _judge_no_match(load_backbone, path, hidden, backbone)
+        wrong = _judge_no_match(load_backbone, path, hidden)
         if wrong is not None:
             return wrong
     return Feedback(
         True,
-        "right: 2 new models (widths 8 and 24) got their backbone from under 'encoder' and 'features', "
-        "status handled, and a name the file lacks raised",
+        "right: 2 new models (widths 8 and 24) found their backbone under names drawn for this run, "
+        "status handled, and a file of another width raised",
     )
 
 
@@ -248,7 +262,7 @@ def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
         return Feedback(
             False,
             f"it called ckptkit's {helper}, which takes the training step for you: write the loop "
-            "yourself (section 'Freeze the backbone and train the head' prints the kit's step)",
+            "yourself, one step at a time",
         )
     if error is not None or result is None:
         wrong = placeholder_or_error("fine_tune_head(model, x, y, steps)", error)

@@ -190,6 +190,18 @@ def _empty_state(folder: Path) -> Answer:
     }
 
 
+def _zeroed_state(folder: Path) -> Answer:
+    """A power cut left the state file full of zero bytes: TensorFlow reads no state, and says nothing."""
+    _save(folder, 3)
+    _half(folder / "ckpt-3.index")
+    (folder / "checkpoint").write_bytes(bytes(40))
+    return "ckpt-2", {
+        "ckpt-3": "its index is cut short: read it back first",
+        None: "the state file holds zero bytes, as a power cut can leave it: TensorFlow then reads no state "
+        "and raises nothing, as in a folder with no checkpoint, yet ckpt-2 is whole on disk: fall back to it",
+    }
+
+
 def _healthy(folder: Path) -> Answer:
     """Three whole, committed checkpoints."""
     _save(folder, 3)
@@ -197,7 +209,7 @@ def _healthy(folder: Path) -> Answer:
 
 
 _FOLDERS = {"nothing": _nothing, "killed": _killed, "power-cut": _power_cut, "flipped": _flipped}
-_FOLDERS |= {"healthy": _healthy, "empty-state": _empty_state}
+_FOLDERS |= {"healthy": _healthy, "empty-state": _empty_state, "zeroed-state": _zeroed_state}
 
 
 def _answer_without_helpers(function: object, folder: str) -> tuple[object, Feedback | None, str | None]:
@@ -230,7 +242,7 @@ def check_newest_restorable(newest_restorable: object) -> Feedback:
         True,
         "right: past kill debris, a cut index, a flipped bit and a lost index to the newest good "
         "checkpoint, the newest one in a healthy folder, None where nothing was committed, and past an "
-        "empty state file to the newest whole checkpoint on disk",
+        "empty and a zeroed state file to the newest whole checkpoint on disk",
     )
 
 

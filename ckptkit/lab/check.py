@@ -32,7 +32,7 @@ def check_restore(checkpoint: tf.train.Checkpoint, path: str | os.PathLike[str])
 
     Refused: a file that cannot be read, an unbuilt Keras model or optimizer (Keras 3 would fill it
     later, in part), a stored value nothing takes or a variable with no stored value, another shape
-    or dtype. Serves the lab's Restore click (notebooks 01-03, 08 and the app).
+    or dtype. Serves the lab's Restore click (notebooks 01, 02, 08 and the app).
     """
     return checked_variables(checkpoint, path)[0]
 

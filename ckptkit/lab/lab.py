@@ -154,7 +154,7 @@ class CheckpointLab:
         history: History | None = None,
         code: Mapping[str, str] | None = None,
     ) -> CheckpointLab:
-        """A lab over a notebook's own checkpoint, model, optimizer and data (notebooks 01-03).
+        """A lab over a notebook's own checkpoint, model, optimizer and data (notebooks 01 and 02).
 
         `checkpoint` must track `step` (an integer variable) and `optimizer`; training goes on from
         their current values with their hyperparameters. `variables=None` means `predict` is a

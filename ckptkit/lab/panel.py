@@ -325,33 +325,6 @@ class CheckpointPanel:
         """The lines of code the last click ran, as plain text ("" when it ran none)."""
         return self.lab.last_call
 
-    def demo(self, steps: int = 10) -> None:
-        """Click through a lesson from code and print each answer and call (notebooks 01-03).
-
-        Train, Save, Train, Save, Restore the older checkpoint, Train, Compare the newer one with
-        the live values, Save: the restore starts a branch, and the last save gets a new number.
-        """
-        self.steps.value = steps
-
-        def click(label: str, button: widgets.Button) -> None:
-            button.click()
-            print(f"{label:<8} {self.status_text}")
-            for line in self.call_text.splitlines():
-                print(f"{'':<8} {line}")
-
-        click("Train", self.train_button)
-        click("Save", self.save_button)
-        click("Train", self.train_button)
-        click("Save", self.save_button)
-        newer, older = self.lab.checkpoints()[:2]
-        self.restore_choice.value = older
-        click("Restore", self.restore_button)
-        click("Train", self.train_button)
-        self.compare_a.value, self.compare_b.value = newer, LIVE
-        click("Compare", self.compare_button)
-        print(f"{'':<8} changed: {', '.join(self.lab.compare(newer, LIVE).names('changed')) or 'nothing'}")
-        click("Save", self.save_button)
-
     def _repr_mimebundle_(self, **kwargs: object) -> dict:
         """Display the widgets; the plain-text fallback stays the same from run to run."""
         bundle = self.widget._repr_mimebundle_(**kwargs)
