@@ -1,9 +1,11 @@
 """The exercise checks of notebook 01: reference solutions pass; cheats and wrong answers get a hint."""
 
-from ckptkit.exercises.nb01 import check_next_number, check_resume, check_save_schedule
+from ckptkit.exercises.nb01 import _momentum_run, check_next_number, check_resume, check_save_schedule
 
 import glob
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
@@ -135,6 +137,16 @@ def test_resume_right_answers():
     for answer in (resume, everything, built_first, apart):
         feedback = check_resume(answer)
         assert feedback and "2 momentum runs" in feedback.message, feedback
+
+
+def test_resume_file_is_as_the_exercise_says():
+    # "saved as tf.Checkpoint(step=tf.Variable(n), ...) after n steps of training"
+    with tempfile.TemporaryDirectory() as root:
+        run = _momentum_run(Path(root), 3, 3, 0.02)
+        step = tf.train.load_checkpoint(run.path).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")
+        assert step.dtype == tf.Variable(0).dtype.as_numpy_dtype and step == 3
+        iterations = tf.train.load_variable(run.path, "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")
+        assert iterations == 3
 
 
 def test_resume_cheats_fail():

@@ -237,11 +237,23 @@ def test_backbone_wrong_answers():
     def no_name(model, path):
         _restore_under(model, path, backbone_name(model, path))
 
+    def first_sorted(model, path):  # the file's first layer: right only when the backbone's name sorts first
+        name = next(key.split("/")[1] for key, _ in tf.train.list_variables(path) if key.startswith("model/"))
+        _restore_under(model, path, name)
+        return name
+
+    def last_sorted(model, path):  # the file's last layer: right only when the backbone's name sorts last
+        name = [key.split("/")[1] for key, _ in tf.train.list_variables(path) if key.startswith("model/")][-1]
+        _restore_under(model, path, name)
+        return name
+
     assert "differs from the file's backbone" in _wrong(check_backbone(copied_cell))
     assert "stray copy" in _wrong(check_backbone(restore_then_build))
     assert "warnings" in _wrong(check_backbone(no_status))
     assert "returned without an error" in _wrong(check_backbone(silent))
     assert "not the name" in _wrong(check_backbone(no_name))
+    for by_order in (first_sorted, last_sorted):  # each run has a file where the order misleads
+        assert "incompatible tensor with shape" in _wrong(check_backbone(by_order))
 
     def build_call(model, path):  # Keras 3: build() of a subclassed model without one creates nothing
         model.build((None, 32))

@@ -1,7 +1,12 @@
 """The exercise checks of notebook 04: the reference solutions pass; cheats and wrong answers get a hint."""
 
 import ckptkit
-from ckptkit.exercises.nb04 import check_backbone_restore, check_damaged_keys, check_export_parts
+from ckptkit.exercises.nb04 import (
+    _backbone_cases,
+    check_backbone_restore,
+    check_damaged_keys,
+    check_export_parts,
+)
 
 import gc
 
@@ -130,6 +135,13 @@ def test_backbone_restore():
         _failed(check_backbone_restore(answer), *words)
     _failed(check_backbone_restore(placeholder), "still the placeholder")
     _failed(check_backbone_restore(lambda path, backbone: None), "did not arrive")
+
+
+def test_backbone_files_are_saved(tmp_path):
+    # the exercise says each file is written by save(): its save_counter fills the restorer's own
+    paths, _ = _backbone_cases(str(tmp_path))
+    for path in paths.values():
+        assert "save_counter/.ATTRIBUTES/VARIABLE_VALUE" in dict(tf.train.list_variables(path))
 
 
 def test_damaged_keys():

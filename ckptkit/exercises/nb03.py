@@ -176,20 +176,25 @@ def check_backbone(load_backbone: object) -> Feedback:
     """Notebook 03, exercise 2: `load_backbone(model, path)` finds the backbone's name and fills dense1.
 
     The check writes pretrain checkpoints of its own (widths 8 and 24, Adam, a step) whose two layers
-    are stored under names it draws on each run, hands the function a new, unbuilt `FinetuneModel` of
-    the same width, and checks: the model is built with its 6 variables (no stray copy), its `dense1`
-    came through a `tf.train.Checkpoint` restore and equals what TensorFlow's reader finds under the
-    backbone's name, the function returned that name, and no warning was logged about the skipped
-    values. Given a model of width 16 and a file of width 24, the function must raise.
+    are stored under names it draws on each run (in one file the backbone's name sorts before the head's,
+    in the other after, so taking the file's first or last layer fails), hands the function a new,
+    unbuilt `FinetuneModel` of the same width, and checks: the model is built with its 6 variables (no
+    stray copy), its `dense1` came through a `tf.train.Checkpoint` restore and equals what TensorFlow's
+    reader finds under the backbone's name, the function returned that name, and no warning was logged
+    about the skipped values. Given a model of width 16 and a file of width 24, the function must raise
+    (any error).
     """
     if not callable(load_backbone):
         return Feedback(False, "load_backbone must be a function of (model, path)")
     if is_placeholder(load_backbone):
         return placeholder_or_error("load_backbone", None)
     draw = random.Random()  # unseeded: the notebook's seeds leave these names unknown in advance
-    backbones, heads = draw.sample(_BACKBONE_NAMES, 2), draw.sample(_HEAD_NAMES, 2)
+    pairs = [(backbone, head) for backbone in _BACKBONE_NAMES for head in _HEAD_NAMES]
+    first = draw.choice([(b, h) for b, h in pairs if b < h])  # the backbone's keys sort first in the file
+    last = draw.choice([(b, h) for b, h in pairs if b > h and b != first[0] and h != first[1]])
+    names = draw.sample([first, last], 2)  # which width gets which order is drawn too
     with tempfile.TemporaryDirectory(prefix="ckptkit-nb03-") as root:
-        for hidden, seed, backbone, head in zip((8, 24), (21, 22), backbones, heads, strict=True):
+        for hidden, seed, (backbone, head) in zip((8, 24), (21, 22), names, strict=True):
             path = _pretrained(Path(root), hidden, seed, backbone, head)
             wrong = _judge_backbone(load_backbone, path, hidden, backbone)
             if wrong is not None:

@@ -90,9 +90,9 @@ def _unbuilt_message(path: str, obj: object) -> str:
             f"trainable variables exist: call {path}.build(model.trainable_variables) before restoring"
         )
     return (
-        f"{path!r} ({kind}) is not built, so restore would fill only part of it, with no error: Keras 3 "
-        "creates its variables at the first call, and some stored values never reach them (a layer keeps "
-        f"its random start, a stray duplicate variable appears): call {path} once on a batch "
+        f"{path!r} ({kind}) is not built, so restore may fill only part of it, with no error: Keras 3 "
+        "creates its variables at the first call, and some stored values may never reach them (a layer "
+        f"may keep its random start beside a stray duplicate variable): call {path} once on a batch "
         f"(e.g. {path}(inputs[:1])) before restoring"
     )
 
