@@ -6,6 +6,7 @@ from __future__ import annotations
 from ckptkit.exercises.feedback import Feedback, Watched, is_placeholder, placeholder_or_error, watch
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import brief
+from ckptkit.runs.step import apply_step
 
 import os
 import tempfile
@@ -112,10 +113,8 @@ class _Run:
 
 
 def _step(w: tf.Variable, b: tf.Variable, optimizer: object, inputs: tf.Tensor, targets: tf.Tensor) -> None:
-    """One step of `x @ w + b` on the mean squared error, the optimizer over `[w, b]`."""
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.square(tf.matmul(inputs, w) + b - targets))
-    optimizer.apply_gradients(zip(tape.gradient(loss, [w, b]), [w, b], strict=True))
+    """One step of `x @ w + b` on the mean squared error, the optimizer over `[w, b]`: the kit's step."""
+    apply_step(lambda x: tf.matmul(x, w) + b, [w, b], optimizer, inputs, targets)
 
 
 def _momentum_run(folder: Path, seed: int, width: int, rate: float) -> _Run:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ckptkit.exercises.feedback import Feedback, is_placeholder, placeholder_or_error, watch
 from ckptkit.files.reader import VALUE_SUFFIX
+from ckptkit.live.private import optimizer_slot
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import live_variables, value_of
 from ckptkit.runs.models import MyModel, regression_data
@@ -42,11 +43,12 @@ _ADAMS = (
 
 def _marked_adam(
     settings: dict, widths: tuple[int, ...], folder: Path
-) -> tuple[object, dict[str, np.ndarray]]:
-    """A built Adam whose float variables each hold their own constant, and the values in its checkpoint.
+) -> tuple[object, list, dict[str, np.ndarray]]:
+    """A built Adam whose float variables each hold their own constant, the variables it was built over,
+    and the values in its checkpoint.
 
-    The constants make the truth readable from the file: the key that holds the constant of
-    `optimizer._velocities[i]` is where that velocity went, whatever the positions.
+    The constants make the truth readable from the file: the key that holds the constant of variable
+    i's velocity slot is where that velocity went, whatever the positions.
     """
     import keras
 
@@ -55,19 +57,24 @@ def _marked_adam(
         settings["learning_rate"] = keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.9)
     model = keras.Sequential([keras.Input((3,)), *(keras.layers.Dense(n) for n in widths)])
     optimizer = keras.optimizers.Adam(**settings)
-    optimizer.build(model.trainable_variables)
+    variables = model.trainable_variables
+    optimizer.build(variables)
     for n, variable in enumerate(optimizer.variables):
         if variable.dtype.startswith("float"):
             variable.assign(np.full(variable.shape, 100.0 + n, variable.dtype))
     path = tf.train.Checkpoint(model=model, optimizer=optimizer).write(
         os.fspath(folder / f"adam{len(widths)}")
     )
-    return optimizer, _stored(path)
+    return optimizer, variables, _stored(path)
 
 
-def _judge_key(velocity_key: object, optimizer: object, stored: dict, case: str) -> Feedback | None:
+def _judge_key(
+    velocity_key: object, optimizer: object, variables: list, stored: dict, case: str
+) -> Feedback | None:
     """None when `velocity_key(optimizer, i)` names the key of velocity i for every trainable variable i."""
-    for i, (momentum, velocity) in enumerate(zip(optimizer._momentums, optimizer._velocities, strict=True)):
+    for i, variable in enumerate(variables):
+        momentum = optimizer_slot(optimizer, "_momentums", variable)
+        velocity = optimizer_slot(optimizer, "_velocities", variable)
         try:
             answer = velocity_key(optimizer, i)
         except Exception as err:
@@ -109,8 +116,8 @@ def check_velocity_key(velocity_key: object) -> Feedback:
         return placeholder_or_error("velocity_key", None)
     with tempfile.TemporaryDirectory(prefix="ckptkit-nb02-") as root:
         for case, settings, widths in _ADAMS:
-            optimizer, stored = _marked_adam(settings, widths, Path(root))
-            wrong = _judge_key(velocity_key, optimizer, stored, case)
+            optimizer, variables, stored = _marked_adam(settings, widths, Path(root))
+            wrong = _judge_key(velocity_key, optimizer, variables, stored, case)
             if wrong is not None:
                 return wrong
     return Feedback(

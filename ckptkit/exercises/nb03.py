@@ -10,7 +10,7 @@ from ckptkit.files.reader import VALUE_SUFFIX
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import value_of
 from ckptkit.runs.models import FinetuneModel, MyModel, regression_data
-from ckptkit.runs.step import fit, mse
+from ckptkit.runs.step import apply_step, fit, mse
 
 import os
 import random
@@ -220,13 +220,7 @@ def _head_truth(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor, steps: int) ->
         mine.assign(theirs)
     head = [*copy.head1.trainable_variables, *copy.head2.trainable_variables]
     optimizer = tf.keras.optimizers.Adam(learning_rate=0.01)
-    losses = []
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            loss = mse(copy(x), y)
-        optimizer.apply_gradients(zip(tape.gradient(loss, head), head, strict=True))
-        losses.append(float(loss))
-    return losses
+    return [float(apply_step(copy, head, optimizer, x, y)) for _ in range(steps)]
 
 
 # The models the check hands over are ckptkit's classes: their forward pass is no helper doing the work.
@@ -262,16 +256,15 @@ def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
     want = _head_truth(model, x, y, steps)
     before = {id(v): value_of(v) for v in model.variables}
     seen = watch(fine_tune_head, model, x, y, steps, allowed=_MODEL_CODES)
-    result, error, helper = seen.result, seen.error, seen.helper
-    if helper is not None:
+    if seen.helper is not None:
         return Feedback(
             False,
-            f"it called ckptkit's {helper}, which takes the training step for you: write the loop "
+            f"it called ckptkit's {seen.helper}, which takes the training step for you: write the loop "
             "yourself, one step at a time",
         )
-    if error is not None or result is None:
-        wrong = placeholder_or_error("fine_tune_head(model, x, y, steps)", error)
-        if error is not None and "Unknown variable" in str(error):
+    if seen.error is not None or seen.result is None:
+        wrong = placeholder_or_error("fine_tune_head(model, x, y, steps)", seen.error)
+        if seen.error is not None and "Unknown variable" in str(seen.error):
             wrong = Feedback(
                 False, wrong.message + ": an optimizer built for other variables cannot train these"
             )
@@ -287,9 +280,9 @@ def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
         return Feedback(False, "dense1's values changed: a frozen backbone keeps its pretrained values")
     if not moved:
         return Feedback(False, "no variable moved: the head must train while the backbone stays frozen")
-    got = [float(v) for v in result] if isinstance(result, list | tuple) else None
+    got = [float(v) for v in seen.result] if isinstance(seen.result, list | tuple) else None
     if got is None or len(got) != steps:
-        return Feedback(False, f"fine_tune_head returned {result!r}, not the list of the {steps} losses")
+        return Feedback(False, f"fine_tune_head returned {seen.result!r}, not the list of the {steps} losses")
     if not np.allclose(got, want, rtol=1e-5):
         return Feedback(
             False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ckptkit.exercises.feedback import Feedback, answer_of, placeholder_or_error, tracked, watch
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
+from ckptkit.runs.models import seed_states
 from ckptkit.runs.step import apply_step
 
 import os
@@ -58,7 +59,7 @@ def _why_it_diverged(ckpt: tf.train.Checkpoint, parts: Parts) -> str:
     """The first ingredient the learner's checkpoint does not track, as a hint naming its row in 06."""
     model, optimizer, iterator, generator, _ = parts
     found = tracked(ckpt)
-    seeds = [v for v in model.variables if "seed_generator_state" in v.path]
+    seeds = seed_states(model)
     for missing, why in (
         (model.trainable_variables, "the model's weights are not all saved"),
         ([optimizer], "Adam restarted with zero moments (the optimizer row of the table)"),
@@ -104,7 +105,7 @@ def check_resumable(resumable: object) -> Feedback:
         np.array_equal(a, b) for a, b in zip(first[0].get_weights(), second[0].get_weights(), strict=True)
     ):
         return Feedback(False, f"the resumed run ended with other weights: {_why_it_diverged(again, second)}")
-    dropouts = sum(v.path.endswith("seed_generator_state") for v in first[0].variables)
+    dropouts = len(seed_states(first[0]))
     return Feedback(
         True,
         f"right: a model with {dropouts} Dropout layers, one in a nested block, saved after 3 steps and "
