@@ -81,7 +81,7 @@ def test_verdict_names_a_winner_only_where_ranges_separate():
     fast, slow = measure.Spread.of([1, 1.1, 1.2]), measure.Spread.of([3, 3.3, 3.6])
     assert measure.verdict(fast, slow, ("a", "b"), False) == "a beats b by 3.00x (ranges separate)"
     assert measure.verdict(fast, slow, ("a", "b"), True).startswith("b beats a by 3.00x")
-    assert "no winner" in measure.verdict(fast, measure.Spread.of([1.0, 1.1, 5.0]), ("a", "b"), True)
+    assert "not told apart" in measure.verdict(fast, measure.Spread.of([1.0, 1.1, 5.0]), ("a", "b"), True)
 
 
 def test_cost_per_step_predicts_a_range_from_the_steps_and_saves_it_timed(tmp_path):

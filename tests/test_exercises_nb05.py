@@ -175,6 +175,7 @@ def test_convert(tmp_path):
 
 def test_latest_step():
     assert check_latest_step(latest_step)
+    assert check_latest_step(lambda folder: np.int64(latest_step(folder)))  # what get_tensor returns
 
     def by_file_name(folder):  # the number in the name: save_counter under TF2
         return int(tf.train.latest_checkpoint(folder).rsplit("-", 1)[1])

@@ -1,11 +1,12 @@
 """The exercise checks of notebook 07: the reference solutions pass; cheats and wrong answers get a hint."""
 
-from ckptkit.exercises.nb07 import check_save_durably, check_save_interval
+from ckptkit.exercises.nb07 import INTERVAL_CASES, check_save_durably, check_save_interval
 from ckptkit.lessons import performance
 
 import glob
 import math
 import os
+from fractions import Fraction
 
 from helpers import spells_out
 
@@ -48,7 +49,7 @@ def _failed(feedback, *words):
 def test_save_durably():
     assert check_save_durably(save_durably)
 
-    def with_save(ckpt, prefix):  # save() writes the state file too, which must be flushed as well
+    def with_save(ckpt, prefix):  # durable, but save() also writes a state file: the exercise asks for write
         path = ckpt.save(prefix)
         for name in [*glob.glob(path + ".*"), os.path.join(os.path.dirname(path), "checkpoint")]:
             _flush(name)
@@ -60,7 +61,7 @@ def test_save_durably():
         os.sync()
         return path
 
-    assert check_save_durably(with_save)
+    assert "use ckpt.write" in check_save_durably(with_save).message
     assert "os.sync() flushes every file system" in check_save_durably(whole_system).message
 
     def files_only(ckpt, prefix):
@@ -88,7 +89,8 @@ def test_save_durably():
         (lambda ckpt, prefix: ckpt.write(prefix), "was not flushed"),
         (files_only, "not the folder"),
         (folder_first, "was not flushed"),
-        (save_without_state_file, "checkpoint was not flushed"),
+        (save_without_state_file, "state file"),
+        (with_save, "state file"),
         (the_helper, "not the folder"),
         (lambda ckpt, prefix: None, "must return the path"),
         (lambda ckpt, prefix: prefix, "no checkpoint files"),
@@ -97,6 +99,13 @@ def test_save_durably():
         _failed(check_save_durably(answer), words)
     _failed(check_save_durably(placeholder), "still the placeholder")
     _failed(check_save_durably(lambda ckpt, prefix: 1 / 0), "raised ZeroDivisionError")
+
+
+def test_interval_cases_have_no_exact_tie():  # the notebook says so: no answer hinges on rounding
+    for step_ms, save_ms, budget in INTERVAL_CASES:
+        step, save, share = (Fraction(str(v)) for v in (step_ms, save_ms, budget))
+        bound = save * (1 - share) / (share * step)  # the exact smallest real n within budget
+        assert bound.denominator != 1 and abs(bound - round(bound)) > Fraction(1, 100), (step_ms, bound)
 
 
 def test_save_interval():

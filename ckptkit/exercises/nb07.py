@@ -71,8 +71,12 @@ def check_save_durably(save_durably: object) -> Feedback:
         if problem is not None:
             return problem
         if not isinstance(path, str | os.PathLike):
-            return Feedback(False, "save_durably must return the path its write (or save) returned")
-        files = sorted(folder.glob(Path(path).name + ".*")) + sorted(folder.glob("checkpoint"))
+            return Feedback(False, "save_durably must return the path its ckpt.write returned")
+        if (folder / "checkpoint").exists():
+            return Feedback(
+                False, "it wrote a `checkpoint` state file: ckpt.save does that, use ckpt.write as asked"
+            )
+        files = sorted(folder.glob(Path(path).name + ".*"))
         if not files:
             return Feedback(False, f"no checkpoint files at the path it returned ({Path(path).name})")
         try:
@@ -85,13 +89,13 @@ def check_save_durably(save_durably: object) -> Feedback:
             return Feedback(
                 False,
                 "os.sync() flushes every file system of the machine, everyone's files with yours: flush "
-                "only what the save wrote, each file and the folder that names them",
+                "only what the write made, each file and the folder that names them",
             )
         for file in files:
             if _state(file.stat()) not in synced:
                 return Feedback(
                     False,
-                    f"{file.name} was not flushed to the disk after it was last written: a save returns "
+                    f"{file.name} was not flushed to the disk after it was last written: a write returns "
                     "with its bytes in the page cache (reread 'Know where the bytes go')",
                 )
         if _state(folder.stat()) not in synced:
@@ -107,7 +111,7 @@ def check_save_durably(save_durably: object) -> Feedback:
     )
 
 
-# (step ms, save ms, budget) the check asks about, none of them the notebook's numbers.
+# (step ms, save ms, budget) the check asks about: none is the notebook's numbers or an exact tie.
 INTERVAL_CASES = ((12.0, 30.0, 0.05), (8.0, 95.0, 0.02), (40.0, 55.0, 0.1), (3.0, 4.0, 0.5))
 _checking = False  # set while a check runs: the learner's function may not call the check itself
 

@@ -7,6 +7,7 @@ its 10th-90th percentile range, so that a conclusion is drawn only where two ran
 from __future__ import annotations
 
 from ckptkit.live.quiet import import_tensorflow
+from ckptkit.runs.step import apply_step
 
 import contextlib
 import functools
@@ -60,9 +61,9 @@ class Spread(NamedTuple):
 
 
 def verdict(a: Spread, b: Spread, names: tuple[str, str], higher_is_better: bool) -> str:
-    """Which of two spreads is better, as a ratio of medians; no winner where their ranges overlap."""
+    """Which of two spreads is better, as a ratio of medians; where their ranges overlap, neither is named."""
     if not a.separate(b):
-        return f"{names[0]} vs {names[1]}: the ranges overlap, no winner on this machine"
+        return f"{names[0]} vs {names[1]}: the ranges overlap, not told apart in this run"
     winner, loser = names if (a.median > b.median) == higher_is_better else names[::-1]
     ratio = max(a.median, b.median) / min(a.median, b.median)
     return f"{winner} beats {loser} by {ratio:.2f}x (ranges separate)"
@@ -195,8 +196,8 @@ def _throughput_of(mb: int, folder: str, repeat: int) -> dict[str, object]:
             _flush(path)
 
     # TensorFlow and raw I/O take turns in each comparison, so other load slows both alike. Each write
-    # makes new files (the old ones are removed untimed): ext4 starts writing a file that replaces
-    # another to disk at once (its auto_da_alloc), which would time the disk, not the page cache.
+    # makes new files (the old ones are removed untimed): replacing a file adds work inside the call
+    # (the old file is freed; on ext4, auto_da_alloc starts the new one's write-back).
     writes = {
         "raw_write": functools.partial(_raw_write, raw, values, fsync=False),
         "save": lambda: ckpt.write(prefix),
@@ -242,10 +243,7 @@ def _small_run(seed: int = 0) -> tuple[tf.train.Checkpoint, Callable[[], None]]:
 
     @tf.function
     def train_step() -> None:
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((model(x) - y) ** 2)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        apply_step(model, None, optimizer, x, y)
         ckpt.step.assign_add(1)
 
     train_step()  # builds the model and Adam's slots
@@ -263,9 +261,7 @@ def _stand_in_training(mb: int, seed: int = 0) -> tuple[tf.Variable, Callable[[]
 
     @tf.function
     def step() -> None:
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((x @ kernel - y) ** 2)
-        optimizer.apply_gradients([(tape.gradient(loss, kernel), kernel)])
+        apply_step(lambda inputs: inputs @ kernel, [kernel], optimizer, x, y)
 
     return kernel, step
 

@@ -76,7 +76,7 @@ class MigrationReport:
         rows += [[m.source, m.target, m.shape, m.role] for m in self.mapped]
         lines = [f"{len(self.mapped)} values migrated from {self.path}", *text_table(rows, widths={2: 8})]
         if self.checked:
-            lines.append("checked against the optimizer's settings: " + ", ".join(self.checked))
+            lines.append("checked against the optimizer's settings, as float32: " + ", ".join(self.checked))
         if self.left:
             lines.append("left in the checkpoint (not model or optimizer state): " + ", ".join(self.left))
         return "\n".join(lines)
