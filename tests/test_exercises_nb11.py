@@ -108,8 +108,16 @@ def moments_swapped(path, model, optimizer):
 
 
 def no_learning_rate(path, model, optimizer):
-    by_position(path, model, optimizer)
-    optimizer.learning_rate.assign(0.001)  # the fresh Adam's
+    """The reference but for the learning rate: the check's Adam keeps the wrong rate it was made with."""
+    rate = optimizer.learning_rate.numpy()
+    migrate_layered(path, model, optimizer)
+    optimizer.learning_rate.assign(rate)
+
+
+def notebook_rate(path, model, optimizer):
+    """The reference with the notebook's fixtures' rate written in: the check's checkpoints use others."""
+    migrate_layered(path, model, optimizer)
+    optimizer.learning_rate.assign(0.01)
 
 
 def no_update_count(path, model, optimizer):
@@ -158,6 +166,7 @@ def test_migrate_layered_right_answers():
         (by_shape, "not number or shape"),
         (moments_swapped, "next Adam step"),
         (no_learning_rate, "learning rate must move too"),
+        (notebook_rate, "learning rate must move too"),
         (no_update_count, "update count"),
         (every_layer, "raised"),  # the Input layer has no kernel
         (copied_cell, "raised AttributeError"),

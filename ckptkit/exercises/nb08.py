@@ -66,7 +66,8 @@ def _linear_lab(root: Path, rng: np.random.Generator) -> tuple[CheckpointLab, di
 
 
 def _holds(lab: CheckpointLab, path: str) -> bool:
-    """True when every value the lab's checkpoint tracks equals what the file `path` stores."""
+    """True when every value the lab's checkpoint tracks, save_counter aside, equals what `path` stores."""
+    # save_counter counts saves, not fit: a save right after a restore holds the same values under another.
     reader = tf.train.load_checkpoint(path)
     return all(
         np.array_equal(var.numpy(), reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE"), equal_nan=True)
@@ -137,8 +138,8 @@ def check_restore_best(restore_best: object) -> Feedback:
 
     The check scripts two labs of its own, with a number of saves drawn at random on each run (clicks the
     notebook never shows: other seeds, a branch, a bad step just before a save, a diverged save, a deleted
-    file), measures the loss of every save's values itself, and after the call compares the lab's values
-    with the best file's, read by TensorFlow.
+    file), measures the loss of every save's values itself, and after the call compares the lab's values,
+    save_counter aside, with the best file's, read by TensorFlow.
     """
     if not callable(restore_best):
         return Feedback(False, "restore_best must be a function of one argument, the lab")

@@ -19,9 +19,9 @@ default and legacy optimizers, with their expected values in `momentum.npz`. `sa
 model whose two layers share one name, so their Adam slots' full names repeat (refused with an optimizer).
 
 `check/` holds the Keras 2 checkpoints notebook 11's exercise check migrates, which the
-notebook never shows: Sequential and Functional models of other widths, depths and seeds
-(`check/specs.json`), one of them with Adam's moments numbered in reverse layer order, with Keras 2's
-predictions and its next Adam step in `check/expected.npz`.
+notebook never shows: Sequential and Functional models of other widths, depths, seeds and
+learning rates (`check/specs.json`), one of them with Adam's moments numbered in reverse layer
+order, with Keras 2's predictions and its next Adam step in `check/expected.npz`.
 `SHA256SUMS` lists the checksums of all these files.
 """
 
@@ -44,12 +44,14 @@ import tf_keras
 
 HERE = Path(__file__).resolve().parent
 STEPS = 3
-# The exercise check's models, never shown in the notebook: (kind, features, [(units, activation)], seed).
+# The exercise check's models, never shown in the notebook: (kind, features, [(units, activation)], seed,
+# learning rate). Each rate differs from the notebook's 0.01, so no fixed rate migrates them all.
 CHECKS = {
-    "wide": ("sequential", 3, [(5, "relu"), (1, None)], 1),
-    "deep": ("sequential", 4, [(6, "tanh"), (3, "relu"), (1, None)], 2),
-    "functional": ("functional", 3, [(7, "relu"), (1, None)], 3),
+    "wide": ("sequential", 3, [(5, "relu"), (1, None)], 1, 0.02),
+    "deep": ("sequential", 4, [(6, "tanh"), (3, "relu"), (1, None)], 2, 0.005),
+    "functional": ("functional", 3, [(7, "relu"), (1, None)], 3, 0.03),
 }
+REORDERED_RATE = 0.015
 
 
 class MyModel(tf_keras.Model):
@@ -121,13 +123,10 @@ def trained(
 def write_checks() -> None:
     """The exercise check's hidden checkpoints, their specs and Keras 2's expected values."""
     expected = {}
-    for name, (kind, features, layers, seed) in CHECKS.items():
+    for name, (kind, features, layers, seed, rate) in CHECKS.items():
         tf.keras.utils.set_random_seed(seed)
         inputs, targets = data(features)
-        model, optimizer = (
-            layered(kind, features, layers),
-            tf_keras.optimizers.Adam(learning_rate=0.01),
-        )
+        model, optimizer = layered(kind, features, layers), tf_keras.optimizers.Adam(learning_rate=rate)
         seen = trained(model, optimizer, inputs, targets, HERE / "check" / name / "ckpt")
         expected |= {
             f"{name}/inputs": inputs.numpy(),
@@ -135,7 +134,10 @@ def write_checks() -> None:
         }
         expected |= {f"{name}/{key}": value for key, value in seen.items()}
     np.savez(HERE / "check" / "expected.npz", **expected)
-    specs = {n: {"kind": k, "features": f, "layers": ls, "seed": s} for n, (k, f, ls, s) in CHECKS.items()}
+    specs = {
+        n: {"kind": k, "features": f, "layers": ls, "seed": s, "learning_rate": r}
+        for n, (k, f, ls, s, r) in CHECKS.items()
+    }
     (HERE / "check" / "specs.json").write_text(json.dumps(specs, indent=1) + "\n")
 
 
@@ -202,7 +204,8 @@ def write_reordered() -> None:
     features, layers, seed = 4, [(4, "tanh"), (4, "relu"), (1, None)], 4
     tf.keras.utils.set_random_seed(seed)
     inputs, targets = data(features)
-    model, optimizer = layered("sequential", features, layers), tf_keras.optimizers.Adam(learning_rate=0.01)
+    model = layered("sequential", features, layers)
+    optimizer = tf_keras.optimizers.Adam(learning_rate=REORDERED_RATE)
     optimizer.build(list(reversed(model.trainable_variables)))
     seen = trained(model, optimizer, inputs, targets, HERE / "check" / "reordered" / "ckpt")
     with np.load(HERE / "check" / "expected.npz") as stored:
@@ -212,6 +215,7 @@ def write_reordered() -> None:
     np.savez(HERE / "check" / "expected.npz", **expected)
     specs = json.loads((HERE / "check" / "specs.json").read_text())
     specs["reordered"] = {"kind": "sequential", "features": features, "layers": layers, "seed": seed}
+    specs["reordered"]["learning_rate"] = REORDERED_RATE
     specs["reordered"]["moments"] = "numbered in reverse layer order"
     (HERE / "check" / "specs.json").write_text(json.dumps(specs, indent=1) + "\n")
 
