@@ -49,6 +49,15 @@ def _failed(feedback, *words):
 def test_save_durably():
     assert check_save_durably(save_durably)
 
+    def folder_then_files(ckpt, prefix):  # the notebook says "in either order": both after the write
+        path = ckpt.write(prefix)
+        _flush(os.path.dirname(path))
+        for name in glob.glob(glob.escape(path) + ".*"):
+            _flush(name)
+        return path
+
+    assert check_save_durably(folder_then_files)
+
     def with_save(ckpt, prefix):  # durable, but save() also writes a state file: the exercise asks for write
         path = ckpt.save(prefix)
         for name in [*glob.glob(path + ".*"), os.path.join(os.path.dirname(path), "checkpoint")]:
@@ -138,6 +147,7 @@ def test_save_interval():
         (lambda step_ms, save_ms, budget: 48, "over budget"),  # the notebook's numbers, copied
         (oracle, "raised StopIteration"),
         (lambda step_ms, save_ms, budget: 0, "over budget"),
+        (lambda *args: int(save_interval(*args) * (args[1] > 2)), "over budget"),  # 0 for cheap saves
         (lambda step_ms, save_ms, budget: True, "whole number"),
     ]
     for answer, words in cheats_and_wrong:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ckptkit.errors import CheckpointNotFoundError, DivergedError
 from ckptkit.exercises.feedback import Feedback, placeholder_or_error
+from ckptkit.files.reader import VALUE_SUFFIX
 from ckptkit.lab.lab import CheckpointLab
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import live_variables
@@ -70,7 +71,7 @@ def _holds(lab: CheckpointLab, path: str) -> bool:
     # save_counter counts saves, not fit: a save right after a restore holds the same values under another.
     reader = tf.train.load_checkpoint(path)
     return all(
-        np.array_equal(var.numpy(), reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE"), equal_nan=True)
+        np.array_equal(var.numpy(), reader.get_tensor(name + VALUE_SUFFIX), equal_nan=True)
         for name, var in live_variables(lab.checkpoint)
         if name != "save_counter"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ckptkit.exercises.feedback import Feedback, placeholder_or_error, watch
 from ckptkit.live.quiet import import_tensorflow
-from ckptkit.runs.models import MyModel
+from ckptkit.runs.models import FinetuneModel, MyModel
 
 import os
 import tempfile
@@ -113,18 +113,31 @@ def _judge_one(
     return None
 
 
+def _finetune(features: int) -> tf.keras.Model:
+    model = FinetuneModel(hidden=6)
+    model(tf.zeros([1, features]))
+    return model
+
+
+# Models a MyModel(hidden=6) folder does not fit: (maker, what it is, what the folder holds of it).
+_MISFITS = (
+    (_sequential, "a Sequential", "none of its variables"),
+    (_finetune, "a FinetuneModel (MyModel's dense1 under a new head)", "only its dense1's variables"),
+)
+
+
 def _judge_misfit(load_savedmodel: Callable, what: str, folder: str) -> Feedback | None:
-    """Hand `load_savedmodel` a Sequential for a subclassed model's folder; None when it raised."""
-    seen = watch(load_savedmodel, _sequential(5), folder)
-    seen.release()  # the statuses of a read that raised log their warnings here, not in the next call
-    if seen.error is not None:
-        return None
-    return Feedback(
-        False,
-        f"handed a Sequential and the folder of {what}, which holds none of its variables, "
-        f"load_savedmodel returned without an error: raise when a variable of the model stays "
-        f"unfilled ({SECTION_SAVEDMODEL})",
-    )
+    """Hand `load_savedmodel` models a subclassed model's folder does not fill; None when each raised."""
+    for make, kind, holds in _MISFITS:
+        seen = watch(load_savedmodel, make(5), folder)
+        seen.release()  # the statuses of a read that raised log their warnings here, not in the next call
+        if seen.error is None:
+            return Feedback(
+                False,
+                f"handed {kind} and the folder of {what}, which holds {holds}, load_savedmodel returned "
+                f"without an error: raise when a variable of the model stays unfilled ({SECTION_SAVEDMODEL})",
+            )
+    return None
 
 
 def check_load_savedmodel(load_savedmodel: object) -> Feedback:
@@ -133,7 +146,8 @@ def check_load_savedmodel(load_savedmodel: object) -> Feedback:
     The check writes SavedModels of its own (a subclassed `MyModel(hidden=6)`, compiled, and a
     Sequential; each by `tf.saved_model.save`, by `model.export`, and as the attribute of a saved
     `tf.Module`), hands the function a fresh model of the same kind, and compares every variable; a
-    Sequential handed a subclassed model's folder must make the function raise.
+    Sequential, which the subclassed model's folders do not fill at all, and a FinetuneModel, which they
+    fill in part, must make the function raise.
     """
     if not callable(load_savedmodel):
         return Feedback(False, "load_savedmodel must be a function of (model, folder)")
@@ -151,5 +165,5 @@ def check_load_savedmodel(load_savedmodel: object) -> Feedback:
         True,
         f"right: {count} SavedModels of the check's own (MyModel(hidden=6), compiled, and a Sequential; "
         "each by tf.saved_model.save, by model.export and inside a tf.Module) filled a fresh model exactly, "
-        "and a Sequential handed the subclassed model's folders raised",
+        "and a Sequential and a FinetuneModel handed the subclassed model's folders raised",
     )
