@@ -2,8 +2,10 @@
 
 from ckptkit.exercises.nb01 import _momentum_run, check_next_number, check_resume, check_save_schedule
 
+import contextlib
 import glob
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -275,6 +277,22 @@ def test_next_number_wrong_answers_and_cheats():
     assert "ckpt-best" in named and "raised ValueError" in named
     data = _wrong(check_next_number(lambda f: digits_anywhere(f) if "data" in str(f) else next_number(f)))
     assert "without its .index" in data and "too high" in data
+
+    def unanchored(folder):  # "ckpt-" anywhere in the name: old-ckpt-30 counts
+        found = [re.search(r"ckpt-(\d+)\.index$", p.name) for p in folder.iterdir()]
+        return max((int(m[1]) for m in found if m), default=0) + 1
+
+    def any_int(folder):  # int() reads "9_9" as 99
+        numbers = []
+        for p in folder.glob("ckpt-*.index"):
+            with contextlib.suppress(ValueError):
+                numbers.append(int(p.name[5:-6]))
+        return max(numbers, default=0) + 1
+
+    old = _wrong(check_next_number(unanchored))
+    assert "old-ckpt-30" in old and "returned 31" in old and "too high" in old
+    underscore = _wrong(check_next_number(any_int))
+    assert "ckpt-9_9" in underscore and "returned 100" in underscore and "too high" in underscore
     empty = check_next_number(lambda folder: max([]))  # echoes the learner's own error, so no leak check
     assert not empty and "on a folder holding no checkpoint" in empty.message
 

@@ -148,22 +148,27 @@ def test_backbone_right_answers():
         status.assert_existing_objects_matched().expect_partial()
         return name
 
-    def read_not_head(model, path):  # read(); the backbone found as the model/ layer that is not 1 wide
-        shapes = dict(tf.train.list_variables(path))
-        kernels = [k.split("/")[1] for k, s in shapes.items() if k.startswith("model/") and "/_kernel/" in k]
-        name = next(n for n in kernels if shapes[KEY.format(n, "_kernel")] != [model.dense1.units, 1])
+    def read_by_shape(model, path):  # read(); kernels keyed by shape, so a missing one is a KeyError
+        kernels = {tuple(s): k.split("/")[1] for k, s in tf.train.list_variables(path) if "/_kernel/" in k}
+        name = kernels[(32, model.dense1.units)]
         model(SAMPLE)
         status = tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).read(path)
         status.expect_partial().assert_existing_objects_matched()
         return name
 
-    def by_reader(model, path):  # TensorFlow's reader's shape map, the restore's own shape check
+    def by_reader(model, path):  # TensorFlow's reader's shape map
         shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-        name = next(k.split("/")[1] for k, s in shapes.items() if k.startswith("model/") and s[0] == 32)
-        _restore_under(model, path, name)
-        return name
+        names = [
+            k.split("/")[1]
+            for k, s in shapes.items()
+            if k.startswith("model/") and s == [32, model.dense1.units]
+        ]
+        if not names:
+            raise LookupError("no backbone of this width")
+        _restore_under(model, path, names[0])
+        return names[0]
 
-    for answer in (load_backbone, assert_first, read_not_head, by_reader):
+    for answer in (load_backbone, assert_first, read_by_shape, by_reader):
         feedback = check_backbone(answer)
         assert feedback and "widths 8 and 24" in feedback.message, feedback
 
@@ -251,6 +256,29 @@ def test_backbone_wrong_answers():
     assert "stray copy" in _wrong(check_backbone(restore_then_build))
     assert "warnings" in _wrong(check_backbone(no_status))
     assert "returned without an error" in _wrong(check_backbone(silent))
+
+    def first_dim_only(model, path):  # ignores the width: TensorFlow's own shape check raises ValueError
+        shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+        name = next(k.split("/")[1] for k, s in shapes.items() if k.startswith("model/") and s[0] == 32)
+        _restore_under(model, path, name)
+        return name
+
+    def caught(model, path):  # the same, TensorFlow's ValueError turned into a LookupError
+        try:
+            return first_dim_only(model, path)
+        except ValueError as err:
+            raise LookupError("no backbone") from err
+
+    def stop_iteration(model, path):  # next() with no default: a StopIteration, not a LookupError
+        name = next(
+            k.split("/")[1] for k, s in tf.train.list_variables(path) if s == [32, model.dense1.units]
+        )
+        _restore_under(model, path, name)
+        return name
+
+    assert "raised ValueError, not a LookupError" in _wrong(check_backbone(first_dim_only))
+    assert "only after a restore" in _wrong(check_backbone(caught))
+    assert "raised StopIteration, not a LookupError" in _wrong(check_backbone(stop_iteration))
     assert "not the name" in _wrong(check_backbone(no_name))
     for by_order in (first_sorted, last_sorted):  # each run has a file where the order misleads
         assert "incompatible tensor with shape" in _wrong(check_backbone(by_order))

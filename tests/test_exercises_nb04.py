@@ -22,7 +22,8 @@ def export_parts(model, prefix):
     return tf.train.Checkpoint(backbone=model.dense1, head=model.dense2).write(prefix)
 
 
-def restore_backbone(path, backbone):
+def restore_backbone(path, backbone, sample):
+    backbone(sample)  # its variables exist now, so the check below judges them
     status = tf.train.Checkpoint(backbone=backbone).restore(path)
     status.expect_partial()
     status.assert_existing_objects_matched()
@@ -89,7 +90,8 @@ def test_export_parts():
 def test_backbone_restore():
     assert check_backbone_restore(restore_backbone)
 
-    def with_read_and_own_error(path, backbone):  # read() as well as restore(); any exception type
+    def with_read_and_own_error(path, backbone, sample):  # read() as well as restore(); any exception type
+        backbone(sample)
         status = tf.train.Checkpoint(backbone=backbone).read(path)
         status.expect_partial()
         try:
@@ -99,30 +101,51 @@ def test_backbone_restore():
 
     assert check_backbone_restore(with_read_and_own_error)
 
-    def without_expect_partial(path, backbone):
+    def call_after_restore(path, backbone, sample):  # the queued values arrive at the call (a Sequential)
+        status = tf.train.Checkpoint(backbone=backbone).restore(path)
+        status.expect_partial()
+        backbone(sample)
+        status.assert_existing_objects_matched()
+
+    assert check_backbone_restore(call_after_restore)
+
+    def copied_notebook_cell(path, backbone, sample):  # the 'net=' cell, renamed: the model is never called
+        status = tf.train.Checkpoint(backbone=backbone).restore(path)
+        status.assert_existing_objects_matched()
+        status.expect_partial()
+
+    def without_expect_partial(path, backbone, sample):
+        backbone(sample)
         tf.train.Checkpoint(backbone=backbone).restore(path).assert_existing_objects_matched()
 
-    def with_consumed(path, backbone):
+    def with_consumed(path, backbone, sample):
+        backbone(sample)
         tf.train.Checkpoint(backbone=backbone).restore(path).assert_consumed()
 
-    def only_expect_partial(path, backbone):
+    def only_expect_partial(path, backbone, sample):
+        backbone(sample)
         tf.train.Checkpoint(backbone=backbone).restore(path).expect_partial()
 
-    def other_name(path, backbone):
+    def other_name(path, backbone, sample):
+        backbone(sample)
         status = tf.train.Checkpoint(model=backbone).restore(path)
         status.expect_partial()
 
-    def by_key(path, backbone):  # reading keys by hand where a Checkpoint restore is the lesson
+    def by_key(path, backbone, sample):  # reading keys by hand where a Checkpoint restore is the lesson
+        backbone(sample)
         layer = backbone.layers[0]
         layer.kernel.assign(tf.train.load_variable(path, "backbone/_kernel/.ATTRIBUTES/VARIABLE_VALUE"))
 
-    def the_helper(path, backbone):  # ckptkit's checked restore without complete=True
+    def the_helper(path, backbone, sample):  # ckptkit's checked restore without complete=True
+        backbone(sample)
         ckptkit.restore_checked(tf.train.Checkpoint(backbone=backbone), path)
 
-    def helper_complete(path, backbone):
+    def helper_complete(path, backbone, sample):
+        backbone(sample)
         ckptkit.restore_checked(tf.train.Checkpoint(backbone=backbone), path, complete=True)
 
     cheats_and_wrong = [
+        (copied_notebook_cell, "no variables", "nothing to judge"),
         (without_expect_partial, "logged", "warnings"),
         (with_consumed, "left in the file on purpose are fine"),
         (only_expect_partial, "lacks a bias", "restored without complaint"),
@@ -134,7 +157,11 @@ def test_backbone_restore():
     for answer, *words in cheats_and_wrong:
         _failed(check_backbone_restore(answer), *words)
     _failed(check_backbone_restore(placeholder), "still the placeholder")
-    _failed(check_backbone_restore(lambda path, backbone: None), "did not arrive")
+
+    def only_called(path, backbone, sample):  # builds the backbone, restores nothing
+        backbone(sample)
+
+    _failed(check_backbone_restore(only_called), "did not arrive")
 
 
 def test_backbone_files_are_saved(tmp_path):

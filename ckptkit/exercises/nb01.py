@@ -263,11 +263,11 @@ def _distractor_folders(root: Path, ckpt: tf.train.Checkpoint) -> list[tuple[Pat
         (
             "prefixes",
             (3, 4),
-            ("other-99", "model-checkpoint-30"),
+            ("other-99", "old-ckpt-30"),
             5,
-            "ckpt-3, ckpt-4, other-99, model-checkpoint-30",
+            "ckpt-3, ckpt-4, other-99, old-ckpt-30",
         ),
-        ("named", (2,), ("ckpt-best",), 3, "ckpt-2 and a ckpt-best"),
+        ("named", (2,), ("ckpt-best", "ckpt-9_9"), 3, "ckpt-2, a ckpt-best and a ckpt-9_9"),
         ("data_only", (6,), ("ckpt-40",), 7, "ckpt-6 and the .data file of a ckpt-40 without its .index"),
         ("nine_ten", (9, 10), (), 11, "ckpt-9 and ckpt-10"),
     ):
@@ -341,7 +341,7 @@ def check_next_number(next_number: object) -> Feedback:
 
     The check fills nine folders of its own (empty; `save()` only; a branch that saved a smaller number
     last; a file the state file does not list; a manager that deleted old files; other prefixes; a
-    `ckpt-best`; a lone `.data` file; `ckpt-9` beside `ckpt-10`) and knows each answer.
+    `ckpt-best` and a `ckpt-9_9`; a lone `.data` file; `ckpt-9` beside `ckpt-10`) and knows each answer.
     """
     if not callable(next_number):
         return Feedback(False, "next_number must be a function of a folder")

@@ -160,16 +160,28 @@ def _judge_backbone(load_backbone: object, path: str, hidden: int, backbone: str
 
 
 def _judge_no_match(load_backbone: Callable, path: str, hidden: int) -> Feedback | None:
-    """None when `load_backbone` raises for a file with no backbone of the model's width."""
+    """None when `load_backbone` raises a LookupError, restoring nothing, for a file with no fit."""
     seen = watch(load_backbone, FinetuneModel(hidden=16), path)
-    if seen.error is not None:
-        return None
-    return Feedback(
-        False,
-        f"given a model of width 16 and a file whose layers have width {hidden}, load_backbone returned "
-        "without an error, its backbone still random: raise when no layer in the file fits dense1 "
-        f"(section {_BACKBONE})",
-    )
+    given = f"given a model of width 16 and a file whose layers have width {hidden}, load_backbone"
+    if seen.error is None:
+        return Feedback(
+            False,
+            f"{given} returned without an error, its backbone still random: raise when no layer in the "
+            f"file fits dense1 (section {_BACKBONE})",
+        )
+    if not isinstance(seen.error, LookupError):
+        return Feedback(
+            False,
+            f"{given} raised {type(seen.error).__name__}, not a LookupError: compare each stored kernel's "
+            "shape with (32, model.dense1.units) yourself and raise a LookupError when none fits",
+        )
+    if seen.restores:
+        return Feedback(
+            False,
+            f"{given} raised a LookupError, but only after a restore from the file: decide from the "
+            "shapes the file lists, and restore nothing when no layer fits",
+        )
+    return None
 
 
 def check_backbone(load_backbone: object) -> Feedback:
@@ -182,7 +194,7 @@ def check_backbone(load_backbone: object) -> Feedback:
     stray copy), its `dense1` came through a `tf.train.Checkpoint` restore and equals what TensorFlow's
     reader finds under the backbone's name, the function returned that name, and no warning was logged
     about the skipped values. Given a model of width 16 and a file of width 24, the function must raise
-    (any error).
+    a LookupError without restoring.
     """
     if not callable(load_backbone):
         return Feedback(False, "load_backbone must be a function of (model, path)")
@@ -205,7 +217,7 @@ def check_backbone(load_backbone: object) -> Feedback:
     return Feedback(
         True,
         "right: 2 new models (widths 8 and 24) found their backbone under names drawn for this run, "
-        "status handled, and a file of another width raised",
+        "status handled, and a file of another width raised a LookupError",
     )
 
 

@@ -36,6 +36,11 @@ def _tower(seed: int, use_bias: bool = True) -> tf.keras.Model:
     return _randomized(tf.keras.Sequential([tf.keras.Input((5,)), *layers]), seed)
 
 
+def _unbuilt_tower() -> tf.keras.Model:
+    """The backbone's layers (5 -> 24 -> 12) in a model not yet called: no variables until its first call."""
+    return tf.keras.Sequential([tf.keras.layers.Dense(24, activation="relu"), tf.keras.layers.Dense(12)])
+
+
 def _stored(path: str) -> dict[str, np.ndarray]:
     """Every value TensorFlow's reader finds at `path`, by key without the suffix."""
     reader = tf.train.load_checkpoint(path)
@@ -117,22 +122,22 @@ def _backbone_cases(folder: str) -> tuple[dict[str, str], list[np.ndarray]]:
 
 
 def _restore_watched(
-    restore_backbone: object, path: str, backbone: object
+    restore_backbone: object, path: str, backbone: object, sample: object
 ) -> tuple[list[str], Feedback | None]:
     """Run the learner's restore under `watch`: the warnings it logged (not earlier code's), what failed."""
     if not callable(restore_backbone):
         return [], answer_of(restore_backbone, "restore_backbone")[1]
-    seen = watch(restore_backbone, path, backbone)
+    seen = watch(restore_backbone, path, backbone, sample)
     logs = seen.release()  # a status the answer returned logs its warnings once it is let go
     return logs, None if seen.error is None else placeholder_or_error("restore_backbone", seen.error)
 
 
 def check_backbone_restore(restore_backbone: object) -> Feedback:
-    """04 exercise 2: restore only the backbone, loudly when it lacks a value, silently about the rest."""
+    """04 exercise 2: restore only an unbuilt backbone, loudly when it lacks a value, quietly otherwise."""
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as folder:
         paths, truth = _backbone_cases(folder)
-        fresh = _tower(seed=5)
-        logs, problem = _restore_watched(restore_backbone, paths["full"], fresh)
+        fresh, sample = _unbuilt_tower(), tf.random.normal([3, 5], seed=5)
+        logs, problem = _restore_watched(restore_backbone, paths["full"], fresh, sample)
         if problem is not None and "placeholder" in problem.message:
             return problem
         if problem is not None:
@@ -141,6 +146,12 @@ def check_backbone_restore(restore_backbone: object) -> Feedback:
                 f"{problem.message.split(': ', 1)[0]} on a checkpoint holding the backbone and more (a head, "
                 "an optimizer, a step): values left in the file on purpose are fine (reread 'Check what a "
                 "restore matched')",
+            )
+        if not fresh.weights:
+            return Feedback(
+                False,
+                "the backbone still has no variables: a restore into a model not yet called only queues "
+                "its values, and a check then has nothing to judge (reread 'Check what a restore matched')",
             )
         if not all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), truth, strict=True)):
             return Feedback(
@@ -158,7 +169,7 @@ def check_backbone_restore(restore_backbone: object) -> Feedback:
             ("no_bias", "a checkpoint whose backbone lacks a bias"),
             ("renamed", "a checkpoint with no backbone at all"),
         ):
-            _, problem = _restore_watched(restore_backbone, paths[case], _tower(seed=6))
+            _, problem = _restore_watched(restore_backbone, paths[case], _unbuilt_tower(), sample)
             if problem is None:
                 return Feedback(
                     False,
@@ -167,8 +178,8 @@ def check_backbone_restore(restore_backbone: object) -> Feedback:
                 )
     return Feedback(
         True,
-        "right: restored a two-layer backbone from a file with a head, an optimizer and a step, with no "
-        "warning, and refused a file lacking one bias and one with no backbone",
+        "right: restored a two-layer backbone, not yet called, from a file with a head, an optimizer and "
+        "a step, with no warning, and refused a file lacking one bias and one with no backbone",
     )
 
 
