@@ -135,9 +135,10 @@ def test_stage_latest_placeholder_and_errors():
 
 
 def _restore_under(model, path, name):
-    """Build the model, restore `model/<name>/` into its dense1, handle the status."""
+    """Build the model, restore `model/<name>/` into its dense1, handle the status; return `name`."""
     model(SAMPLE)
     tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).restore(path).expect_partial()
+    return name
 
 
 def test_backbone_right_answers():
@@ -165,8 +166,7 @@ def test_backbone_right_answers():
         ]
         if not names:
             raise LookupError("no backbone of this width")
-        _restore_under(model, path, names[0])
-        return names[0]
+        return _restore_under(model, path, names[0])
 
     for answer in (load_backbone, assert_first, read_by_shape, by_reader):
         feedback = check_backbone(answer)
@@ -236,21 +236,18 @@ def test_backbone_wrong_answers():
         except KeyError:
             model(SAMPLE)
             return None
-        _restore_under(model, path, name)
-        return name
+        return _restore_under(model, path, name)
 
     def no_name(model, path):
         _restore_under(model, path, backbone_name(model, path))
 
     def first_sorted(model, path):  # the file's first layer: right only when the backbone's name sorts first
         name = next(key.split("/")[1] for key, _ in tf.train.list_variables(path) if key.startswith("model/"))
-        _restore_under(model, path, name)
-        return name
+        return _restore_under(model, path, name)
 
     def last_sorted(model, path):  # the file's last layer: right only when the backbone's name sorts last
         name = [key.split("/")[1] for key, _ in tf.train.list_variables(path) if key.startswith("model/")][-1]
-        _restore_under(model, path, name)
-        return name
+        return _restore_under(model, path, name)
 
     assert "differs from the file's backbone" in _wrong(check_backbone(copied_cell))
     assert "stray copy" in _wrong(check_backbone(restore_then_build))
@@ -260,8 +257,7 @@ def test_backbone_wrong_answers():
     def first_dim_only(model, path):  # ignores the width: TensorFlow's own shape check raises ValueError
         shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
         name = next(k.split("/")[1] for k, s in shapes.items() if k.startswith("model/") and s[0] == 32)
-        _restore_under(model, path, name)
-        return name
+        return _restore_under(model, path, name)
 
     def caught(model, path):  # the same, TensorFlow's ValueError turned into a LookupError
         try:
@@ -273,8 +269,7 @@ def test_backbone_wrong_answers():
         name = next(
             k.split("/")[1] for k, s in tf.train.list_variables(path) if s == [32, model.dense1.units]
         )
-        _restore_under(model, path, name)
-        return name
+        return _restore_under(model, path, name)
 
     assert "raised ValueError, not a LookupError" in _wrong(check_backbone(first_dim_only))
     assert "only after a restore" in _wrong(check_backbone(caught))

@@ -9,6 +9,7 @@ lets a ckptkit helper do the reading is refused, since the exercise is about Ten
 from __future__ import annotations
 
 from ckptkit.exercises.feedback import Feedback, answer_of, placeholder_or_error, tracked, watch
+from ckptkit.lab.folder import STATE_FILE
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.runs.models import seed_states
 from ckptkit.runs.step import apply_step
@@ -153,7 +154,7 @@ def _killed(folder: Path) -> Answer:
     _copy(folder, "ckpt-2", "ckpt-4")
     _half(folder / "ckpt-4.index")
     _copy(folder, "ckpt-2", "ckpt-5")
-    state = (folder / "checkpoint").read_text().replace('"ckpt-2"', '"ckpt-5"')
+    state = (folder / STATE_FILE).read_text().replace('"ckpt-2"', '"ckpt-5"')
     (folder / "checkpoint.tmp5e7a").write_text(state)  # written, never renamed into place
     uncommitted = "complete on disk, but no state file lists it: its save was never committed"
     return "ckpt-2", {"ckpt-4": uncommitted, "ckpt-5": uncommitted, "ckpt-1": "ckpt-2 is newer"}
@@ -183,7 +184,7 @@ def _empty_state(folder: Path) -> Answer:
     """A power cut emptied the state file; ckpt-3's index never reached the disk whole."""
     _save(folder, 3)
     _half(folder / "ckpt-3.index")
-    (folder / "checkpoint").write_text("")
+    (folder / STATE_FILE).write_text("")
     return "ckpt-2", {
         "ckpt-3": "its index is cut short: read it back first",
         None: "the state file is empty, as a power cut can leave it, and ckpt-2 is whole on disk: when the "
@@ -195,7 +196,7 @@ def _zeroed_state(folder: Path) -> Answer:
     """A power cut left the state file full of zero bytes: TensorFlow reads no state, and says nothing."""
     _save(folder, 3)
     _half(folder / "ckpt-3.index")
-    (folder / "checkpoint").write_bytes(bytes(40))
+    (folder / STATE_FILE).write_bytes(bytes(40))
     return "ckpt-2", {
         "ckpt-3": "its index is cut short: read it back first",
         None: "the state file holds zero bytes, as a power cut can leave it: TensorFlow then reads no state "

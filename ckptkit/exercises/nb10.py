@@ -27,10 +27,14 @@ def _sequential(features: int) -> tf.keras.Model:
     )
 
 
-def _subclassed(features: int) -> tf.keras.Model:
-    model = MyModel(hidden=6)
+def _called(model: tf.keras.Model, features: int) -> tf.keras.Model:
+    """`model` after one call on `features` inputs: a subclassed model has no variables before it."""
     model(tf.zeros([1, features]))
     return model
+
+
+def _subclassed(features: int) -> tf.keras.Model:
+    return _called(MyModel(hidden=6), features)
 
 
 # Each writer lays the variables out its own way; the hint says how when that layout defeats an answer.
@@ -114,9 +118,7 @@ def _judge_one(
 
 
 def _finetune(features: int) -> tf.keras.Model:
-    model = FinetuneModel(hidden=6)
-    model(tf.zeros([1, features]))
-    return model
+    return _called(FinetuneModel(hidden=6), features)
 
 
 # Models a MyModel(hidden=6) folder does not fit: (maker, what it is, what the folder holds of it).
