@@ -2,22 +2,33 @@
 
 import ckptkit
 from ckptkit.exercises.feedback import is_placeholder, placeholder_or_error, watch
-from ckptkit.exercises.nb00 import check_save_x
+from ckptkit.exercises.nb00 import SECTION, check_load_x
 
 import gc
 import sys
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
 
-from helpers import spells_out
+from helpers import missing_sections, spells_out
 
 # Calls the reference solution makes: no ❌ may hand them over.
-SOLUTION_CALLS = ("Checkpoint(", ".save(", ".write(", "tf.Variable(")
+SOLUTION_CALLS = ("Checkpoint(", ".restore(", ".assert_consumed(", "tf.Variable(", "tf.zeros(")
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "00_start_here.ipynb"
+KEY = "x/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-def save_x(folder, values):  # the reference solution, kept here and never in the notebook
-    return tf.train.Checkpoint(x=tf.Variable(values)).save(folder / "ckpt")
+def load_x(path, n):  # the reference solution, kept here and never in the notebook
+    x = tf.Variable(tf.zeros([n]))
+    tf.train.Checkpoint(x=x).restore(path).assert_consumed()
+    return x
+
+
+def copied(path, n):  # the notebook's demo cell with v renamed x: it never asks the restore status
+    x = tf.Variable(tf.zeros([n]))
+    tf.train.Checkpoint(x=x).restore(path)
+    return x
 
 
 def _wrong(feedback) -> str:
@@ -28,65 +39,89 @@ def _wrong(feedback) -> str:
 
 
 def test_every_right_answer_passes():
-    assert check_save_x(save_x)
-    assert check_save_x(lambda folder, values: tf.train.Checkpoint(x=tf.Variable(values)).write(folder / "x"))
-    feedback = check_save_x(lambda folder, values: str(save_x(folder, values)))
-    assert repr(feedback).startswith("✅") and "3 and 5 values" in feedback.message
+    def matched(path, n):
+        x = tf.Variable([0.0] * n)
+        tf.train.Checkpoint(x=x).restore(path).assert_existing_objects_matched()
+        return x
+
+    def by_reader(path, n):  # TensorFlow's reader raises for a missing key; the size is checked by hand
+        value = tf.train.load_checkpoint(path).get_tensor(KEY)
+        if value.shape != (n,):
+            raise ValueError(f"x holds {value.shape}, not {n} floats")
+        return tf.Variable(value)
+
+    feedback = check_load_x(load_x)
+    assert repr(feedback).startswith("✅") and "3 and 5 floats" in feedback.message
+    assert check_load_x(matched) and check_load_x(by_reader)
+
+
+def test_a_copied_demo_cell_fails_on_the_checkpoint_without_x():
+    message = _wrong(check_load_x(copied))
+    assert "with no x" in message and "instead of raising" in message
+    assert not missing_sections(NOTEBOOK, message[message.rindex("(section ") :])
 
 
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
-        # three plausible wrong answers
-        (lambda f, v: tf.train.Checkpoint(v=tf.Variable(v)).save(f / "ckpt"), "no value named x"),
-        (lambda f, v: tf.train.Checkpoint(x=tf.Variable([1.0, 2.0, 3.0])).save(f / "ckpt"), "came back as"),
-        (lambda f, v: tf.train.Checkpoint(x=tf.Variable([int(e) for e in v])).save(f / "ckpt"), "int32"),
-        # saved into the folder's parent: the path is the folder itself plus a suffix
-        (lambda f, v: tf.train.Checkpoint(x=tf.Variable(v)).save(f), "beside the folder"),
-        # saved, but nothing returned
-        (lambda f, v: tf.train.Checkpoint(x=tf.Variable(v)).save(f / "ckpt") and None, "returned None"),
-        (lambda f, v: 42, "not the path"),
-        (lambda f, v: f / "nothing", "no checkpoint has that path"),
+        # the demo's keyword kept: the status raises on the check's first checkpoint
+        (
+            lambda p, n: tf.train.Checkpoint(v=tf.Variable(tf.zeros([n]))).restore(p).assert_consumed(),
+            "raised",
+        ),
+        # values the check never saved
+        (lambda p, n: tf.Variable([0.25, -4.0, 7.5]), "shape (3,), not 5 floats"),
+        (lambda p, n: tf.Variable(tf.ones([n])), "but the checkpoint's x holds"),
+        # the values, but not in a variable
+        (lambda p, n: tf.train.load_checkpoint(p).get_tensor(KEY), "return the new variable itself"),
+        # a reader with no size check returns 5 floats when asked for 3
+        (lambda p, n: tf.Variable(tf.train.load_checkpoint(p).get_tensor(KEY)), "holds 5 floats"),
+        (lambda p, n: [load_x(p, n), None][1], "returned None"),
     ],
 )
 def test_wrong_answers_get_a_hint(answer, hint):
-    assert hint in _wrong(check_save_x(answer))
+    assert hint in _wrong(check_load_x(answer))
 
 
-def test_a_checkpoint_saved_elsewhere_fails(tmp_path):
-    elsewhere = save_x(tmp_path, [0.25, -4.0, 7.5])  # the notebook's own checkpoint, say
+def test_reading_instead_of_restoring_is_told_why_it_raised():
+    def read(path, n):
+        x = tf.Variable(tf.zeros([n]))
+        tf.train.Checkpoint(x=x).read(path).assert_consumed()
+        return x
 
-    assert "outside the folder" in _wrong(check_save_x(lambda folder, values: elsewhere))
+    message = _wrong(check_load_x(read))
+    assert "save counter" in message and not missing_sections(
+        NOTEBOOK, message[message.rindex("(section ") :]
+    )
 
 
-def test_values_come_from_the_check_not_from_the_notebook():
-    # The notebook's own demo values, or the first trial's values, saved whatever is asked.
-    def fixed(folder, values):
-        return tf.train.Checkpoint(x=tf.Variable([0.25, -4.0, 7.5])).save(folder / "ckpt")
+def test_values_come_from_the_check_not_from_the_notebook(tmp_path):
+    own = tf.train.Checkpoint(x=tf.Variable([0.5, -1.5, 2.0])).save(tmp_path / "ckpt")
 
-    assert "shape [3]" in _wrong(check_save_x(fixed))
+    assert "returned [0.5, -1.5, 2]" in _wrong(check_load_x(lambda path, n: load_x(own, n)))
+    assert SECTION.startswith("section '")
 
 
 def test_placeholder_raising_and_non_functions_get_one_sentence():
-    def placeholder(folder, values): ...
+    def placeholder(path, n): ...
 
-    def not_yet(folder, values):
+    def not_yet(path, n):
         raise NotImplementedError
 
-    assert "still the placeholder" in _wrong(check_save_x(placeholder))
-    assert "returned None" in _wrong(check_save_x(lambda f, v: print(end="")))
-    assert "still the placeholder" in _wrong(check_save_x(not_yet))
-    assert "raised ZeroDivisionError" in _wrong(check_save_x(lambda f, v: 1 / 0))
-    assert "must be a function" in _wrong(check_save_x("ckpt-1"))
+    assert "still the placeholder" in _wrong(check_load_x(placeholder))
+    assert "returned None" in _wrong(check_load_x(lambda p, n: print(end="")))
+    assert "still the placeholder" in _wrong(check_load_x(not_yet))
+    assert "raised ZeroDivisionError" in _wrong(check_load_x(lambda p, n: 1 / 0))
+    assert "must be a function" in _wrong(check_load_x("ckpt-1"))
 
 
 def test_placeholders_are_told_apart_from_real_bodies():
-    def handed_out(folder, values):
+    def handed_out(path, n):
         # your answer
         ...
 
-    def written(folder, values):
-        return save_x(folder, values)
+    def written(path, n):
+        return load_x(path, n)
 
     assert is_placeholder(handed_out) and not is_placeholder(written) and not is_placeholder(print)
 

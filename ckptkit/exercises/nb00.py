@@ -10,7 +10,7 @@ from ckptkit.exercises.feedback import (
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import brief
 
-import os
+import gc
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,79 +19,111 @@ import numpy as np
 
 tf = import_tensorflow()
 
-__all__ = ["check_save_x"]
+__all__ = ["check_load_x"]
 
-KEY = "x/.ATTRIBUTES/VARIABLE_VALUE"
-# Values the notebook never shows, of two lengths, so a function that saves fixed numbers fails.
+SECTION = "section 'Save and restore one variable'"
+# Values the notebook never shows, of two lengths, so a function that returns fixed numbers fails.
 TRIALS = ((0.25, -4.0, 7.5), (3.0, 1.5, -0.5, 10.0, 2.25))
 
 
-def _one(save_x: Callable, root: Path, values: tuple[float, ...]) -> Feedback | None:
-    """Run `save_x` on one new folder; None when its checkpoint holds `values` as float `x`."""
-    folder = root / "folder"
+def _saved(root: Path, name: str, **tracked: tuple[float, ...]) -> str:
+    """Save the floats `tracked` under their keywords in a new folder `root/name`; return the path."""
+    variables = {key: tf.Variable(values, dtype=tf.float32) for key, values in tracked.items()}
+    return tf.train.Checkpoint(**variables).save(root / name / "ckpt")
+
+
+def _shown(result: object) -> str:
+    """A returned value as a few numbers when it holds numbers, else its type."""
     try:
-        path = save_x(folder, list(values))
-    except Exception as err:
-        return placeholder_or_error("save_x(folder, values)", err)
-    if path is None:
-        return Feedback(
-            False,
-            "save_x returned None: it is still the placeholder, or it does not return the path that "
-            "saving gave back",
-        )
-    if not isinstance(path, str | os.PathLike):
-        return Feedback(False, f"save_x returned a {type(path).__name__}, not the path of a checkpoint")
-    prefix = os.fspath(path)
-    if not os.path.exists(prefix + ".index"):
-        return Feedback(
-            False, f"save_x returned {os.path.basename(prefix)!r}, but no checkpoint has that path"
-        )
-    parent = Path(prefix).resolve().parent
-    if parent == folder.resolve().parent:
-        return Feedback(
-            False, "the checkpoint landed beside the folder, not in it: save under a name inside it"
-        )
-    if parent != folder.resolve():
-        return Feedback(False, "save_x returned a checkpoint outside the folder it was given")
+        return brief(result)
+    except (TypeError, ValueError):
+        return f"a {type(result).__name__}"
+
+
+def _call(load_x: Callable, path: str, n: int) -> tuple[object, BaseException | None]:
+    """`load_x(path, n)`'s result or error; a dropped restore status logs here, in the capture."""
     with captured_tf_logs():
-        reader = tf.train.load_checkpoint(prefix)  # TensorFlow's own reader is the truth here
-        dtypes, shapes = reader.get_variable_to_dtype_map(), reader.get_variable_to_shape_map()
-    if KEY not in dtypes:
+        try:
+            result, err = load_x(path, n), None
+        except Exception as error:  # the learner's code: any error is an answer
+            result, err = None, error
+        gc.collect()
+    return result, err
+
+
+def _loaded_wrong(load_x: Callable, root: Path, values: tuple[float, ...]) -> Feedback | None:
+    """None when `load_x` returns a new float variable holding `values`, saved under `x`, from a file."""
+    n = len(values)
+    got, err = _call(load_x, _saved(root, f"right-{n}", x=values), n)
+    if err is not None and "save_counter" in str(err):
         return Feedback(
             False,
-            "the checkpoint holds no value named x: a checkpoint names each value by the keyword it was "
-            "given (section 'Save and restore one variable')",
+            f"load_x(path, {n}) raised on a checkpoint that holds x as asked: reading leaves the save "
+            f"counter that saving stored unrestored, restoring does not ({SECTION})",
         )
-    if dtypes[KEY] != tf.float32:
-        return Feedback(False, f"x is stored as {dtypes[KEY].name}: keep the values as floats")
-    if shapes[KEY] != [len(values)]:
-        return Feedback(False, f"x has shape {shapes[KEY]}, but the check passed {len(values)} values")
-    fresh = tf.Variable(tf.zeros([len(values)]))
-    tf.train.Checkpoint(x=fresh).read(prefix).expect_partial()
-    if not np.array_equal(fresh.numpy(), np.array(values, dtype=np.float32)):
+    if err is not None:
+        return placeholder_or_error(f"load_x(path, {n})", err)
+    if got is None:
+        return Feedback(False, "load_x returned None: it is still the placeholder, or it returns no variable")
+    if not isinstance(got, tf.Variable):
+        return Feedback(False, f"load_x returned a {type(got).__name__}: return the new variable itself")
+    if got.shape != (n,) or got.dtype != tf.float32:
         return Feedback(
-            False, f"x came back as {brief(fresh.numpy())}, but the check passed {brief(values)}: save those"
+            False,
+            f"load_x(path, {n}) returned a {got.dtype.name} variable of shape {got.shape}, not {n} floats",
+        )
+    if not np.array_equal(got.numpy(), np.array(values, dtype=np.float32)):
+        return Feedback(
+            False,
+            f"load_x(path, {n}) returned {brief(got.numpy())}, but the checkpoint's x holds "
+            f"{brief(values)}: restore them into the variable",
         )
     return None
 
 
-def check_save_x(save_x: object) -> Feedback:
-    """Notebook 00, exercise: `save_x(folder, values)` saves `values` as float variable `x`, returns the path.
+def _refused_wrong(load_x: Callable, root: Path) -> Feedback | None:
+    """None when `load_x` raises for a checkpoint with no `x` and for one whose `x` has another size."""
+    values = TRIALS[1]
+    got, err = _call(load_x, _saved(root, "no-x", v=values[:3]), 3)
+    if err is None:
+        return Feedback(
+            False,
+            f"for a checkpoint with no x (its 3 floats are under v), load_x(path, 3) returned {_shown(got)} "
+            f"instead of raising: a restore under a keyword the file lacks fills nothing and says nothing; "
+            f"ask its status whether every value found its variable ({SECTION})",
+        )
+    got, err = _call(load_x, _saved(root, "five", x=values), 3)
+    if err is None:
+        return Feedback(
+            False,
+            f"for a checkpoint whose x holds 5 floats, load_x(path, 3) returned {_shown(got)} instead of "
+            "raising: 5 stored floats do not fit a variable of 3",
+        )
+    return None
 
-    The check calls it on two new folders of its own with values of its own (3 and 5 numbers), then
-    reads each returned path back into a fresh variable with `tf.train.Checkpoint(x=...).read`.
+
+def check_load_x(load_x: object) -> Feedback:
+    """Notebook 00, exercise: `load_x(path, n)` returns a new variable of `n` floats restored from `x`.
+
+    The check saves checkpoints of its own: two whose `x` holds 3 and 5 floats, which must come back
+    whole; one with no `x` (its values under `v`) and one whose `x` holds 5 floats when 3 are asked for,
+    for which `load_x` must raise.
     """
-    if not callable(save_x):
-        return Feedback(False, "save_x must be a function of (folder, values)")
-    if is_placeholder(save_x):
-        return placeholder_or_error("save_x", None)
-    for values in TRIALS:
-        with tempfile.TemporaryDirectory(prefix="ckptkit-nb00-") as root:
-            wrong = _one(save_x, Path(root), values)
-        if wrong is not None:
-            return wrong
+    if not callable(load_x):
+        return Feedback(False, "load_x must be a function of (path, n)")
+    if is_placeholder(load_x):
+        return placeholder_or_error("load_x", None)
+    with tempfile.TemporaryDirectory(prefix="ckptkit-nb00-") as root:
+        for values in TRIALS:
+            wrong = _loaded_wrong(load_x, Path(root), values)
+            if wrong is not None:
+                return wrong
+        wrong = _refused_wrong(load_x, Path(root))
+    if wrong is not None:
+        return wrong
     return Feedback(
         True,
-        f"right: {len(TRIALS)} checkpoints saved by your function "
-        f"({' and '.join(str(len(v)) for v in TRIALS)} values) came back whole into fresh variables",
+        f"right: x came back whole from {len(TRIALS)} checkpoints "
+        f"({' and '.join(str(len(v)) for v in TRIALS)} floats), and load_x raised for a checkpoint with no x "
+        "and for one whose x holds 5 floats when asked for 3",
     )

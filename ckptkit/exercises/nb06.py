@@ -260,4 +260,4 @@ def _judge(got: object, right: str | None, wrong: dict[str | None, str]) -> Feed
             False, wrong.get(None, f"it returned None, but {right} in that folder is committed and whole")
         )
     reason = wrong.get(got_name, "it is not a checkpoint of that folder")
-    return Feedback(False, f"it returned {got_name}: {reason} (reread 'Kill it at each step of a save')")
+    return Feedback(False, f"it returned {got_name}: {reason} (reread 'Kill it at each stage of a save')")

@@ -6,6 +6,7 @@ notebook's own `import tensorflow` is quiet too.
 
 from __future__ import annotations
 
+import atexit
 import importlib.abc
 import importlib.util
 import logging
@@ -67,10 +68,20 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _mute_tf_logger() -> None:
+    """Turn TensorFlow's Python logger off (registered to run at exit)."""
+    logging.getLogger("tensorflow").disabled = True
+
+
 def install_import_hook() -> None:
     """Make the next `import tensorflow`, wherever it happens, quiet (a no-op once TensorFlow is loaded)."""
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlow) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlow())
+        # At exit, an object still holding values a restore left unmatched warns as it is collected.
+        # In a Jupyter kernel that happens after the output stream has closed, so each warning lands in
+        # the server's terminal as a "Logging error" traceback, when nothing can act on it. Handlers run
+        # last-registered first, so this one runs before IPython's own clears the notebook's variables.
+        atexit.register(_mute_tf_logger)
 
 
 def import_tensorflow():  # returns the tensorflow module itself
