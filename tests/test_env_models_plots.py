@@ -31,6 +31,35 @@ def test_import_prints_nothing_on_stderr():
     assert done.stderr == ""
 
 
+EXIT_CODE = """
+import atexit, sys
+import ckptkit
+from ckptkit.live import quiet
+import tensorflow as tf
+if sys.argv[1] == "unmuted":
+    atexit.unregister(quiet._mute_tf_logger)
+path = tf.train.Checkpoint(a=tf.Variable(1.0), b=tf.Variable(2.0)).save(sys.argv[2] + "/ckpt")
+left = tf.train.Checkpoint(a=tf.Variable(0.0))
+left.restore(path)  # b is left over: TensorFlow warns as `left` is collected at exit
+print(float(left.a))
+"""
+
+
+def test_values_a_restore_left_over_are_not_logged_at_exit(tmp_path):
+    runs = {
+        mode: subprocess.run(
+            [sys.executable, "-c", EXIT_CODE, mode, str(tmp_path / mode)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for mode in ("muted", "unmuted")
+    }
+    assert runs["muted"].stdout.strip() == "1.0" and runs["muted"].stderr == ""
+    # The control: without the exit hook, the same script logs the leftover value.
+    assert "Value in checkpoint could not be found in the restored object: (root).b" in runs["unmuted"].stderr
+
+
 def test_models_and_data_have_the_seed_shapes():
     inputs, targets = linear_data()
     assert np.array_equal(targets.numpy(), 2 * inputs.numpy())
