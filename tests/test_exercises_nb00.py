@@ -2,7 +2,7 @@
 
 import ckptkit
 from ckptkit.exercises.feedback import is_placeholder, placeholder_or_error, watch
-from ckptkit.exercises.nb00 import SECTION, check_load_x
+from ckptkit.exercises.nb00 import MAP, SECTION, check_load_x
 
 import gc
 import sys
@@ -14,18 +14,24 @@ import tensorflow as tf
 from helpers import missing_sections, spells_out
 
 # Calls the reference solution makes: no ❌ may hand them over.
-SOLUTION_CALLS = ("Checkpoint(", ".restore(", ".assert_consumed(", "tf.Variable(", "tf.zeros(")
+SOLUTION_CALLS = ("Checkpoint(", ".restore(", "assert_existing_objects_matched", "tf.Variable(", "tf.zeros(")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "00_start_here.ipynb"
 KEY = "x/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def load_x(path, n):  # the reference solution, kept here and never in the notebook
     x = tf.Variable(tf.zeros([n]))
-    tf.train.Checkpoint(x=x).restore(path).assert_consumed()
+    tf.train.Checkpoint(x=x).restore(path).assert_existing_objects_matched()
     return x
 
 
-def copied(path, n):  # the notebook's demo cell with v renamed x: it never asks the restore status
+def copied(path, n):  # the notebook's demo cell with v renamed x: its status check judges every stored value
+    ckpt = tf.train.Checkpoint(x=tf.Variable(tf.zeros([n])))
+    ckpt.restore(path).assert_consumed()
+    return ckpt.x
+
+
+def unchecked(path, n):  # the demo without its status check: it never asks whether x was found
     x = tf.Variable(tf.zeros([n]))
     tf.train.Checkpoint(x=x).restore(path)
     return x
@@ -41,7 +47,12 @@ def _wrong(feedback) -> str:
 def test_every_right_answer_passes():
     def matched(path, n):
         x = tf.Variable([0.0] * n)
-        tf.train.Checkpoint(x=x).restore(path).assert_existing_objects_matched()
+        tf.train.Checkpoint(x=x).restore(path).expect_partial().assert_existing_objects_matched()
+        return x
+
+    def read(path, n):  # read() leaves the save counter alone, and this status check does not ask for it
+        x = tf.Variable(tf.zeros([n]))
+        tf.train.Checkpoint(x=x).read(path).assert_existing_objects_matched()
         return x
 
     def by_reader(path, n):  # TensorFlow's reader raises for a missing key; the size is checked by hand
@@ -52,11 +63,17 @@ def test_every_right_answer_passes():
 
     feedback = check_load_x(load_x)
     assert repr(feedback).startswith("✅") and "3 and 5 floats" in feedback.message
-    assert check_load_x(matched) and check_load_x(by_reader)
+    assert check_load_x(matched) and check_load_x(read) and check_load_x(by_reader)
 
 
-def test_a_copied_demo_cell_fails_on_the_checkpoint_without_x():
+def test_a_copied_demo_cell_raises_on_the_step_beside_x():
     message = _wrong(check_load_x(copied))
+    assert "beside a step" in message and "only the objects you pass" in message and MAP in message
+    assert not missing_sections(NOTEBOOK, message[message.rindex("section ") :])
+
+
+def test_an_answer_with_no_status_check_fails_on_the_checkpoint_without_x():
+    message = _wrong(check_load_x(unchecked))
     assert "with no x" in message and "instead of raising" in message
     assert not missing_sections(NOTEBOOK, message[message.rindex("(section ") :])
 
@@ -83,16 +100,13 @@ def test_wrong_answers_get_a_hint(answer, hint):
     assert hint in _wrong(check_load_x(answer))
 
 
-def test_reading_instead_of_restoring_is_told_why_it_raised():
+def test_reading_with_the_check_of_every_value_gets_the_same_hint():
     def read(path, n):
         x = tf.Variable(tf.zeros([n]))
         tf.train.Checkpoint(x=x).read(path).assert_consumed()
         return x
 
-    message = _wrong(check_load_x(read))
-    assert "save counter" in message and not missing_sections(
-        NOTEBOOK, message[message.rindex("(section ") :]
-    )
+    assert "only the objects you pass" in _wrong(check_load_x(read))
 
 
 def test_values_come_from_the_check_not_from_the_notebook(tmp_path):

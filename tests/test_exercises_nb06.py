@@ -6,6 +6,7 @@ from ckptkit.files import reader
 from ckptkit.files.inventory import inspect_checkpoint as inspect_by_another_name
 
 import glob
+import os
 import re
 
 import tensorflow as tf
@@ -81,6 +82,13 @@ def value_error_only(folder):
     except ValueError:
         paths = _on_disk(folder)
     return next((path for path in reversed(paths) if _whole(path)), None)
+
+
+def missing_means_none(folder):
+    """Right for an empty or a zeroed state file, wrong for none at all: it takes that as nothing saved."""
+    if not os.path.exists(os.path.join(folder, "checkpoint")):
+        return None
+    return newest_restorable(folder)
 
 
 def placeholder(*args):
@@ -234,6 +242,7 @@ def test_newest_restorable():
         (state_file_only, "raised ValueError: Invalid checkpoint state"),
         (none_without_state, "the state file is empty"),
         (value_error_only, "zero bytes"),
+        (missing_means_none, "there is no state file"),
     ]
     for answer, words in cheats_and_wrong:
         _failed(check_newest_restorable(answer), words)

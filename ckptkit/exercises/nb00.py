@@ -22,14 +22,17 @@ tf = import_tensorflow()
 __all__ = ["check_load_x"]
 
 SECTION = "section 'Save and restore one variable'"
+# Where the status checks are named: notebook 04's row of the map.
+MAP = "the status checks: notebook 04's row of the map in section 'Follow the path'"
 # Values the notebook never shows, of two lengths, so a function that returns fixed numbers fails.
 TRIALS = ((0.25, -4.0, 7.5), (3.0, 1.5, -0.5, 10.0, 2.25))
+STEP = 40  # every file also holds an int `step`, so a check of every stored value refuses good files
 
 
 def _saved(root: Path, name: str, **tracked: tuple[float, ...]) -> str:
-    """Save the floats `tracked` under their keywords in a new folder `root/name`; return the path."""
+    """Save the floats `tracked` under their keywords, and a `step`, in a new folder `root/name`."""
     variables = {key: tf.Variable(values, dtype=tf.float32) for key, values in tracked.items()}
-    return tf.train.Checkpoint(**variables).save(root / name / "ckpt")
+    return tf.train.Checkpoint(step=tf.Variable(STEP), **variables).save(root / name / "ckpt")
 
 
 def _shown(result: object) -> str:
@@ -55,11 +58,12 @@ def _loaded_wrong(load_x: Callable, root: Path, values: tuple[float, ...]) -> Fe
     """None when `load_x` returns a new float variable holding `values`, saved under `x`, from a file."""
     n = len(values)
     got, err = _call(load_x, _saved(root, f"right-{n}", x=values), n)
-    if err is not None and "save_counter" in str(err):
+    if err is not None and "Unresolved object in checkpoint" in str(err):
         return Feedback(
             False,
-            f"load_x(path, {n}) raised on a checkpoint that holds x as asked: reading leaves the save "
-            f"counter that saving stored unrestored, restoring does not ({SECTION})",
+            f"load_x(path, {n}) raised on a checkpoint that holds x as asked, beside a step: your status "
+            "check asks that every value in the file find a variable; ask the one that judges only the "
+            f"objects you pass ({MAP})",
         )
     if err is not None:
         return placeholder_or_error(f"load_x(path, {n})", err)
@@ -90,7 +94,7 @@ def _refused_wrong(load_x: Callable, root: Path) -> Feedback | None:
             False,
             f"for a checkpoint with no x (its 3 floats are under v), load_x(path, 3) returned {_shown(got)} "
             f"instead of raising: a restore under a keyword the file lacks fills nothing and says nothing; "
-            f"ask its status whether every value found its variable ({SECTION})",
+            f"ask its status whether your variable found a value ({SECTION})",
         )
     got, err = _call(load_x, _saved(root, "five", x=values), 3)
     if err is None:
@@ -105,9 +109,9 @@ def _refused_wrong(load_x: Callable, root: Path) -> Feedback | None:
 def check_load_x(load_x: object) -> Feedback:
     """Notebook 00, exercise: `load_x(path, n)` returns a new variable of `n` floats restored from `x`.
 
-    The check saves checkpoints of its own: two whose `x` holds 3 and 5 floats, which must come back
-    whole; one with no `x` (its values under `v`) and one whose `x` holds 5 floats when 3 are asked for,
-    for which `load_x` must raise.
+    The check saves checkpoints of its own, each with an int `step` beside the floats: two whose `x`
+    holds 3 and 5 floats, which must come back whole; one with no `x` (its values under `v`) and one
+    whose `x` holds 5 floats when 3 are asked for, for which `load_x` must raise.
     """
     if not callable(load_x):
         return Feedback(False, "load_x must be a function of (path, n)")

@@ -204,6 +204,17 @@ def _zeroed_state(folder: Path) -> Answer:
     }
 
 
+def _lost_state(folder: Path) -> Answer:
+    """The state file is gone (deleted, or never copied), and ckpt-1 and ckpt-2 are whole on disk."""
+    _save(folder, 2)
+    (folder / STATE_FILE).unlink()
+    return "ckpt-2", {
+        None: "there is no state file, yet ckpt-2 is whole on disk: when no state file can be read, "
+        "fall back to the ckpt-N files on disk, newest first",
+        "ckpt-1": "ckpt-2 is newer and whole",
+    }
+
+
 def _healthy(folder: Path) -> Answer:
     """Three whole, committed checkpoints."""
     _save(folder, 3)
@@ -212,6 +223,7 @@ def _healthy(folder: Path) -> Answer:
 
 _FOLDERS = {"nothing": _nothing, "killed": _killed, "power-cut": _power_cut, "flipped": _flipped}
 _FOLDERS |= {"healthy": _healthy, "empty-state": _empty_state, "zeroed-state": _zeroed_state}
+_FOLDERS |= {"lost-state": _lost_state}
 
 
 def _answer_without_helpers(function: object, folder: str) -> tuple[object, Feedback | None, str | None]:
@@ -244,7 +256,7 @@ def check_newest_restorable(newest_restorable: object) -> Feedback:
         True,
         "right: past kill debris, a cut index, a flipped bit and a lost index to the newest good "
         "checkpoint, the newest one in a healthy folder, None where nothing was committed, and past an "
-        "empty and a zeroed state file to the newest whole checkpoint on disk",
+        "empty, a zeroed and a missing state file to the newest whole checkpoint on disk",
     )
 
 
