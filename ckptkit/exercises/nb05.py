@@ -180,6 +180,6 @@ def check_latest_step(latest_step: object) -> Feedback:
                 return Feedback(
                     False,
                     f"on a folder {writer} wrote, it says {np.asarray(got).item()!r}; the newest "
-                    "checkpoint there holds another step (reread 'Train and save the TensorFlow 2 way')",
+                    "checkpoint there holds another step (reread 'Put the keys and file names side by side')",
                 )
     return Feedback(True, "right: steps 26 (TF1 Saver), 31 (saves numbered 1, 2) and 44 (numbered by step)")
