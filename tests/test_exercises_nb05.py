@@ -196,9 +196,9 @@ def test_latest_step():
 
     cheats_and_wrong = [
         (by_file_name, "numbering its saves", "it says 2"),
-        (tf2_key_only, "raised NotFoundError", "TF1 Saver"),
+        (tf2_key_only, "raised NotFoundError", "TF1 Saver", "list the keys"),
         (save_counter, "raised NotFoundError"),
-        (oldest, "it says 13"),
+        (oldest, "it says 13", "older checkpoint", "notebook 01"),
         (lambda folder: 26, "numbering its saves"),  # the first folder's answer, copied
         (lambda folder: None, "returned None"),
     ]

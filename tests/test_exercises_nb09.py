@@ -116,6 +116,13 @@ def chief_task_only(workdir, tf_config):
     return workdir if task["type"] == "chief" else os.path.join(workdir, f"workertemp_{task['index']}")
 
 
+def creates_it(workdir, tf_config):
+    """Right folders, but each one made on disk: the exercise asks for the path only."""
+    folder = write_dir(workdir, tf_config)
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
 def placeholder(workdir, tf_config): ...
 
 
@@ -141,6 +148,7 @@ def test_right_answers():
         (parent_of_workdir, "worker 1's folder holds workdir"),
         (nested, "holds another worker's folder"),
         (chief_task_only, "worker 0 is the chief"),
+        (creates_it, "created job: return the folder without creating it"),
         (placeholder, "still the placeholder"),
         (not_implemented, "still the placeholder"),
         (lambda workdir, tf_config: 3, "returned a int"),

@@ -162,7 +162,7 @@ def test_migrate_layered_right_answers():
     ("answer", "words"),
     [
         (weights_only, "next Adam step"),
-        (by_position, "find each moment by the full name of its weight"),
+        (by_position, "find each moment by its weight's full name, after the path component m or v"),
         (by_shape, "not number or shape"),
         (moments_swapped, "next Adam step"),
         (no_learning_rate, "learning rate must move too"),

@@ -159,23 +159,33 @@ def _tf2_folder(folder: str, steps: tuple[int, ...], by_step: bool) -> None:
 def check_latest_step(latest_step: object) -> Feedback:
     """05 exercise 2: `latest_step(folder)` is the training step of the newest checkpoint, TF1 or TF2."""
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:
-        cases = {  # folder -> (who wrote it, the newest step)
-            "tf1": ("a TF1 Saver", 26),
-            "tf2-count": ("a TF2 CheckpointManager numbering its saves", 31),
-            "tf2-step": ("a TF2 CheckpointManager numbering by step", 44),
+        cases = {  # folder -> (who wrote it, the older step, the newest step)
+            "tf1": ("a TF1 Saver", 13, 26),
+            "tf2-count": ("a TF2 CheckpointManager numbering its saves", 9, 31),
+            "tf2-step": ("a TF2 CheckpointManager numbering by step", 20, 44),
         }
         tf1_checkpoint(os.path.join(root, "tf1"), hidden=3, steps=(13, 26), seed=5)
         _tf2_folder(os.path.join(root, "tf2-count"), (9, 31), by_step=False)
         _tf2_folder(os.path.join(root, "tf2-step"), (20, 44), by_step=True)
-        for name, (writer, step) in cases.items():
+        for name, (writer, older, step) in cases.items():
             with captured_tf_logs():
                 got, problem = answer_of(latest_step, "latest_step", os.path.join(root, name))
             if problem is not None and "placeholder" in problem.message:
                 return problem
             if problem is not None:
-                return Feedback(False, f"{problem.message} (on a folder {writer} wrote)")
+                return Feedback(
+                    False,
+                    f"{problem.message} (on a folder {writer} wrote: list the keys of its newest file "
+                    "to see where it keeps the step)",
+                )
             if got is None:
                 return Feedback(False, "latest_step returned None: return the step as a number")
+            if np.size(got) == 1 and int(np.asarray(got).item()) == older:
+                return Feedback(
+                    False,
+                    f"on a folder {writer} wrote, it says {older}, the step of an older checkpoint there: "
+                    "read the newest one, which the folder's state file names (notebook 01)",
+                )
             if np.size(got) != 1 or int(np.asarray(got).item()) != step:
                 return Feedback(
                     False,

@@ -6,6 +6,7 @@ from ckptkit.exercises.feedback import Feedback, placeholder_or_error
 
 import copy
 import os
+import tempfile
 
 __all__ = ["check_write_dir"]
 
@@ -33,6 +34,12 @@ def _folder(write_dir: object, workdir: str, config: dict) -> str | Feedback:
         folder = write_dir(workdir, copy.deepcopy(config))
     except Exception as err:
         return placeholder_or_error(f"write_dir for {task}", err)
+    if made := os.listdir(os.path.dirname(workdir)):  # workdir's parent starts empty: the check's own
+        return Feedback(
+            False,
+            f"write_dir for {task} created {made[0]}: return the folder without creating it "
+            "(the save creates it)",
+        )
     if folder is None:
         return placeholder_or_error("write_dir", None)
     try:
@@ -78,11 +85,18 @@ def check_write_dir(write_dir: object) -> Feedback:
     The chief saves into `workdir`; every other worker saves into a folder of its own, which it
     deletes, so that folder holds neither `workdir` nor another worker's. The check asks for every task
     of three clusters of its own, one of them with a `chief` task (so worker 0 is not the chief), and
-    for a process with no TF_CONFIG (`{}`), which runs alone and saves into `workdir`.
+    for a process with no TF_CONFIG (`{}`), which runs alone and saves into `workdir`. `workdir` lies
+    in an empty temporary folder: an answer that creates a folder fails.
     """
     if not callable(write_dir):
         return Feedback(False, "write_dir must be a function of (workdir, tf_config)")
-    workdir, asked = os.path.abspath("/runs/job"), 0
+    with tempfile.TemporaryDirectory(prefix="ckptkit-nb09-") as root:  # workdir's parent, kept empty
+        return _check(write_dir, os.path.join(os.path.realpath(root), "job"))
+
+
+def _check(write_dir: object, workdir: str) -> Feedback:
+    """The verdict on `write_dir` for `workdir`, a folder that does not exist."""
+    asked = 0
     for cluster, tasks, chief in CLUSTERS:
         folders = {}
         for kind, index in tasks:

@@ -70,8 +70,8 @@ def _judge(migrate_layered: Callable, folder: Path, name: str, spec: dict, expec
         if "moments" in spec and not isinstance(err, NotImplementedError):
             return Feedback(
                 False,
-                f"on {what}, migrate_layered raised {type(err).__name__}: find each moment by the full "
-                f"name of its weight, whatever comes before its m/ or v/ ({SECTION_MIGRATE})",
+                f"on {what}, migrate_layered raised {type(err).__name__}: find each moment by its weight's "
+                f"full name, after the path component m or v, whatever is before it ({SECTION_MIGRATE})",
             )
         return placeholder_or_error(f"migrate_layered on {what}", err)
     after = [v.numpy() for v in model.variables + optimizer.variables]
