@@ -2,7 +2,7 @@
 
 import ckptkit
 from ckptkit.exercises.feedback import is_placeholder, placeholder_or_error, watch
-from ckptkit.exercises.nb00 import MAP, SECTION, check_load_x
+from ckptkit.exercises.nb00 import MAP, check_load_x
 
 import gc
 import sys
@@ -113,7 +113,25 @@ def test_values_come_from_the_check_not_from_the_notebook(tmp_path):
     own = tf.train.Checkpoint(x=tf.Variable([0.5, -1.5, 2.0])).save(tmp_path / "ckpt")
 
     assert "returned [0.5, -1.5, 2]" in _wrong(check_load_x(lambda path, n: load_x(own, n)))
-    assert SECTION.startswith("section '")
+
+
+def test_a_variable_made_before_the_call_is_refused():
+    made = {n: tf.Variable(tf.zeros([n])) for n in (3, 5)}
+
+    def reused(path, n):  # restores into variables made outside: not the new variable asked for
+        tf.train.Checkpoint(x=made[n]).restore(path).assert_existing_objects_matched()
+        return made[n]
+
+    assert "did not create" in _wrong(check_load_x(reused))
+
+
+def test_none_for_a_missing_x_is_named_as_none():
+    def none_when_missing(path, n):
+        if "x/.ATTRIBUTES/VARIABLE_VALUE" not in dict(tf.train.list_variables(path)):
+            return None
+        return load_x(path, n)
+
+    assert "returned None instead of raising" in _wrong(check_load_x(none_when_missing))
 
 
 def test_placeholder_raising_and_non_functions_get_one_sentence():

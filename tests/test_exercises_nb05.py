@@ -201,6 +201,8 @@ def test_latest_step():
         (oldest, "it says 13", "older checkpoint", "notebook 01"),
         (lambda folder: 26, "numbering its saves"),  # the first folder's answer, copied
         (lambda folder: None, "returned None"),
+        (tf.train.latest_checkpoint, "return the step as an int"),  # the newest file's path, not its step
+        (lambda folder: 26.0, "return the step as an int"),
     ]
     for answer, *words in cheats_and_wrong:
         _failed(check_latest_step(answer), *words)

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import (
-    Feedback,
-    is_placeholder,
-    placeholder_or_error,
-)
-from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
+from ckptkit.exercises.feedback import Feedback, is_placeholder, placeholder_or_error, watch
+from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import brief
 
-import gc
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -37,27 +32,19 @@ def _saved(root: Path, name: str, **tracked: tuple[float, ...]) -> str:
 
 def _shown(result: object) -> str:
     """A returned value as a few numbers when it holds numbers, else its type."""
+    if result is None:
+        return "None"
     try:
         return brief(result)
     except (TypeError, ValueError):
         return f"a {type(result).__name__}"
 
 
-def _call(load_x: Callable, path: str, n: int) -> tuple[object, BaseException | None]:
-    """`load_x(path, n)`'s result or error; a dropped restore status logs here, in the capture."""
-    with captured_tf_logs():
-        try:
-            result, err = load_x(path, n), None
-        except Exception as error:  # the learner's code: any error is an answer
-            result, err = None, error
-        gc.collect()
-    return result, err
-
-
 def _loaded_wrong(load_x: Callable, root: Path, values: tuple[float, ...]) -> Feedback | None:
     """None when `load_x` returns a new float variable holding `values`, saved under `x`, from a file."""
     n = len(values)
-    got, err = _call(load_x, _saved(root, f"right-{n}", x=values), n)
+    seen = watch(load_x, _saved(root, f"right-{n}", x=values), n)
+    got, err = seen.result, seen.error
     if err is not None and "Unresolved object in checkpoint" in str(err):
         return Feedback(
             False,
@@ -71,6 +58,8 @@ def _loaded_wrong(load_x: Callable, root: Path, values: tuple[float, ...]) -> Fe
         return Feedback(False, "load_x returned None: it is still the placeholder, or it returns no variable")
     if not isinstance(got, tf.Variable):
         return Feedback(False, f"load_x returned a {type(got).__name__}: return the new variable itself")
+    if not seen.created_here(got):
+        return Feedback(False, "load_x returned a variable it did not create: make a new one in load_x")
     if got.shape != (n,) or got.dtype != tf.float32:
         return Feedback(
             False,
@@ -88,7 +77,8 @@ def _loaded_wrong(load_x: Callable, root: Path, values: tuple[float, ...]) -> Fe
 def _refused_wrong(load_x: Callable, root: Path) -> Feedback | None:
     """None when `load_x` raises for a checkpoint with no `x` and for one whose `x` has another size."""
     values = TRIALS[1]
-    got, err = _call(load_x, _saved(root, "no-x", v=values[:3]), 3)
+    seen = watch(load_x, _saved(root, "no-x", v=values[:3]), 3)
+    got, err = seen.result, seen.error
     if err is None:
         return Feedback(
             False,
@@ -96,7 +86,8 @@ def _refused_wrong(load_x: Callable, root: Path) -> Feedback | None:
             f"instead of raising: a restore under a keyword the file lacks fills nothing and says nothing; "
             f"ask its status whether your variable found a value ({SECTION})",
         )
-    got, err = _call(load_x, _saved(root, "five", x=values), 3)
+    seen = watch(load_x, _saved(root, "five", x=values), 3)
+    got, err = seen.result, seen.error
     if err is None:
         return Feedback(
             False,

@@ -180,16 +180,22 @@ def check_latest_step(latest_step: object) -> Feedback:
                 )
             if got is None:
                 return Feedback(False, "latest_step returned None: return the step as a number")
-            if np.size(got) == 1 and int(np.asarray(got).item()) == older:
+            item = np.asarray(got).item() if np.size(got) == 1 else got
+            if not isinstance(item, int | np.integer):  # a path, a string, a float or several values
+                return Feedback(
+                    False,
+                    f"on a folder {writer} wrote, it returned {item!r}: return the step as an int",
+                )
+            if item == older:
                 return Feedback(
                     False,
                     f"on a folder {writer} wrote, it says {older}, the step of an older checkpoint there: "
                     "read the newest one, which the folder's state file names (notebook 01)",
                 )
-            if np.size(got) != 1 or int(np.asarray(got).item()) != step:
+            if item != step:
                 return Feedback(
                     False,
-                    f"on a folder {writer} wrote, it says {np.asarray(got).item()!r}; the newest "
+                    f"on a folder {writer} wrote, it says {item!r}; the newest "
                     "checkpoint there holds another step (reread 'Put the keys and file names side by side')",
                 )
     return Feedback(True, "right: steps 26 (TF1 Saver), 31 (saves numbered 1, 2) and 44 (numbered by step)")

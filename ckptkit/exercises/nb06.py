@@ -209,8 +209,8 @@ def _lost_state(folder: Path) -> Answer:
     _save(folder, 2)
     (folder / STATE_FILE).unlink()
     return "ckpt-2", {
-        None: "there is no state file, yet ckpt-2 is whole on disk: when no state file can be read, "
-        "fall back to the ckpt-N files on disk, newest first",
+        None: "there is no state file, yet ckpt-2 is whole on disk: with no state file to say which saves "
+        "were committed, the newest whole ckpt-N file on disk is the best guess",
         "ckpt-1": "ckpt-2 is newer and whole",
     }
 

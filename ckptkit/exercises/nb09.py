@@ -86,7 +86,7 @@ def check_write_dir(write_dir: object) -> Feedback:
     deletes, so that folder holds neither `workdir` nor another worker's. The check asks for every task
     of three clusters of its own, one of them with a `chief` task (so worker 0 is not the chief), and
     for a process with no TF_CONFIG (`{}`), which runs alone and saves into `workdir`. `workdir` lies
-    in an empty temporary folder: an answer that creates a folder fails.
+    in an empty temporary folder: an answer that creates a folder there (beside or under `workdir`) fails.
     """
     if not callable(write_dir):
         return Feedback(False, "write_dir must be a function of (workdir, tf_config)")

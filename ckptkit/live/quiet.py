@@ -1,4 +1,4 @@
-"""TensorFlow imported quietly: its log level set first, its C++ start-up lines muted, once for every import.
+"""TensorFlow imported quietly: its log level set first, its C++ start-up lines muted, its logger off at exit.
 
 This module itself imports no TensorFlow: `ckptkit/__init__.py` installs the import hook, so a
 notebook's own `import tensorflow` is quiet too.
@@ -74,14 +74,16 @@ def _mute_tf_logger() -> None:
 
 
 def install_import_hook() -> None:
-    """Make the next `import tensorflow`, wherever it happens, quiet (a no-op once TensorFlow is loaded)."""
+    """Make the next `import tensorflow`, wherever it happens, quiet; mute TensorFlow's logger at exit."""
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlow) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlow())
-        # At exit, an object still holding values a restore left unmatched warns as it is collected.
-        # In a Jupyter kernel that happens after the output stream has closed, so each warning lands in
-        # the server's terminal as a "Logging error" traceback, when nothing can act on it. Handlers run
-        # last-registered first, so this one runs before IPython's own clears the notebook's variables.
-        atexit.register(_mute_tf_logger)
+    # At exit, an object still holding values a restore left unmatched warns as it is collected. In a
+    # Jupyter kernel that happens after the output stream has closed, so each warning lands in the
+    # server's terminal as a "Logging error" traceback, when nothing can act on it. Exit handlers run
+    # last-registered first, and the kernel imports ckptkit after IPython registered its own, which
+    # clears the notebook's variables: so this one runs before it. Unregistering first keeps it to one.
+    atexit.unregister(_mute_tf_logger)
+    atexit.register(_mute_tf_logger)
 
 
 def import_tensorflow():  # returns the tensorflow module itself
