@@ -168,21 +168,27 @@ def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ())
     # Earlier code's unhandled statuses log when their checkpoints are collected: collect them now, so
     # their warnings are not counted as this call's.
     gc.collect()
-    with captured_tf_logs() as logs:
-        sys.setprofile(profile)
-        try:
-            with tf.variable_creator_scope(creator):
-                seen.result = function(*args)
-        except Exception as err:  # the learner's code: any error becomes one sentence
-            seen.error = err
-        finally:
-            sys.setprofile(outer)
-        seen.reached = {key for restorer in restorers for key in tracked(restorer)}
-        seen.restores = len(restorers)
-        # A restore status nobody handled logs its warnings when its checkpoint is collected: let go of
-        # the checkpoints now, so that happens here, where the log is captured.
-        restorers.clear()
-        gc.collect()
+    # What survived is older than the call: frozen, the collector skips it, so the collection after the
+    # call reads only what the call made (a full one reads all of TensorFlow's objects: about 0.2 s).
+    gc.freeze()
+    try:
+        with captured_tf_logs() as logs:
+            sys.setprofile(profile)
+            try:
+                with tf.variable_creator_scope(creator):
+                    seen.result = function(*args)
+            except Exception as err:  # the learner's code: any error becomes one sentence
+                seen.error = err
+            finally:
+                sys.setprofile(outer)
+            seen.reached = {key for restorer in restorers for key in tracked(restorer)}
+            seen.restores = len(restorers)
+            # A restore status nobody handled logs its warnings when its checkpoint is collected: let go
+            # of the checkpoints now, so that happens here, where the log is captured.
+            restorers.clear()
+            gc.collect()
+    finally:
+        gc.unfreeze()
     seen.logs = list(logs)
     return seen
 

@@ -1,4 +1,4 @@
-"""TensorFlow imported quietly: its log level set first, its C++ start-up lines muted, its logger off at exit.
+"""TensorFlow imported quietly: log level set first, C++ start-up lines muted, exit logs off in a kernel.
 
 This module itself imports no TensorFlow: `ckptkit/__init__.py` installs the import hook, so a
 notebook's own `import tensorflow` is quiet too.
@@ -69,12 +69,14 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder):
 
 
 def _mute_tf_logger() -> None:
-    """Turn TensorFlow's Python logger off (registered to run at exit)."""
-    logging.getLogger("tensorflow").disabled = True
+    """Turn TensorFlow's Python logger off if this process is a Jupyter kernel (registered to run at exit)."""
+    # A script's stderr is still open at exit, where TensorFlow's warning reaches the reader: keep it.
+    if type(sys.stderr).__module__.startswith("ipykernel."):
+        logging.getLogger("tensorflow").disabled = True
 
 
 def install_import_hook() -> None:
-    """Make the next `import tensorflow`, wherever it happens, quiet; mute TensorFlow's logger at exit."""
+    """Make the next `import tensorflow`, wherever it happens, quiet; in a kernel, mute its exit logs."""
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlow) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlow())
     # At exit, an object still holding values a restore left unmatched warns as it is collected. In a
