@@ -22,7 +22,7 @@ def test_clicks_drive_the_lab(panel):
     panel.save_button.click()
     assert panel.status_text == "saved ckpt-1 at step 6"
     assert [label for label, _ in panel.restore_choice.options] == [
-        f"ckpt-1 · step 6 · loss {panel.lab.loss_of(panel.lab.checkpoints()[0]):.4g}"
+        f"ckpt-1 · step 6 · recorded loss {panel.lab.loss_of(panel.lab.checkpoints()[0]):.4g}"
     ]
     panel.train_button.click()
     panel.restore_button.click()

@@ -256,7 +256,9 @@ class CheckpointPanel:
         if path == LIVE:
             return LIVE
         loss, step = self.lab.loss_of(path), self.lab.step_of(path)
-        return f"{os.path.basename(path)} · step {step}" + (f" · loss {loss:.4g}" if loss is not None else "")
+        return f"{os.path.basename(path)} · step {step}" + (
+            f" · recorded loss {loss:.4g}" if loss is not None else ""
+        )
 
     def _refresh(self, plot: bool) -> None:
         saved = self.lab.checkpoints()
