@@ -57,7 +57,7 @@ def resume(path):
 
 def next_number(folder):
     suffixes = [p.removesuffix(".index").rsplit("-", 1)[1] for p in glob.glob(f"{folder}/ckpt-*.index")]
-    return max((int(n) for n in suffixes if n.isdigit()), default=0) + 1
+    return max((int(n) for n in suffixes if n.isascii() and n.isdigit()), default=0) + 1
 
 
 def test_save_schedule_right_answers():
@@ -231,7 +231,10 @@ def test_next_number_right_answers():
         numbers = [
             int(name[5:-6])
             for name in os.listdir(folder)
-            if name.startswith("ckpt-") and name.endswith(".index") and name[5:-6].isdigit()
+            if name.startswith("ckpt-")
+            and name.endswith(".index")
+            and name[5:-6].isascii()
+            and name[5:-6].isdigit()
         ]
         return 1 + max(numbers) if numbers else 1
 
@@ -289,6 +292,12 @@ def test_next_number_wrong_answers_and_cheats():
                 numbers.append(int(p.name[5:-6]))
         return max(numbers, default=0) + 1
 
+    def unicode_digits(folder):  # \d and str.isdigit() take Arabic-Indic digits too: ckpt-٥٠ counts as 50
+        found = [re.fullmatch(r"ckpt-(\d+)\.index", p.name) for p in folder.iterdir()]
+        return max((int(m[1]) for m in found if m), default=0) + 1
+
+    arabic = _wrong(check_next_number(unicode_digits))
+    assert "Arabic-Indic" in arabic and "returned 51" in arabic and "too high" in arabic
     old = _wrong(check_next_number(unanchored))
     assert "old-ckpt-30" in old and "returned 31" in old and "too high" in old
     underscore = _wrong(check_next_number(any_int))

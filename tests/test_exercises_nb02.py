@@ -4,6 +4,7 @@ import ckptkit
 from ckptkit.exercises.nb02 import check_resume, check_velocity_key
 from ckptkit.runs.models import MyModel, regression_data
 
+import re
 from pathlib import Path
 
 import tensorflow as tf
@@ -180,6 +181,14 @@ def test_resume_cheats_fail(tmp_path):
         ckptkit.restore_checked(tf.train.Checkpoint(model=model, optimizer=optimizer), path)
         return model, optimizer
 
+    def width_from_file_name(path):  # the check's file names say nothing of the width: this raises
+        model, optimizer = MyModel(int(re.search(r"width(\d+)", path)[1])), tf.keras.optimizers.Adam()
+        model(SAMPLE)
+        optimizer.build(model.trainable_variables)
+        tf.train.Checkpoint(model=model, optimizer=optimizer).restore(path).expect_partial()
+        return model, optimizer
+
+    assert "raised TypeError" in _wrong(check_resume(width_from_file_name))
     assert "did not arrive through a checkpoint restore" in _wrong(check_resume(helper))
     assert "raised UnbuiltModelError" in _wrong(check_resume(helper_unbuilt))
     assert "existed before" in _wrong(check_resume(aliasing))

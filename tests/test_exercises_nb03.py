@@ -96,7 +96,7 @@ def test_stage_latest_right_answers():
 
     for answer in (stage_latest, by_number, as_path):
         feedback = check_stage_latest(answer)
-        assert feedback and "5 stages" in feedback.message, feedback
+        assert feedback and "6 stages" in feedback.message, feedback
 
 
 def test_stage_latest_wrong_answers_and_cheats():
@@ -113,6 +113,10 @@ def test_stage_latest_wrong_answers_and_cheats():
         names = [p.removesuffix(".index") for p in glob.glob(os.path.join(folder, f"{stage}*.index"))]
         return max(names, key=lambda p: int(p.rsplit("-", 1)[1]))
 
+    def count_of_files(folder, stage):  # N of the newest = how many are left: not after a deletion
+        n = len(glob.glob(os.path.join(folder, f"{stage}-checkpoint-*.index")))
+        return os.path.join(folder, f"{stage}-checkpoint-{n}")
+
     def index_file(folder, stage):
         return stage_latest(folder, stage) + ".index"
 
@@ -123,6 +127,7 @@ def test_stage_latest_wrong_answers_and_cheats():
     assert "not a checkpoint of 'pre'" in _wrong(check_stage_latest(prefix))
     assert "by another stage" in _wrong(check_stage_latest(substring))  # finetune's newest, saved last
     assert "not its prefix" in _wrong(check_stage_latest(index_file))
+    assert "the first 3 deleted" in _wrong(check_stage_latest(count_of_files))
     assert "not a checkpoint path" in _wrong(check_stage_latest(lambda folder, stage: 3))
 
 

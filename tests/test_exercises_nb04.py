@@ -57,7 +57,13 @@ def test_export_parts():
     assert check_export_parts(lambda m, p: tf.train.Checkpoint(backbone=m.dense1, head=m.dense2).save(p))
     notebook_model = ckptkit.MyModel()
     notebook_model(tf.zeros([1, 32]))
+
+    def with_an_iterator(m, p):  # "nothing else": an iterator's state is something else
+        data = iter(tf.data.Dataset.range(10))
+        return tf.train.Checkpoint(backbone=m.dense1, head=m.dense2, data=data).write(p)
+
     cheats_and_wrong = [
+        (with_an_iterator, "also stores data/.ATTRIBUTES/ITERATOR_STATE"),
         # copying the notebook's cell: the whole model under one name
         (lambda m, p: tf.train.Checkpoint(model=m).write(p), "path of attribute names"),
         (lambda m, p: tf.train.Checkpoint(net=m).write(p), "net/dense1/_kernel"),
@@ -144,7 +150,15 @@ def test_backbone_restore():
         backbone(sample)
         ckptkit.restore_checked(tf.train.Checkpoint(backbone=backbone), path, complete=True)
 
+    level = tf.get_logger().level
+
+    def logger_silenced(path, backbone, sample):  # hides the warnings instead of expecting them
+        backbone(sample)
+        tf.get_logger().setLevel("ERROR")
+        tf.train.Checkpoint(backbone=backbone).restore(path).assert_existing_objects_matched()
+
     cheats_and_wrong = [
+        (logger_silenced, "logged", "warnings"),
         (copied_notebook_cell, "no variables", "nothing to judge"),
         (without_expect_partial, "logged", "warnings"),
         (with_consumed, "left in the file on purpose are fine"),
@@ -157,6 +171,7 @@ def test_backbone_restore():
     for answer, *words in cheats_and_wrong:
         _failed(check_backbone_restore(answer), *words)
     _failed(check_backbone_restore(placeholder), "still the placeholder")
+    assert tf.get_logger().level == level  # the check set it back after logger_silenced
 
     def only_called(path, backbone, sample):  # builds the backbone, restores nothing
         backbone(sample)
@@ -203,7 +218,18 @@ def test_damaged_keys():
     def everything(prefix):
         return [k for k, _ in tf.train.list_variables(prefix)]
 
+    def vectors_only(prefix):  # skips scalars: a scalar's bytes carry a checksum too
+        reader = tf.train.load_checkpoint(prefix)
+        found = []
+        for key, shape in reader.get_variable_to_shape_map().items():
+            try:
+                reader.get_tensor(key) if shape else None
+            except tf.errors.OpError:
+                found.append(key)
+        return found
+
     cheats_and_wrong = [
+        (vectors_only, "it missed s/"),
         (first_only, "it missed d/"),
         (reads_without_catching, "that failure is the answer"),
         (everything, "whose bytes are intact"),

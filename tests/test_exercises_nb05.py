@@ -1,5 +1,6 @@
 """The exercise checks of notebook 05: the reference solutions pass; cheats and wrong answers get a hint."""
 
+import ckptkit
 from ckptkit.exercises.nb05 import check_convert, check_latest_step, tf1_checkpoint
 from ckptkit.runs.models import MyModel
 
@@ -155,7 +156,33 @@ def test_convert(tmp_path):
         optimizer.build(model.trainable_variables)
         return tf.train.Checkpoint(model=model, step=step, optimizer=optimizer).save(prefix)
 
+    def step_from_file_name(tf1_path, prefix):  # the number in the name is not always the step
+        reader = tf.train.load_checkpoint(tf1_path)
+        shapes = reader.get_variable_to_shape_map()
+        model = MyModel(hidden=shapes["out/weights" if "out/weights" in shapes else "dense_1/kernel"][0])
+        model(tf.zeros([1, 4]))
+        for name, variable in _either_layout(model, shapes).items():
+            variable.assign(reader.get_tensor(name))
+        step = tf.Variable(int(tf1_path.rsplit("-", 1)[1]), dtype=tf.int64)
+        return tf.train.Checkpoint(model=model, step=step).write(prefix)
+
+    def widths_by_heart(tf1_path, prefix):  # the two widths the old check used, hard-coded
+        shapes = tf.train.load_checkpoint(tf1_path).get_variable_to_shape_map()
+        model = MyModel(hidden=24 if "hidden/weights" in shapes else 6)
+        model(tf.zeros([1, 4]))
+        for name, variable in _either_layout(model, shapes).items():
+            variable.assign(tf.train.load_variable(tf1_path, name))
+        step = tf.Variable(tf.train.load_variable(tf1_path, "global_step"))
+        return tf.train.Checkpoint(model=model, step=step).write(prefix)
+
+    def ckptkit_reader(tf1_path, prefix):  # ckptkit's reader does the reading: refused
+        ckptkit.open_checkpoint(tf1_path).stored_keys()
+        return convert(tf1_path, prefix)
+
     cheats_and_wrong = [
+        (step_from_file_name, "numbered 3", "step does not hold"),
+        (widths_by_heart, "second file", "raised"),
+        (ckptkit_reader, "called ckptkit's"),
         (lambda tf1_path, prefix: notebook_converted, "shape (4, 16)"),
         (notebook_width, "raised ValueError"),
         (lambda tf1_path, prefix: tf1_path, "TF1 names again"),
@@ -194,8 +221,30 @@ def test_latest_step():
         key = "global_step" if reader.has_tensor("global_step") else "step/.ATTRIBUTES/VARIABLE_VALUE"
         return int(reader.get_tensor(key))
 
+    def name_based(folder):  # right too: a restore by name into a variable called global_step
+        step = tf.Variable(0, dtype=tf.int64, name="global_step")
+        tf.train.Checkpoint(step=step).restore(tf.train.latest_checkpoint(folder)).expect_partial()
+        return int(step)
+
+    assert check_latest_step(name_based)
+
+    def tf2_key_else_file_name(folder):  # the TF1 step from the file's name: right only when they agree
+        path = tf.train.latest_checkpoint(folder)
+        try:
+            return int(tf.train.load_variable(path, "step/.ATTRIBUTES/VARIABLE_VALUE"))
+        except tf.errors.NotFoundError:
+            return int(path.rsplit("-", 1)[1])
+
+    def largest_integer(folder):  # right only while save_counter stays below the step
+        reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(folder))
+        dtypes = reader.get_variable_to_dtype_map().items()
+        return max(int(reader.get_tensor(key)) for key, dtype in dtypes if dtype.is_integer)
+
     cheats_and_wrong = [
-        (by_file_name, "numbering its saves", "it says 2"),
+        (by_file_name, "numbering its files by epoch", "it says 2", "a file's number"),
+        (tf2_key_else_file_name, "numbering its files by epoch", "it says 2"),
+        (largest_integer, "saving five times", "it says 5", "save_counter"),
+        (lambda folder: ckptkit.open_checkpoint(folder).step(), "called ckptkit's"),
         (tf2_key_only, "raised NotFoundError", "TF1 Saver", "list the keys"),
         (save_counter, "raised NotFoundError"),
         (oldest, "it says 13", "older checkpoint", "notebook 01"),

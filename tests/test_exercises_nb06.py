@@ -230,7 +230,26 @@ def test_newest_restorable():
         report, _ = ckptkit.restore_newest_good(tf.train.Checkpoint(), manager)
         return report.path if report else None
 
+    def sorted_as_text(folder):  # "ckpt-9" sorts after "ckpt-11"
+        try:
+            paths = _listed(folder)
+        except ValueError:
+            paths = []
+        paths = paths or sorted(p.removesuffix(".index") for p in glob.glob(f"{folder}/ckpt-*.index"))
+        return next((path for path in reversed(paths) if _whole(path)), None)
+
+    def on_disk_when_latest_breaks(folder):  # a broken latest sends it to files never committed
+        try:
+            paths = _listed(folder)
+        except ValueError:
+            paths = []
+        if paths and _whole(paths[-1]):
+            return paths[-1]
+        return next((path for path in reversed(_on_disk(folder)) if _whole(path)), None)
+
     cheats_and_wrong = [
+        (sorted_as_text, "it returned ckpt-9: ckpt-11 is newer and whole: order the files by N as a number"),
+        (on_disk_when_latest_breaks, "it returned ckpt-4: whole on disk, but the state file"),
         (by_inspect, "called ckptkit's list_folder"),
         (tf_list_ckptkit_check, "called ckptkit's inspect_checkpoint"),
         (reader_by_another_name, "called ckptkit's open_checkpoint"),

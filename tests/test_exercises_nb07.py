@@ -1,6 +1,6 @@
 """The exercise checks of notebook 07: the reference solutions pass; cheats and wrong answers get a hint."""
 
-from ckptkit.exercises.nb07 import INTERVAL_CASES, check_save_durably, check_save_interval
+from ckptkit.exercises.nb07 import INTERVAL_CASES, _drawn_cases, check_save_durably, check_save_interval
 from ckptkit.lessons import performance
 
 import glob
@@ -100,7 +100,7 @@ def test_save_durably():
         (folder_first, "was not flushed"),
         (save_without_state_file, "state file"),
         (with_save, "state file"),
-        (the_helper, "not the folder"),
+        (the_helper, "called ckptkit's drop_from_cache"),
         (lambda ckpt, prefix: None, "must return the path"),
         (lambda ckpt, prefix: prefix, "no checkpoint files"),
     ]
@@ -115,6 +115,13 @@ def test_interval_cases_have_no_exact_tie():  # the notebook says so: no answer 
         step, save, share = (Fraction(str(v)) for v in (step_ms, save_ms, budget))
         bound = save * (1 - share) / (share * step)  # the exact smallest real n within budget
         assert bound.denominator != 1 and abs(bound - round(bound)) > Fraction(1, 100), (step_ms, bound)
+
+
+def test_drawn_cases_have_no_near_tie():  # a right answer's rounding never decides a drawn case
+    for step_ms, save_ms, budget in _drawn_cases(200):
+        step, save, share = (Fraction(str(v)) for v in (step_ms, save_ms, budget))
+        bound = save * (1 - share) / (share * step)
+        assert abs(bound - round(bound)) > Fraction(1, 10**7), (step_ms, save_ms, budget)
 
 
 def test_save_interval():
@@ -140,7 +147,10 @@ def test_save_interval():
     def oracle(step_ms, save_ms, budget):  # asks the check itself, number by number
         return next(n for n in range(1, 10_000) if check_save_interval(lambda *args, n=n: n))
 
+    table = {case: save_interval(*case) for case in INTERVAL_CASES}  # the fixed cases, learned by heart
+
     cheats_and_wrong = [
+        (lambda *case: table[case], "raised KeyError"),
         (share_of_training, "a shorter interval fits too"),
         (rounded, "over budget"),
         (float_answer, "whole number"),

@@ -49,6 +49,12 @@ def blind_to_nan(lab):
     lab.restore(min(losses, key=losses.get))
 
 
+def blind_oldest_first(lab):
+    """As `blind_to_nan`, measured oldest first, so the newest save's nan comes last and is never picked."""
+    losses = _measured(lab, lab.checkpoints()[::-1], lab.restore)
+    lab.restore(min(losses, key=losses.get))
+
+
 def lowest_recorded(lab):
     """The loss the lab recorded at each save: the loss before that save's last update."""
     lab.restore(min(lab.checkpoints(), key=lab.loss_of))
@@ -100,8 +106,9 @@ def test_right_answers():
     ("answer", "words"),
     [
         (newest, "never fits best"),
-        (oldest, "the lab holds ckpt-1, whose values"),
+        (oldest, "the lab holds ckpt-2, whose values give nan"),
         (blind_to_nan, "never fits best"),
+        (blind_oldest_first, "never fits best"),
         (latest_step, "the lab holds ckpt-"),  # the bad step's save or the diverged one: the draw decides
         (from_the_history, "files are gone"),
         (behind_the_labs_back, "started no branch"),

@@ -123,6 +123,41 @@ def creates_it(workdir, tf_config):
     return folder
 
 
+def first_listed_type(workdir, tf_config):
+    """Index 0 of the task type listed first leads: not when the chief task is listed last."""
+    if not tf_config:
+        return workdir
+    task = tf_config["task"]
+    first = next(iter(tf_config["cluster"]))
+    leads = task["type"] == first and task["index"] == 0
+    return workdir if leads else os.path.join(workdir, f"workertemp_{task['type']}_{task['index']}")
+
+
+def lowest_address(workdir, tf_config):
+    """The task at the lowest address leads: the chief's address may be any."""
+    if not tf_config:
+        return workdir
+    task, cluster = tf_config["task"], tf_config["cluster"]
+    lowest = min(address for addresses in cluster.values() for address in addresses)
+    leads = cluster[task["type"]][task["index"]] == lowest
+    return workdir if leads else os.path.join(workdir, f"workertemp_{task['type']}_{task['index']}")
+
+
+def home_folder(workdir, tf_config):
+    """Worker 1 saves into the home folder, which it would delete after each save."""
+    if not tf_config or _chief(tf_config):
+        return workdir
+    index = tf_config["task"]["index"]
+    return os.path.expanduser("~") if index == 1 else os.path.join(workdir, f"workertemp_{index}")
+
+
+def relative(workdir, tf_config):
+    """A relative folder lands under the current folder, not under workdir."""
+    if not tf_config or _chief(tf_config):
+        return workdir
+    return f"workertemp_{tf_config['task']['index']}"
+
+
 def placeholder(workdir, tf_config): ...
 
 
@@ -149,6 +184,10 @@ def test_right_answers():
         (nested, "holds another worker's folder"),
         (chief_task_only, "worker 0 is the chief"),
         (creates_it, "created job: return the folder without creating it"),
+        (first_listed_type, "chief 0 is the chief"),
+        (lowest_address, "chief 0 is the chief"),
+        (home_folder, "worker 1 would save outside the folder that holds workdir"),
+        (relative, "would save outside the folder that holds workdir"),
         (placeholder, "still the placeholder"),
         (not_implemented, "still the placeholder"),
         (lambda workdir, tf_config: 3, "returned a int"),

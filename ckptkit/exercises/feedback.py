@@ -11,8 +11,10 @@ from __future__ import annotations
 from ckptkit.errors import CheckpointError
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import live_variables
+from ckptkit.runs.models import DropoutModel, FinetuneModel, MyModel
 
 import gc
+import logging
 import sys
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -23,9 +25,11 @@ from types import CodeType
 tf = import_tensorflow()
 
 __all__ = [
+    "LESSON_MODELS",
     "Feedback",
     "Watched",
     "answer_of",
+    "answer_without_helpers",
     "is_placeholder",
     "placeholder_or_error",
     "tracked",
@@ -137,6 +141,21 @@ def _is_helper(filename: str, seen: dict[str, bool]) -> bool:
     return seen[filename]
 
 
+def _log_levels_kept() -> Callable[[], None]:
+    """A function that sets TensorFlow's loggers back to their levels now, whatever an answer changes."""
+    loggers = [logging.getLogger(name) for name in ("tensorflow", "absl")]
+    states = [(logger, logger.level, logger.disabled) for logger in loggers]
+    disabled_below = logging.root.manager.disable
+
+    def restore() -> None:
+        for logger, level, disabled in states:
+            logger.setLevel(level)
+            logger.disabled = disabled
+        logging.disable(disabled_below)
+
+    return restore
+
+
 def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ()) -> Watched:
     """Call `function(*args)` and record the variables it created, what its restores reached, its logs.
 
@@ -171,6 +190,7 @@ def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ())
     # What survived is older than the call: frozen, the collector skips it, so the collection after the
     # call reads only what the call made (a full one reads all of TensorFlow's objects: about 0.2 s).
     gc.freeze()
+    restore_log_levels = _log_levels_kept()
     try:
         with captured_tf_logs() as logs:
             sys.setprofile(profile)
@@ -184,7 +204,9 @@ def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ())
             seen.reached = {key for restorer in restorers for key in tracked(restorer)}
             seen.restores = len(restorers)
             # A restore status nobody handled logs its warnings when its checkpoint is collected: let go
-            # of the checkpoints now, so that happens here, where the log is captured.
+            # of the checkpoints now, so that happens here, where the log is captured, at the levels
+            # TensorFlow had before the call (an answer that silenced its logger hid nothing).
+            restore_log_levels()
             restorers.clear()
             gc.collect()
     finally:
@@ -201,3 +223,26 @@ def answer_of(function: object, name: str, *args: object) -> tuple[object, Feedb
         return function(*args), None
     except Exception as err:  # the learner's code: any failure is an answer, never a traceback
         return None, placeholder_or_error(name, err)
+
+
+# The lessons' models are the learner's to build and call: their methods are not helpers.
+LESSON_MODELS = frozenset(
+    method.__code__
+    for model in (MyModel, FinetuneModel, DropoutModel)
+    for method in vars(model).values()
+    if hasattr(method, "__code__")
+)
+
+
+def answer_without_helpers(function: object, name: str, *args: object) -> tuple[object, Feedback | None]:
+    """`answer_of`, and a `Feedback` too when the answer let a ckptkit helper do the work it asks for."""
+    if not callable(function):
+        return answer_of(function, name, *args)
+    seen = watch(function, *args, allowed=LESSON_MODELS)
+    if seen.helper is not None:
+        return None, Feedback(
+            False,
+            f"it called ckptkit's {seen.helper}, which does the work this exercise asks for: use "
+            "TensorFlow's own calls, as the notebook does",
+        )
+    return seen.result, None if seen.error is None else placeholder_or_error(name, seen.error)

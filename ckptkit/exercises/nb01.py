@@ -267,7 +267,17 @@ def _distractor_folders(root: Path, ckpt: tf.train.Checkpoint) -> list[tuple[Pat
             5,
             "ckpt-3, ckpt-4, other-99, old-ckpt-30",
         ),
-        ("named", (2,), ("ckpt-best", "ckpt-9_9"), 3, "ckpt-2, a ckpt-best and a ckpt-9_9"),
+        (
+            "named",
+            (2,),
+            (
+                "ckpt-best",
+                "ckpt-9_9",
+                "ckpt-\u0665\u0660",
+            ),  # 50 in Arabic-Indic digits, which a regex \d matches
+            3,
+            "ckpt-2, a ckpt-best, a ckpt-9_9 and a ckpt-\u0665\u0660 (50 in Arabic-Indic digits)",
+        ),
         ("data_only", (6,), ("ckpt-40",), 7, "ckpt-6 and the .data file of a ckpt-40 without its .index"),
         ("nine_ten", (9, 10), (), 11, "ckpt-9 and ckpt-10"),
     ):
@@ -341,7 +351,8 @@ def check_next_number(next_number: object) -> Feedback:
 
     The check fills nine folders of its own (empty; `save()` only; a branch that saved a smaller number
     last; a file the state file does not list; a manager that deleted old files; other prefixes; a
-    `ckpt-best` and a `ckpt-9_9`; a lone `.data` file; `ckpt-9` beside `ckpt-10`) and knows each answer.
+    `ckpt-best`, a `ckpt-9_9` and a `ckpt-` numbered in Arabic-Indic digits; a lone `.data` file;
+    `ckpt-9` beside `ckpt-10`) and knows each answer.
     """
     if not callable(next_number):
         return Feedback(False, "next_number must be a function of a folder")

@@ -133,7 +133,7 @@ def _saved_run(folder: Path, hidden: int, seed: int) -> tuple[str, tf.Tensor, tf
     model, optimizer = MyModel(hidden), tf.keras.optimizers.Adam(learning_rate=0.02)
     ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(0))
     fit(model, None, optimizer, inputs, targets, 3, step=ckpt.step)
-    path = ckpt.save(os.fspath(folder / f"width{hidden}"))
+    path = ckpt.save(os.fspath(folder / f"run-{seed}"))  # a name that does not give the width away
     return path, inputs, targets, fit(model, None, optimizer, inputs, targets, 3, step=ckpt.step)
 
 

@@ -5,7 +5,7 @@ over a frozen backbone by a loop of the learner's own (ckptkit's helpers are ref
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, is_placeholder, placeholder_or_error, watch
+from ckptkit.exercises.feedback import LESSON_MODELS, Feedback, is_placeholder, placeholder_or_error, watch
 from ckptkit.files.reader import VALUE_SUFFIX
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import value_of
@@ -34,13 +34,18 @@ def _shared_folders(root: Path) -> list[tuple[Path, str, str, str]]:
         ("two_stages", [("pretrain", 3), ("finetune", 2)]),  # the notebook's layout, other counts
         ("many", [("warmup", 12), ("tune", 1), ("finetune", 4)]),  # 12 saves; one stage's name ends another's
         ("prefix", [("pretrain", 3), ("pre", 2), ("post", 1)]),  # "pre" starts "pretrain", which saved more
+        ("pruned", [("pretrain", 6), ("finetune", 1)]),  # pretrain's first 3 deleted, as max_to_keep=3 does
     ):
         folder, newest = root / name, {}
         for stage, saves in plan:
             ckpt = tf.train.Checkpoint(v=tf.Variable(float(saves)))
             for _ in range(saves):
                 newest[stage] = ckpt.save(os.fspath(folder / f"{stage}-checkpoint"))
+        for old in range(1, 4) if name == "pruned" else ():
+            for file in folder.glob(f"pretrain-checkpoint-{old}.*"):
+                file.unlink()  # the check's own file: a count of the files left is no longer the newest N
         there = ", ".join(f"{stage} ({saves} save{'s' if saves > 1 else ''})" for stage, saves in plan)
+        there = there.replace("(6 saves)", "(6 saves, the first 3 deleted)")
         cases += [(folder, stage, newest[stage], there) for stage, _ in plan[:-1]]
     return cases
 
@@ -87,7 +92,7 @@ def check_stage_latest(stage_latest: object) -> Feedback:
                 "(section 'Reproduce the shared-folder trap')",
             )
     return Feedback(
-        True, f"right: in 3 shared folders of the check's own, {len(cases)} stages' newest files found"
+        True, f"right: in 4 shared folders of the check's own, {len(cases)} stages' newest files found"
     )
 
 
@@ -236,9 +241,6 @@ def _head_truth(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor, steps: int) ->
 
 
 # The models the check hands over are ckptkit's classes: their forward pass is no helper doing the work.
-_MODEL_CODES = {FinetuneModel.call.__code__, MyModel.call.__code__}
-
-
 def _backbone_gets_gradient(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor) -> bool:
     """True when the loss's gradient reaches dense1, so an unfrozen backbone would move."""
     with tf.GradientTape() as tape:
@@ -267,7 +269,7 @@ def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
         return Feedback(False, "the check's data gives dense1 no gradient: report this as a ckptkit bug")
     want = _head_truth(model, x, y, steps)
     before = {id(v): value_of(v) for v in model.variables}
-    seen = watch(fine_tune_head, model, x, y, steps, allowed=_MODEL_CODES)
+    seen = watch(fine_tune_head, model, x, y, steps, allowed=LESSON_MODELS)
     if seen.helper is not None:
         return Feedback(
             False,

@@ -41,13 +41,13 @@ def _unbuilt_tower() -> tf.keras.Model:
     return tf.keras.Sequential([tf.keras.layers.Dense(24, activation="relu"), tf.keras.layers.Dense(12)])
 
 
-def _stored(path: str) -> dict[str, np.ndarray]:
-    """Every value TensorFlow's reader finds at `path`, by key without the suffix."""
+def _stored(path: str) -> dict[str, np.ndarray | None]:
+    """Every value TensorFlow's reader finds at `path` but the object graph, a variable's by its bare key."""
     reader = tf.train.load_checkpoint(path)
-    return {
-        key.removesuffix(SUFFIX): reader.get_tensor(key)
+    return {  # other values (an iterator's state, say) are named, not read: they are something else
+        key.removesuffix(SUFFIX): reader.get_tensor(key) if key.endswith(SUFFIX) else None
         for key in reader.get_variable_to_shape_map()
-        if key.endswith(SUFFIX)
+        if key != "_CHECKPOINTABLE_OBJECT_GRAPH"
     }
 
 
@@ -193,9 +193,10 @@ def check_damaged_keys(damaged_keys: object) -> Feedback:
     """04 exercise 3: `damaged_keys(prefix)` lists the keys whose bytes no longer match their checksum."""
     rng = np.random.default_rng(4004)
     values = {name: rng.normal(size=40 + 8 * n).astype(np.float32) for n, name in enumerate("abcde")}
+    values["s"] = np.float32(-3.1415927)  # a scalar: its 4 bytes carry a checksum of their own too
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as folder:
         ckpt = tf.train.Checkpoint(step=tf.Variable(12), **{k: tf.Variable(v) for k, v in values.items()})
-        for case, broken in (("two", ("b", "d")), ("none", ()), ("one", ("e",))):
+        for case, broken in (("two", ("b", "d")), ("none", ()), ("one", ("e",)), ("scalar", ("s",))):
             prefix = ckpt.write(os.path.join(folder, case))
             data_file = Path(prefix + ".data-00000-of-00001")
             data = bytearray(data_file.read_bytes())
@@ -230,5 +231,5 @@ def check_damaged_keys(damaged_keys: object) -> Feedback:
     return Feedback(
         True,
         "right: found the two flipped values of one file, none in an intact one, "
-        "and the last value of a third",
+        "the last value of a third and a scalar in a fourth",
     )

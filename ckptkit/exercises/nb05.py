@@ -6,7 +6,7 @@ than the notebook's) and runs the learner's function on them.
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, answer_of
+from ckptkit.exercises.feedback import Feedback, answer_without_helpers
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 
 import os
@@ -28,13 +28,19 @@ TF2_KEYS = ("model/dense1/_kernel", "model/dense1/bias", "model/dense2/_kernel",
 
 
 def tf1_checkpoint(
-    folder: str, hidden: int, steps: tuple[int, ...], seed: int, layout: str = "notebook"
+    folder: str,
+    hidden: int,
+    steps: tuple[int, ...],
+    seed: int,
+    layout: str = "notebook",
+    numbers: tuple[int, ...] | None = None,
 ) -> dict[str, np.ndarray]:
     """Save a TF1 `Saver` checkpoint per global step in `steps` under `folder`; return the last values.
 
     The network is notebook 05's (4 -> `hidden` -> 1) plus `global_step`, written by a session as
     TensorFlow 1 wrote it. Layout "layers" names the weights as `tf.compat.v1.layers.dense` did and
     takes one momentum step first, so the file also holds a `<weight>/Momentum` slot per weight.
+    Files are numbered by their step, or by `numbers` (a Saver names a file by any number it is given).
     """
     rng = np.random.default_rng(seed)
     shapes = ((4, hidden), (hidden,), (hidden, 1), (1,))
@@ -58,9 +64,9 @@ def tf1_checkpoint(
             sess.run(tf.compat.v1.global_variables_initializer())
             if momentum is not None:
                 sess.run(momentum)
-            for step in steps:
+            for step, number in zip(steps, numbers or steps, strict=True):
                 sess.run(assign, feed_dict={at: step})
-                saver.save(sess, os.path.join(folder, "model"), global_step=step)
+                saver.save(sess, os.path.join(folder, "model"), global_step=number)
             variables = tf.compat.v1.global_variables()
             return dict(zip([v.op.name for v in variables], sess.run(variables), strict=True))
 
@@ -76,10 +82,11 @@ def _written(path: str) -> dict[str, object]:
     }
 
 
-# The check's own TF1 files: (layout, hidden width, global step, seed, how a hint names the file).
+# The check's own TF1 files: (layout, hidden width, global step, file number, seed, how a hint names it).
 CASES = (
-    ("notebook", 24, 37, 505, "a file laid out as this notebook's"),
-    ("layers", 6, 12, 506, "a file with dense/… names and Momentum slots"),
+    ("notebook", 24, 37, 37, 505, "a file laid out as this notebook's"),
+    ("layers", 6, 12, 3, 506, "a file with dense/… names and Momentum slots, numbered 3 (its epoch)"),
+    ("notebook", 10, 58, 58, 507, "a second file laid out as this notebook's"),
 )
 
 
@@ -121,15 +128,16 @@ def _judge_converted(path: object, truth: dict[str, np.ndarray], layout: str) ->
 def check_convert(convert: object) -> Feedback:
     """05 exercise 1: `convert(tf1_path, prefix)` writes a TF1 file's weights and step for a `MyModel`.
 
-    The check writes two TF1 files of its own: one laid out as the notebook's, one named as
-    `tf.compat.v1.layers.dense` named its layers, with momentum slots that the conversion leaves out.
+    The check writes three TF1 files of its own: two laid out as the notebook's, one named as
+    `tf.compat.v1.layers.dense` named its layers, with momentum slots that the conversion leaves out
+    and a file number apart from its global step.
     """
-    for layout, hidden, step, seed, which in CASES:
+    for layout, hidden, step, number, seed, which in CASES:
         with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as folder:
-            truth = tf1_checkpoint(os.path.join(folder, "tf1"), hidden, (step,), seed, layout)
+            truth = tf1_checkpoint(os.path.join(folder, "tf1"), hidden, (step,), seed, layout, (number,))
             tf1_path = tf.train.latest_checkpoint(os.path.join(folder, "tf1"))
-            with captured_tf_logs():
-                path, problem = answer_of(convert, "convert", tf1_path, os.path.join(folder, "tf2", "model"))
+            prefix = os.path.join(folder, "tf2", "model")
+            path, problem = answer_without_helpers(convert, "convert", tf1_path, prefix)
             if problem is not None and "placeholder" in problem.message:
                 return problem
             wrong = problem.message if problem is not None else _judge_converted(path, truth, layout)
@@ -142,8 +150,9 @@ def check_convert(convert: object) -> Feedback:
             return Feedback(False, f"on {which}: {wrong} ({hint})")
     return Feedback(
         True,
-        "right: two TF1 files the check wrote (widths 24 and 6, one with dense/… names and Momentum slots) "
-        "became TF2 checkpoints with every weight where a fresh MyModel looks for it, and the step",
+        "right: three TF1 files the check wrote (widths 24, 6 and 10, one with dense/… names, Momentum slots "
+        "and a file number that is not its step) became TF2 checkpoints with every weight where a fresh "
+        "MyModel looks for it, and the step",
     )
 
 
@@ -160,42 +169,47 @@ def check_latest_step(latest_step: object) -> Feedback:
     """05 exercise 2: `latest_step(folder)` is the training step of the newest checkpoint, TF1 or TF2."""
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:
         cases = {  # folder -> (who wrote it, the older step, the newest step)
-            "tf1": ("a TF1 Saver", 13, 26),
+            "tf1": ("a TF1 Saver numbering its files by epoch (1, 2)", 13, 26),
             "tf2-count": ("a TF2 CheckpointManager numbering its saves", 9, 31),
             "tf2-step": ("a TF2 CheckpointManager numbering by step", 20, 44),
+            "tf2-resaved": ("a TF2 CheckpointManager saving five times in 3 steps", None, 3),
         }
-        tf1_checkpoint(os.path.join(root, "tf1"), hidden=3, steps=(13, 26), seed=5)
+        tf1_checkpoint(os.path.join(root, "tf1"), hidden=3, steps=(13, 26), seed=5, numbers=(1, 2))
         _tf2_folder(os.path.join(root, "tf2-count"), (9, 31), by_step=False)
         _tf2_folder(os.path.join(root, "tf2-step"), (20, 44), by_step=True)
+        _tf2_folder(os.path.join(root, "tf2-resaved"), (1, 2, 2, 3, 3), by_step=False)  # save_counter 5
         for name, (writer, older, step) in cases.items():
             with captured_tf_logs():
-                got, problem = answer_of(latest_step, "latest_step", os.path.join(root, name))
-            if problem is not None and "placeholder" in problem.message:
+                got, problem = answer_without_helpers(latest_step, "latest_step", os.path.join(root, name))
+            if problem is not None and ("placeholder" in problem.message or "ckptkit's" in problem.message):
                 return problem
-            if problem is not None:
-                return Feedback(
-                    False,
-                    f"{problem.message} (on a folder {writer} wrote: list the keys of its newest file "
-                    "to see where it keeps the step)",
-                )
-            if got is None:
-                return Feedback(False, "latest_step returned None: return the step as a number")
-            item = np.asarray(got).item() if np.size(got) == 1 else got
-            if not isinstance(item, int | np.integer):  # a path, a string, a float or several values
-                return Feedback(
-                    False,
-                    f"on a folder {writer} wrote, it returned {item!r}: return the step as an int",
-                )
-            if item == older:
-                return Feedback(
-                    False,
-                    f"on a folder {writer} wrote, it says {older}, the step of an older checkpoint there: "
-                    "read the newest one, which the folder's state file names (notebook 01)",
-                )
-            if item != step:
-                return Feedback(
-                    False,
-                    f"on a folder {writer} wrote, it says {item!r}; the newest "
-                    "checkpoint there holds another step (reread 'Put the keys and file names side by side')",
-                )
-    return Feedback(True, "right: steps 26 (TF1 Saver), 31 (saves numbered 1, 2) and 44 (numbered by step)")
+            wrong = _wrong_step(got, problem, older, step)
+            if wrong:
+                return Feedback(False, f"on a folder {writer} wrote, {wrong}")
+    return Feedback(
+        True,
+        "right: steps 26 (TF1 Saver, files numbered 1, 2), 31 (saves numbered 1, 2), 44 (numbered by step) "
+        "and 3 (save_counter 5)",
+    )
+
+
+def _wrong_step(got: object, problem: Feedback | None, older: int | None, step: int) -> str:
+    """What is wrong with `latest_step`'s answer for a folder whose newest checkpoint holds `step`, or ""."""
+    if problem is not None:
+        return f"{problem.message} (list the keys of its newest file to see where it keeps the step)"
+    if got is None:
+        return "latest_step returned None: return the step as a number"
+    item = np.asarray(got).item() if np.size(got) == 1 else got
+    if not isinstance(item, int | np.integer):  # a path, a string, a float or several values
+        return f"it returned {item!r}: return the step as an int"
+    if item == step:
+        return ""
+    if item == older:
+        return (
+            f"it says {older}, the step of an older checkpoint there: read the newest one, which the "
+            "folder's state file names (notebook 01)"
+        )
+    return (
+        f"it says {item!r}; the newest checkpoint there holds another step: a file's number and "
+        "save_counter are not the step (reread 'Put the keys and file names side by side')"
+    )

@@ -8,7 +8,7 @@ lets a ckptkit helper do the reading is refused, since the exercise is about Ten
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, answer_of, placeholder_or_error, tracked, watch
+from ckptkit.exercises.feedback import Feedback, answer_of, answer_without_helpers, tracked
 from ckptkit.lab.folder import STATE_FILE
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.runs.models import seed_states
@@ -161,10 +161,15 @@ def _killed(folder: Path) -> Answer:
 
 
 def _power_cut(folder: Path) -> Answer:
-    """The state file lists ckpt-3, whose index never reached the disk whole."""
+    """The state file lists ckpt-3, whose index never reached the disk whole; a killed ckpt-4 is unlisted."""
     _save(folder, 3)
     _half(folder / "ckpt-3.index")
-    return "ckpt-2", {"ckpt-3": "it is listed, but its index is cut short: read it back first"}
+    _copy(folder, "ckpt-2", "ckpt-4")
+    return "ckpt-2", {
+        "ckpt-3": "it is listed, but its index is cut short: read it back first",
+        "ckpt-4": "whole on disk, but the state file, which is there to read, never listed it: its save "
+        "was never committed",
+    }
 
 
 def _flipped(folder: Path) -> Answer:
@@ -205,13 +210,14 @@ def _zeroed_state(folder: Path) -> Answer:
 
 
 def _lost_state(folder: Path) -> Answer:
-    """The state file is gone (deleted, or never copied), and ckpt-1 and ckpt-2 are whole on disk."""
-    _save(folder, 2)
+    """The state file is gone (deleted, or never copied), and ckpt-1 to ckpt-11 are whole on disk."""
+    _save(folder, 11)
     (folder / STATE_FILE).unlink()
-    return "ckpt-2", {
-        None: "there is no state file, yet ckpt-2 is whole on disk: with no state file to say which saves "
+    return "ckpt-11", {
+        None: "there is no state file, yet ckpt-11 is whole on disk: with no state file to say which saves "
         "were committed, the newest whole ckpt-N file on disk is the best guess",
-        "ckpt-1": "ckpt-2 is newer and whole",
+        "ckpt-9": "ckpt-11 is newer and whole: order the files by N as a number, not as text",
+        "ckpt-10": "ckpt-11 is newer and whole",
     }
 
 
@@ -226,27 +232,12 @@ _FOLDERS |= {"healthy": _healthy, "empty-state": _empty_state, "zeroed-state": _
 _FOLDERS |= {"lost-state": _lost_state}
 
 
-def _answer_without_helpers(function: object, folder: str) -> tuple[object, Feedback | None, str | None]:
-    """The learner's answer for `folder`, its problem, and the first ckptkit helper it called, if any."""
-    if not callable(function):
-        return (*answer_of(function, "newest_restorable", folder), None)
-    seen = watch(function, folder)
-    problem = None if seen.error is None else placeholder_or_error("newest_restorable", seen.error)
-    return seen.result, problem, seen.helper
-
-
 def check_newest_restorable(newest_restorable: object) -> Feedback:
     """06 exercise 2: `newest_restorable(folder)` finds the newest committed, whole checkpoint, or None."""
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:
         for name, build in _FOLDERS.items():
             right, wrong = build(Path(root) / name)
-            got, problem, helper = _answer_without_helpers(newest_restorable, os.path.join(root, name))
-            if helper is not None:
-                return Feedback(
-                    False,
-                    f"it called ckptkit's {helper}, which does the work this exercise asks for: use "
-                    "TensorFlow's own calls, as in 'Know what a kill cannot do, and a power cut can'",
-                )
+            got, problem = answer_without_helpers(newest_restorable, "newest_restorable", f"{root}/{name}")
             if problem is not None:
                 return problem
             feedback = _judge(got, right, wrong)

@@ -6,7 +6,7 @@ The checks call the learner's function with their own inputs: a checkpoint and a
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, answer_of
+from ckptkit.exercises.feedback import Feedback, answer_of, answer_without_helpers
 from ckptkit.lab.folder import STATE_FILE
 from ckptkit.live.quiet import import_tensorflow
 
@@ -68,7 +68,7 @@ def check_save_durably(save_durably: object) -> Feedback:
         folder = Path(root) / "run"
         folder.mkdir()
         with _watched_syncs() as synced:
-            path, problem = answer_of(save_durably, "save_durably", ckpt, str(folder / "ckpt"))
+            path, problem = answer_without_helpers(save_durably, "save_durably", ckpt, str(folder / "ckpt"))
         if problem is not None:
             return problem
         if not isinstance(path, str | os.PathLike):
@@ -113,7 +113,7 @@ def check_save_durably(save_durably: object) -> Feedback:
 
 
 # (step ms, save ms, budget) the check asks about: none is the notebook's numbers or an exact tie;
-# the last saves so little that the answer is its floor, 1.
+# the last saves so little that the answer is its floor, 1. Each check adds cases drawn anew.
 INTERVAL_CASES = (
     (12.0, 30.0, 0.05),
     (8.0, 95.0, 0.02),
@@ -121,6 +121,20 @@ INTERVAL_CASES = (
     (3.0, 4.0, 0.5),
     (100.0, 2.0, 0.05),
 )
+
+
+def _drawn_cases(count: int) -> list[tuple[float, float, float]]:
+    """`count` cases of step and save times in tenths of a ms, none within a millionth of a tie."""
+    rng, cases = np.random.default_rng(), []
+    while len(cases) < count:
+        step_ms, save_ms = (float(v) / 10 for v in rng.integers(10, 2000, size=2))
+        budget = float(rng.choice([0.01, 0.02, 0.05, 0.1, 0.2]))
+        steps = save_ms * (1 - budget) / (budget * step_ms)  # a whole number here is a tie
+        if abs(steps - round(steps)) > 1e-6:
+            cases.append((step_ms, save_ms, budget))
+    return cases
+
+
 _checking = False  # set while a check runs: the learner's function may not call the check itself
 
 
@@ -139,7 +153,8 @@ def check_save_interval(save_interval: object) -> Feedback:
         return Feedback(False, "the check cannot grade an answer that asks the check")
     _checking = True
     try:
-        for step_ms, save_ms, budget in INTERVAL_CASES:
+        cases = [*INTERVAL_CASES, *_drawn_cases(5)]
+        for step_ms, save_ms, budget in cases:
             got, problem = answer_of(save_interval, "save_interval", step_ms, save_ms, budget)
             if problem is not None:
                 return problem
@@ -164,5 +179,7 @@ def check_save_interval(save_interval: object) -> Feedback:
     finally:
         _checking = False
     return Feedback(
-        True, f"right on {len(INTERVAL_CASES)} cases, e.g. every 48 steps for 12 ms steps and 30 ms saves"
+        True,
+        f"right on {len(cases)} cases (5 of them drawn at random), e.g. every 48 steps for 12 ms steps and "
+        "30 ms saves",
     )

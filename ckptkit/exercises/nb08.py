@@ -36,8 +36,14 @@ def _trained_and_saved(lab: CheckpointLab, steps: int, losses: dict[str, float])
 
 
 def _keras_lab(root: Path, rng: np.random.Generator) -> tuple[CheckpointLab, dict[str, float], str]:
-    """A Keras lab: 2 to 4 ever better saves, one bad step then a save, a branch, a diverged save."""
+    """A Keras lab: a diverged save oldest on disk, 2 to 4 ever better saves, one bad step then a save, a
+    branch, a diverged save newest."""
     lab, losses = CheckpointLab.keras(seed=4, workdir=root / "keras"), {}
+    start = _trained_and_saved(lab, 0, losses)
+    lab.optimizer.learning_rate.assign(1e6)  # diverges: the oldest checkpoint left on disk gives nan
+    _trained_and_saved(lab, 50, losses)
+    lab.restore(start)  # back to the start, learning rate too; then start's files go (the check's own)
+    _deleted(start, losses)
     first = _trained_and_saved(lab, 5, losses)
     for _ in range(rng.integers(1, 4)):  # by step 20 at most: each last update lowered the loss
         _trained_and_saved(lab, 5, losses)
@@ -49,7 +55,7 @@ def _keras_lab(root: Path, rng: np.random.Generator) -> tuple[CheckpointLab, dic
     _trained_and_saved(lab, 2, losses)
     lab.optimizer.learning_rate.assign(1e6)  # diverges: the newest checkpoint's values give nan
     _trained_and_saved(lab, 50, losses)
-    return lab, losses, "a Keras lab with a branch, a save right after one bad step and a diverged save"
+    return lab, losses, "a Keras lab with a branch, a save right after one bad step and two diverged saves"
 
 
 def _linear_lab(root: Path, rng: np.random.Generator) -> tuple[CheckpointLab, dict[str, float], str]:
@@ -57,13 +63,17 @@ def _linear_lab(root: Path, rng: np.random.Generator) -> tuple[CheckpointLab, di
     lab, losses = CheckpointLab.linear(seed=2, workdir=root / "linear"), {}
     for _ in range(rng.integers(1, 3)):
         _trained_and_saved(lab, 10, losses)
-    best = _trained_and_saved(lab, 40, losses)
-    for file in Path(best).parent.glob(Path(best).name + ".*"):  # the check's own files
-        file.unlink()
-    del losses[best]
+    _deleted(_trained_and_saved(lab, 40, losses), losses)
     lab.optimizer.learning_rate.assign(6.0)  # far too large: the loss climbs by orders of magnitude
     _trained_and_saved(lab, 4, losses)
     return lab, losses, "a linear lab whose best checkpoint was deleted from disk"
+
+
+def _deleted(path: str, losses: dict[str, float]) -> None:
+    """Delete the files of `path`, a checkpoint the check saved, and forget its loss."""
+    for file in Path(path).parent.glob(Path(path).name + ".*"):
+        file.unlink()
+    del losses[path]
 
 
 def _holds(lab: CheckpointLab, path: str) -> bool:
@@ -153,7 +163,8 @@ def check_restore_best(restore_best: object) -> Feedback:
             restored.append(verdict)
     return Feedback(
         True,
-        "right: in 2 labs the check scripted itself (a branch, a bad step before a save and a diverged save; "
-        f"a deleted best file), restore_best restored {' and '.join(restored)}, whose values fit best, "
+        "right: in 2 labs the check scripted itself (a branch, a bad step before a save, diverged saves "
+        f"oldest and newest; a deleted best file), restore_best restored {' and '.join(restored)}, "
+        "whose values fit best, "
         "through the lab",
     )

@@ -14,15 +14,16 @@ SECTION = "section 'Two workers on loopback, one killed', where it says who writ
 
 
 def _cluster(workers: int, chief: bool) -> dict[str, list[str]]:
+    """`workers` workers, and a chief listed after them at the highest address: neither says who leads."""
     cluster = {"worker": [f"10.0.0.{i + 2}:2222" for i in range(workers)]}
-    return {"chief": ["10.0.0.1:2222"], **cluster} if chief else cluster
+    return {**cluster, "chief": ["10.0.0.9:2222"]} if chief else cluster
 
 
 # The check's own clusters: (cluster, the tasks asked about), and which task TensorFlow makes the chief:
 # the `chief` task when the cluster has one, else worker 0 (TensorFlow 2.21, multi_worker_util.is_chief).
 CLUSTERS = [
     (_cluster(3, chief=False), [("worker", 0), ("worker", 1), ("worker", 2)], ("worker", 0)),
-    (_cluster(2, chief=True), [("chief", 0), ("worker", 0), ("worker", 1)], ("chief", 0)),
+    (_cluster(2, chief=True), [("worker", 0), ("worker", 1), ("chief", 0)], ("chief", 0)),
     (_cluster(1, chief=False), [("worker", 0)], ("worker", 0)),
 ]
 
@@ -62,8 +63,15 @@ def _judge(folders: dict[tuple[str, int], str], workdir: str, chief: tuple[str, 
         return f"{others} would write into workdir beside the chief{why}"
     if len(set(folders.values())) < len(folders):
         return "two workers share one folder: each non-chief worker needs a folder of its own"
-    # A worker deletes its folder after each save: that folder must not hold the chief's or another's.
+    # A worker deletes its folder after each save: that folder must not hold the chief's or another's,
+    # nor lie outside the check's empty folder that holds workdir (elsewhere it may hold anything).
     for task, folder in folders.items():
+        if task != chief and not _inside(folder, os.path.dirname(workdir)):
+            return (
+                f"{task[0]} {task[1]} would save outside the folder that holds workdir: a "
+                "worker deletes its folder after each save, with whatever else it holds, so keep it "
+                "under workdir"
+            )
         held = [other for other in folders.values() if other != folder and _inside(other, folder)]
         if task != chief and held:
             what = "workdir" if workdir in held else "another worker's folder"
@@ -84,9 +92,11 @@ def check_write_dir(write_dir: object) -> Feedback:
 
     The chief saves into `workdir`; every other worker saves into a folder of its own, which it
     deletes, so that folder holds neither `workdir` nor another worker's. The check asks for every task
-    of three clusters of its own, one of them with a `chief` task (so worker 0 is not the chief), and
+    of three clusters of its own, one of them with a `chief` task (so worker 0 is not the chief; it is
+    listed last, at the highest address), and
     for a process with no TF_CONFIG (`{}`), which runs alone and saves into `workdir`. `workdir` lies
-    in an empty temporary folder: an answer that creates a folder there (beside or under `workdir`) fails.
+    in an empty temporary folder: an answer that creates a folder there (beside or under `workdir`) fails,
+    and so does a worker's folder outside that temporary folder.
     """
     if not callable(write_dir):
         return Feedback(False, "write_dir must be a function of (workdir, tf_config)")

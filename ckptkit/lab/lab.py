@@ -307,7 +307,7 @@ class CheckpointLab:
         # One Path per folder, not per save: a long history made each save slower.
         here = {d for d in {os.path.dirname(p) for p in saved} if Path(d) == self.workdir}
         names += [os.path.basename(p) for p in saved if os.path.dirname(p) in here]
-        return max((int(m[1]) for n in names if (m := re.fullmatch(r"ckpt-(\d+)", n))), default=0) + 1
+        return max((int(m[1]) for n in names if (m := re.fullmatch(r"ckpt-([0-9]+)", n))), default=0) + 1
 
     def _code_path(self, path: str) -> str:
         """`path` as code: relative to the manager's folder when it lies there."""
