@@ -10,6 +10,7 @@ from ckptkit.exercises.nb04 import (
 
 import gc
 
+import numpy as np
 import tensorflow as tf
 
 from helpers import spells_out
@@ -157,7 +158,15 @@ def test_backbone_restore():
         tf.get_logger().setLevel("ERROR")
         tf.train.Checkpoint(backbone=backbone).restore(path).assert_existing_objects_matched()
 
+    def unchanged_means_missing(path, backbone, sample):  # a zero bias stays zero, yet it did arrive
+        backbone(sample)
+        before = [w.numpy().copy() for w in backbone.weights]
+        tf.train.Checkpoint(backbone=backbone).restore(path).expect_partial()
+        if any(np.array_equal(b, w.numpy()) for b, w in zip(before, backbone.weights, strict=True)):
+            raise ValueError("a weight got no value")
+
     cheats_and_wrong = [
+        (unchanged_means_missing, "raised ValueError on a checkpoint holding the backbone and more"),
         (logger_silenced, "logged", "warnings"),
         (copied_notebook_cell, "no variables", "nothing to judge"),
         (without_expect_partial, "logged", "warnings"),
