@@ -47,11 +47,15 @@ cycle.append(cycle)
 del left, status
 """
 
-# Runs EXIT_CODE in a Jupyter kernel, as a notebook cell; the kernel's stderr is this process's.
+# Runs EXIT_CODE in a Jupyter kernel, as a notebook cell; the kernel's stderr is this process's. The
+# kernel gets a minute to exit by itself (5 s by default): on a busy machine it was killed before its exit
+# handlers ran, and then it logs nothing, hook or not.
 IN_KERNEL = """
-import sys, nbclient, nbformat
+import sys, jupyter_client, nbclient, nbformat
 nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(sys.argv[1])])
-nbclient.NotebookClient(nb, timeout=120).execute()
+km = jupyter_client.KernelManager(shutdown_wait_time=60)
+nbclient.NotebookClient(nb, km=km, timeout=120).execute()
+km.shutdown_kernel()  # a request, then up to 60 s for the kernel to exit on its own
 print(nb.cells[0].outputs[0]["text"].strip())
 """
 

@@ -1,6 +1,12 @@
 """The exercise checks of notebook 07: the reference solutions pass; cheats and wrong answers get a hint."""
 
-from ckptkit.exercises.nb07 import INTERVAL_CASES, _drawn_cases, check_save_durably, check_save_interval
+from ckptkit.exercises.nb07 import (
+    INTERVAL_CASES,
+    _drawn_cases,
+    _fewest_steps,
+    check_save_durably,
+    check_save_interval,
+)
 from ckptkit.lessons import performance
 
 import glob
@@ -106,6 +112,7 @@ def test_save_durably():
     ]
     for answer, words in cheats_and_wrong:
         _failed(check_save_durably(answer), words)
+    _failed(check_save_durably(the_helper), "flush the files and the folder yourself")
     _failed(check_save_durably(placeholder), "still the placeholder")
     _failed(check_save_durably(lambda ckpt, prefix: 1 / 0), "raised ZeroDivisionError")
 
@@ -118,10 +125,11 @@ def test_interval_cases_have_no_exact_tie():  # the notebook says so: no answer 
 
 
 def test_drawn_cases_have_no_near_tie():  # a right answer's rounding never decides a drawn case
-    for step_ms, save_ms, budget in _drawn_cases(200):
-        step, save, share = (Fraction(str(v)) for v in (step_ms, save_ms, budget))
+    for case in _drawn_cases(200):
+        step, save, share = (Fraction(str(v)) for v in case)
         bound = save * (1 - share) / (share * step)
-        assert abs(bound - round(bound)) > Fraction(1, 10**7), (step_ms, save_ms, budget)
+        assert abs(bound - round(bound)) > Fraction(1, 10**7), case
+        assert save_interval(*case) == _fewest_steps(*case), case  # the formula and counting up agree
 
 
 def test_save_interval():

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ckptkit.exercises.nb09 import check_write_dir
 
 import os
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,14 @@ def the_kits_layout(workdir, tf_config):
     task, cluster = tf_config["task"], tf_config["cluster"]
     chief = task["type"] == "chief" or ("chief" not in cluster and task["index"] == 0)
     return workdir if chief else os.path.join(workdir, f"workertemp_{task['index']}")
+
+
+def a_new_folder_elsewhere(workdir, tf_config):
+    """Also right: a worker's own folder anywhere, as long as it is new (its deletion takes nothing else)."""
+    folder = write_dir(workdir, tf_config)
+    if folder == workdir:
+        return workdir
+    return os.path.join(tempfile.gettempdir(), f"ckptkit-test-{uuid.uuid4().hex}", os.path.basename(folder))
 
 
 def as_a_path(workdir, tf_config):
@@ -151,13 +161,6 @@ def home_folder(workdir, tf_config):
     return os.path.expanduser("~") if index == 1 else os.path.join(workdir, f"workertemp_{index}")
 
 
-def relative(workdir, tf_config):
-    """A relative folder lands under the current folder, not under workdir."""
-    if not tf_config or _chief(tf_config):
-        return workdir
-    return f"workertemp_{tf_config['task']['index']}"
-
-
 def placeholder(workdir, tf_config): ...
 
 
@@ -166,7 +169,14 @@ def not_implemented(workdir, tf_config):
 
 
 def test_right_answers():
-    for answer in (write_dir, the_kits_layout, as_a_path, beside_workdir, with_tensorflows_rule):
+    for answer in (
+        write_dir,
+        the_kits_layout,
+        as_a_path,
+        beside_workdir,
+        with_tensorflows_rule,
+        a_new_folder_elsewhere,
+    ):
         feedback = check_write_dir(answer)
         assert feedback, (answer.__name__, feedback.message)
         assert "7 tasks in 3 clusters" in feedback.message
@@ -186,8 +196,7 @@ def test_right_answers():
         (creates_it, "created job: return the folder without creating it"),
         (first_listed_type, "chief 0 is the chief"),
         (lowest_address, "chief 0 is the chief"),
-        (home_folder, "worker 1 would save outside the folder that holds workdir"),
-        (relative, "would save outside the folder that holds workdir"),
+        (home_folder, "worker 1 would save into a folder that already exists"),
         (placeholder, "still the placeholder"),
         (not_implemented, "still the placeholder"),
         (lambda workdir, tf_config: 3, "returned a int"),

@@ -142,18 +142,39 @@ def _is_helper(filename: str, seen: dict[str, bool]) -> bool:
 
 
 def _log_levels_kept() -> Callable[[], None]:
-    """A function that sets TensorFlow's loggers back to their levels now, whatever an answer changes."""
+    """A function that sets TensorFlow's loggers back to their levels and filters as they are now."""
     loggers = [logging.getLogger(name) for name in ("tensorflow", "absl")]
-    states = [(logger, logger.level, logger.disabled) for logger in loggers]
+    states = [(logger, logger.level, logger.disabled, logger.filters[:]) for logger in loggers]
     disabled_below = logging.root.manager.disable
 
     def restore() -> None:
-        for logger, level, disabled in states:
+        for logger, level, disabled, filters in states:
             logger.setLevel(level)
-            logger.disabled = disabled
+            logger.disabled, logger.filters = disabled, filters
         logging.disable(disabled_below)
 
     return restore
+
+
+def _without_tracebacks(error: BaseException | None) -> None:
+    """Drop the frames an error (and the errors it chains) keeps alive: a restore status among them."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        error.__traceback__ = None
+        error = error.__cause__ or error.__context__
+
+
+def _let_go(restorers: list[object], error: BaseException | None, logs: list[str]) -> None:
+    """Drop the call's checkpoints and the frames its error holds, adding what TensorFlow then logs to `logs`.
+
+    Through a fresh handler of the check's own: the answer may have emptied the logger's handlers.
+    """
+    with captured_tf_logs() as late:
+        restorers.clear()
+        _without_tracebacks(error)
+        gc.collect()
+    logs += late
 
 
 def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ()) -> Watched:
@@ -204,11 +225,11 @@ def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ())
             seen.reached = {key for restorer in restorers for key in tracked(restorer)}
             seen.restores = len(restorers)
             # A restore status nobody handled logs its warnings when its checkpoint is collected: let go
-            # of the checkpoints now, so that happens here, where the log is captured, at the levels
-            # TensorFlow had before the call (an answer that silenced its logger hid nothing).
+            # of the checkpoints (and of the frames an error holds) now, so that happens here, at the
+            # levels TensorFlow had before the call and into a fresh capture: an answer that silenced
+            # the logger, filtered it or emptied its handlers hides nothing.
             restore_log_levels()
-            restorers.clear()
-            gc.collect()
+            _let_go(restorers, seen.error, logs)
     finally:
         gc.unfreeze()
     seen.logs = list(logs)
@@ -234,15 +255,18 @@ LESSON_MODELS = frozenset(
 )
 
 
-def answer_without_helpers(function: object, name: str, *args: object) -> tuple[object, Feedback | None]:
+def answer_without_helpers(
+    function: object,
+    name: str,
+    *args: object,
+    advice: str = "use TensorFlow's own calls, as the notebook does",
+) -> tuple[object, Feedback | None]:
     """`answer_of`, and a `Feedback` too when the answer let a ckptkit helper do the work it asks for."""
     if not callable(function):
         return answer_of(function, name, *args)
     seen = watch(function, *args, allowed=LESSON_MODELS)
     if seen.helper is not None:
         return None, Feedback(
-            False,
-            f"it called ckptkit's {seen.helper}, which does the work this exercise asks for: use "
-            "TensorFlow's own calls, as the notebook does",
+            False, f"it called ckptkit's {seen.helper}, which does the work this exercise asks for: {advice}"
         )
     return seen.result, None if seen.error is None else placeholder_or_error(name, seen.error)

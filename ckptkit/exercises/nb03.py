@@ -240,7 +240,6 @@ def _head_truth(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor, steps: int) ->
     return [float(apply_step(copy, head, optimizer, x, y)) for _ in range(steps)]
 
 
-# The models the check hands over are ckptkit's classes: their forward pass is no helper doing the work.
 def _backbone_gets_gradient(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor) -> bool:
     """True when the loss's gradient reaches dense1, so an unfrozen backbone would move."""
     with tf.GradientTape() as tape:

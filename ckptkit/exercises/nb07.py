@@ -68,7 +68,13 @@ def check_save_durably(save_durably: object) -> Feedback:
         folder = Path(root) / "run"
         folder.mkdir()
         with _watched_syncs() as synced:
-            path, problem = answer_without_helpers(save_durably, "save_durably", ckpt, str(folder / "ckpt"))
+            path, problem = answer_without_helpers(
+                save_durably,
+                "save_durably",
+                ckpt,
+                str(folder / "ckpt"),
+                advice="flush the files and the folder yourself, with a call the exercise names",
+            )
         if problem is not None:
             return problem
         if not isinstance(path, str | os.PathLike):

@@ -148,9 +148,9 @@ def check_restore_best(restore_best: object) -> Feedback:
     values give the lowest loss.
 
     The check scripts two labs of its own, with a number of saves drawn at random on each run (clicks the
-    notebook never shows: other seeds, a branch, a bad step just before a save, a diverged save, a deleted
-    file), measures the loss of every save's values itself, and after the call compares the lab's values,
-    save_counter aside, with the best file's, read by TensorFlow.
+    notebook never shows: other seeds, a branch, a bad step just before a save, diverged saves oldest
+    and newest, a deleted file), measures the loss of every save's values itself, and after the call
+    compares the lab's values, save_counter aside, with the best file's, read by TensorFlow.
     """
     if not callable(restore_best):
         return Feedback(False, "restore_best must be a function of one argument, the lab")

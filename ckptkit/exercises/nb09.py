@@ -64,20 +64,19 @@ def _judge(folders: dict[tuple[str, int], str], workdir: str, chief: tuple[str, 
     if len(set(folders.values())) < len(folders):
         return "two workers share one folder: each non-chief worker needs a folder of its own"
     # A worker deletes its folder after each save: that folder must not hold the chief's or another's,
-    # nor lie outside the check's empty folder that holds workdir (elsewhere it may hold anything).
+    # nor be one that exists already (the home folder, say), whose files the deletion would take too.
     for task, folder in folders.items():
-        if task != chief and not _inside(folder, os.path.dirname(workdir)):
-            return (
-                f"{task[0]} {task[1]} would save outside the folder that holds workdir: a "
-                "worker deletes its folder after each save, with whatever else it holds, so keep it "
-                "under workdir"
-            )
         held = [other for other in folders.values() if other != folder and _inside(other, folder)]
         if task != chief and held:
             what = "workdir" if workdir in held else "another worker's folder"
             return (
                 f"{task[0]} {task[1]}'s folder holds {what}: a worker deletes its own folder after "
                 "each save, so it must hold nothing else"
+            )
+        if task != chief and os.path.exists(folder):
+            return (
+                f"{task[0]} {task[1]} would save into a folder that already exists: a worker deletes its "
+                "folder after each save, with whatever else it holds, so name a new one"
             )
     return ""
 
@@ -96,7 +95,7 @@ def check_write_dir(write_dir: object) -> Feedback:
     listed last, at the highest address), and
     for a process with no TF_CONFIG (`{}`), which runs alone and saves into `workdir`. `workdir` lies
     in an empty temporary folder: an answer that creates a folder there (beside or under `workdir`) fails,
-    and so does a worker's folder outside that temporary folder.
+    and so does a worker's folder that already exists anywhere.
     """
     if not callable(write_dir):
         return Feedback(False, "write_dir must be a function of (workdir, tf_config)")
