@@ -1,7 +1,7 @@
 """The exercise check of notebook 00, and the watcher the checks of 00-03 share."""
 
 import ckptkit
-from ckptkit.exercises.feedback import is_placeholder, placeholder_or_error, watch
+from ckptkit.exercises.feedback import Feedback, is_placeholder, judged, placeholder_or_error, watch
 from ckptkit.exercises.nb00 import MAP, check_load_x
 
 import gc
@@ -189,6 +189,28 @@ def test_watch_leaves_the_profiler_as_it_found_it(tmp_path):
         assert sys.getprofile() is outer and calls
     finally:
         sys.setprofile(None)
+
+
+def test_a_judged_check_freezes_older_objects_for_all_its_calls_and_always_lets_go():
+    # Frozen objects are skipped by the collector: each watched call then collects only newer ones.
+    counts = []
+
+    @judged
+    def check(fail: bool) -> Feedback:
+        counts.append(gc.get_freeze_count())
+        watch(lambda: counts.append(gc.get_freeze_count()))
+        counts.append(gc.get_freeze_count())  # the watch inside left the check's freeze in place
+        if fail:
+            raise RuntimeError("the check's own bug")
+        return Feedback(True, "right")
+
+    assert check(False)
+    with pytest.raises(RuntimeError):
+        check(True)
+    assert len(counts) == 6 and all(counts), counts
+    assert gc.get_freeze_count() == 0
+    watch(lambda: None)  # alone, a watch freezes and lets go by itself
+    assert gc.get_freeze_count() == 0
 
 
 def test_errors_from_ckptkit_keep_their_advice_out():

@@ -13,10 +13,12 @@ from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import live_variables
 from ckptkit.runs.models import DropoutModel, FinetuneModel, MyModel
 
+import functools
 import gc
 import logging
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from inspect import CO_OPTIMIZED
 from pathlib import Path
@@ -31,6 +33,7 @@ __all__ = [
     "answer_of",
     "answer_without_helpers",
     "is_placeholder",
+    "judged",
     "placeholder_or_error",
     "tracked",
     "watch",
@@ -177,6 +180,41 @@ def _let_go(restorers: list[object], error: BaseException | None, logs: list[str
     logs += late
 
 
+_frozen_depth = 0  # how many `_newer_only` blocks are open: only the outermost freezes and unfreezes
+
+
+@contextmanager
+def _newer_only() -> Iterator[None]:
+    """Collect what earlier code left, then freeze the rest: collections inside read only newer objects.
+
+    Earlier code's unhandled restore statuses log when their checkpoints are collected: collected first, their
+    warnings are not counted as a later call's. A full collection reads all of TensorFlow's objects (about
+    0.1 s); inside a frozen block it reads only what the block made.
+    """
+    global _frozen_depth
+    gc.collect()
+    if _frozen_depth == 0:
+        gc.freeze()
+    _frozen_depth += 1
+    try:
+        yield
+    finally:
+        _frozen_depth -= 1
+        if _frozen_depth == 0:
+            gc.unfreeze()
+
+
+def judged(check: Callable[..., Feedback]) -> Callable[..., Feedback]:
+    """A check that watches answers, run with older objects frozen: one full collection per check."""
+
+    @functools.wraps(check)
+    def run(*args: object, **kwargs: object) -> Feedback:
+        with _newer_only():
+            return check(*args, **kwargs)
+
+    return run
+
+
 def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ()) -> Watched:
     """Call `function(*args)` and record the variables it created, what its restores reached, its logs.
 
@@ -205,33 +243,24 @@ def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ())
         seen.created.append(variable)
         return variable
 
-    # Earlier code's unhandled statuses log when their checkpoints are collected: collect them now, so
-    # their warnings are not counted as this call's.
-    gc.collect()
-    # What survived is older than the call: frozen, the collector skips it, so the collection after the
-    # call reads only what the call made (a full one reads all of TensorFlow's objects: about 0.2 s).
-    gc.freeze()
     restore_log_levels = _log_levels_kept()
-    try:
-        with captured_tf_logs() as logs:
-            sys.setprofile(profile)
-            try:
-                with tf.variable_creator_scope(creator):
-                    seen.result = function(*args)
-            except Exception as err:  # the learner's code: any error becomes one sentence
-                seen.error = err
-            finally:
-                sys.setprofile(outer)
-            seen.reached = {key for restorer in restorers for key in tracked(restorer)}
-            seen.restores = len(restorers)
-            # A restore status nobody handled logs its warnings when its checkpoint is collected: let go
-            # of the checkpoints (and of the frames an error holds) now, so that happens here, at the
-            # levels TensorFlow had before the call and into a fresh capture: an answer that silenced
-            # the logger, filtered it or emptied its handlers hides nothing.
-            restore_log_levels()
-            _let_go(restorers, seen.error, logs)
-    finally:
-        gc.unfreeze()
+    with _newer_only(), captured_tf_logs() as logs:
+        sys.setprofile(profile)
+        try:
+            with tf.variable_creator_scope(creator):
+                seen.result = function(*args)
+        except Exception as err:  # the learner's code: any error becomes one sentence
+            seen.error = err
+        finally:
+            sys.setprofile(outer)
+        seen.reached = {key for restorer in restorers for key in tracked(restorer)}
+        seen.restores = len(restorers)
+        # A restore status nobody handled logs its warnings when its checkpoint is collected: let go
+        # of the checkpoints (and of the frames an error holds) now, so that happens here, at the
+        # levels TensorFlow had before the call and into a fresh capture: an answer that silenced
+        # the logger, filtered it or emptied its handlers hides nothing.
+        restore_log_levels()
+        _let_go(restorers, seen.error, logs)
     seen.logs = list(logs)
     return seen
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, is_placeholder, placeholder_or_error, watch
+from ckptkit.exercises.feedback import Feedback, is_placeholder, judged, placeholder_or_error, watch
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.live.snapshot import brief
 
@@ -97,6 +97,7 @@ def _refused_wrong(load_x: Callable, root: Path) -> Feedback | None:
     return None
 
 
+@judged
 def check_load_x(load_x: object) -> Feedback:
     """Notebook 00, exercise: `load_x(path, n)` returns a new variable of `n` floats restored from `x`.
 

@@ -3,7 +3,7 @@ and the number for the next save."""
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, Watched, is_placeholder, placeholder_or_error, watch
+from ckptkit.exercises.feedback import Feedback, Watched, is_placeholder, judged, placeholder_or_error, watch
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import brief
 from ckptkit.runs.step import apply_step
@@ -237,6 +237,7 @@ def _judge_resume(function: Callable, run: _Run) -> Feedback | None:
     return wrong
 
 
+@judged
 def check_resume(resume: object) -> Feedback:
     """Notebook 01, exercise 2: `resume(path)` returns new `(w, b, optimizer)` that go on where a file ends.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, is_placeholder, placeholder_or_error, watch
+from ckptkit.exercises.feedback import Feedback, is_placeholder, judged, placeholder_or_error, watch
 from ckptkit.files.reader import VALUE_SUFFIX
 from ckptkit.live.private import optimizer_slot
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
@@ -193,6 +193,7 @@ def _judge_resumed(resume: object, path: str, data: tuple, hidden: int, want: li
     )
 
 
+@judged
 def check_resume(resume: object) -> Feedback:
     """Notebook 02, exercise 2: `resume(path)` returns a new model and Adam that continue a saved run exactly.
 

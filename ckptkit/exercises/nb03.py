@@ -5,7 +5,14 @@ over a frozen backbone by a loop of the learner's own (ckptkit's helpers are ref
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import LESSON_MODELS, Feedback, is_placeholder, placeholder_or_error, watch
+from ckptkit.exercises.feedback import (
+    LESSON_MODELS,
+    Feedback,
+    is_placeholder,
+    judged,
+    placeholder_or_error,
+    watch,
+)
 from ckptkit.files.reader import VALUE_SUFFIX
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import value_of
@@ -189,6 +196,7 @@ def _judge_no_match(load_backbone: Callable, path: str, hidden: int) -> Feedback
     return None
 
 
+@judged
 def check_backbone(load_backbone: object) -> Feedback:
     """Notebook 03, exercise 2: `load_backbone(model, path)` finds the backbone's name and fills dense1.
 
@@ -248,6 +256,7 @@ def _backbone_gets_gradient(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor) ->
     return all(g is not None and bool(tf.reduce_any(g != 0)) for g in grads)
 
 
+@judged
 def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
     """Notebook 03, exercise 3: `fine_tune_head(model, x, y, steps)` freezes dense1, trains the head.
 

@@ -6,7 +6,7 @@ result with what TensorFlow's own reader (or the bytes it wrote) says.
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, answer_of, placeholder_or_error, watch
+from ckptkit.exercises.feedback import Feedback, answer_of, judged, placeholder_or_error, watch
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 
 import os
@@ -134,6 +134,7 @@ def _restore_watched(
     return logs, None if seen.error is None else placeholder_or_error("restore_backbone", seen.error)
 
 
+@judged
 def check_backbone_restore(restore_backbone: object) -> Feedback:
     """04 exercise 2: restore only an unbuilt backbone, loudly when it lacks a value, quietly otherwise."""
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as folder:

@@ -6,7 +6,7 @@ than the notebook's) and runs the learner's function on them.
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, answer_without_helpers
+from ckptkit.exercises.feedback import Feedback, answer_without_helpers, judged
 from ckptkit.live.quiet import import_tensorflow
 
 import os
@@ -125,6 +125,7 @@ def _judge_converted(path: object, truth: dict[str, np.ndarray], layout: str) ->
     return ""
 
 
+@judged
 def check_convert(convert: object) -> Feedback:
     """05 exercise 1: `convert(tf1_path, prefix)` writes a TF1 file's weights and step for a `MyModel`.
 
@@ -165,6 +166,7 @@ def _tf2_folder(folder: str, steps: tuple[int, ...], by_step: bool) -> None:
         manager.save(checkpoint_number=step if by_step else None)
 
 
+@judged
 def check_latest_step(latest_step: object) -> Feedback:
     """05 exercise 2: `latest_step(folder)` is the training step of the newest checkpoint, TF1 or TF2."""
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:

@@ -8,7 +8,7 @@ lets a ckptkit helper do the reading is refused, since the exercise is about Ten
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, answer_of, answer_without_helpers, tracked
+from ckptkit.exercises.feedback import Feedback, answer_of, answer_without_helpers, judged, tracked
 from ckptkit.lab.folder import STATE_FILE
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.runs.models import seed_states
@@ -232,6 +232,7 @@ _FOLDERS |= {"healthy": _healthy, "empty-state": _empty_state, "zeroed-state": _
 _FOLDERS |= {"lost-state": _lost_state}
 
 
+@judged
 def check_newest_restorable(newest_restorable: object) -> Feedback:
     """06 exercise 2: `newest_restorable(folder)` finds the newest committed, whole checkpoint, or None."""
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:

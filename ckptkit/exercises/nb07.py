@@ -6,7 +6,7 @@ The checks call the learner's function with their own inputs: a checkpoint and a
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, answer_of, answer_without_helpers
+from ckptkit.exercises.feedback import Feedback, answer_of, answer_without_helpers, judged
 from ckptkit.lab.folder import STATE_FILE
 from ckptkit.live.quiet import import_tensorflow
 
@@ -60,6 +60,7 @@ def _watched_syncs() -> Iterator[set[State]]:
             setattr(os, name, function)
 
 
+@judged
 def check_save_durably(save_durably: object) -> Feedback:
     """07 exercise 1: `save_durably(ckpt, prefix)` returns once the checkpoint would survive a power cut."""
     values = np.random.default_rng(707).normal(size=(64, 64)).astype(np.float32)

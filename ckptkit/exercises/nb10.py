@@ -3,7 +3,7 @@ model."""
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, placeholder_or_error, watch
+from ckptkit.exercises.feedback import Feedback, judged, placeholder_or_error, watch
 from ckptkit.live.quiet import import_tensorflow
 from ckptkit.runs.models import FinetuneModel, MyModel
 
@@ -142,6 +142,7 @@ def _judge_misfit(load_savedmodel: Callable, what: str, folder: str) -> Feedback
     return None
 
 
+@judged
 def check_load_savedmodel(load_savedmodel: object) -> Feedback:
     """Notebook 10, exercise 1: `load_savedmodel(model, folder)` fills a built model from a SavedModel.
 
