@@ -256,3 +256,24 @@ def test_the_kernel_manager_limits_kernels_and_ends_idle_open_pages(monkeypatch)
     assert fake.ended == [page]  # the open app page idle for 15 minutes; a notebook's open kernel stays
     assert fake.started[0]["env"][CLOSED_ENV] == "150" and fake.started[0]["env"][IDLE_ENV] == "900"
     assert CLOSED_ENV not in fake.started[1]["env"]  # only an app page's kernel is told the app's timeouts
+
+
+def test_the_pages_diverging_run_holds_for_the_linear_model(apps):
+    # app.ipynb: with the linear model, raise the learning rate and train until the loss becomes inf, then
+    # restore a checkpoint saved before it: the weights and the learning rate come back.
+    panel = apps[0].panel
+    assert apps[0].choice.value == "linear"
+    panel.save_button.click()
+    saved_rate, saved = panel.rate.value, [v.numpy() for v in panel.lab.checkpoint.model_variables]
+    panel.rate.value = panel.rate.max
+    for _ in range(2):  # 10 steps take the loss past 1e19, 20 to inf
+        panel.train_button.click()
+        panel.wait()
+    assert panel.status_text.startswith("⚠ the loss became inf")
+    panel.restore_choice.value = panel.lab.checkpoints()[-1]
+    panel.restore_button.click()
+    assert panel.rate.value == pytest.approx(saved_rate)
+    assert float(panel.lab.optimizer.learning_rate) == pytest.approx(saved_rate)
+    assert all(
+        (v.numpy() == s).all() for v, s in zip(panel.lab.checkpoint.model_variables, saved, strict=True)
+    )

@@ -8,6 +8,8 @@ import gc
 import sys
 from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -62,8 +64,26 @@ def test_every_right_answer_passes():
         return tf.Variable(value)
 
     feedback = check_load_x(load_x)
-    assert repr(feedback).startswith("✅") and "3 and 5 floats" in feedback.message
+    assert repr(feedback).startswith("✅") and "3, 5 and 4 floats, the last all zeros" in feedback.message
     assert check_load_x(matched) and check_load_x(read) and check_load_x(by_reader)
+
+    def keras_variable(path, n):  # a Keras 3 variable is a variable too
+        x = keras.Variable(np.zeros(n, np.float32))
+        tf.train.Checkpoint(x=x).restore(path).assert_existing_objects_matched()
+        return x
+
+    assert check_load_x(keras_variable)
+
+
+def test_zeros_taken_for_a_missing_x_are_refused():
+    def zeros_mean_missing(path, n):  # judges by the values, not by the status
+        x = tf.Variable(tf.zeros([n]))
+        tf.train.Checkpoint(x=x).restore(path)
+        if not np.any(x.numpy()):
+            raise ValueError("x not found")
+        return x
+
+    assert "holds 4 zeros: zeros are values too" in _wrong(check_load_x(zeros_mean_missing))
 
 
 def test_a_copied_demo_cell_raises_on_the_step_beside_x():

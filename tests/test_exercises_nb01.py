@@ -1,6 +1,12 @@
 """The exercise checks of notebook 01: reference solutions pass; cheats and wrong answers get a hint."""
 
-from ckptkit.exercises.nb01 import _momentum_run, check_next_number, check_resume, check_save_schedule
+from ckptkit.exercises.nb01 import (
+    SCHEDULES,
+    _momentum_run,
+    check_next_number,
+    check_resume,
+    check_save_schedule,
+)
 
 import contextlib
 import glob
@@ -65,6 +71,8 @@ def test_save_schedule_right_answers():
     assert check_save_schedule(lambda n, k: [e for e in range(n) if (e + 1) % k == 0 or e == n - 1])
     assert check_save_schedule(lambda n, k: tuple(e for e in range(n) if e % k == k - 1 or e + 1 == n))
     assert "8 runs" in check_save_schedule(save_schedule).message
+    table = {run: save_schedule(*run) for run in SCHEDULES}  # the fixed runs' answers, looked up
+    assert "saving every" in _wrong(check_save_schedule(lambda n, k: table.get((n, k), [])))
     # the worked examples the notebook gives
     assert [save_schedule(*run) for run in ((25, 10), (20, 10), (5, 10), (0, 10))] == [
         [9, 19, 24],
@@ -197,6 +205,13 @@ def test_resume_wrong_answers():
         tf.train.Checkpoint(model_variables=(w, b), optimizer=optimizer).restore(path)
         return w, b, optimizer
 
+    kept = []
+
+    def unhandled_kept(path):  # the same, its status kept where the check's collection never reaches
+        w, b, optimizer = _fresh(path)
+        kept.append(tf.train.Checkpoint(model_variables=(w, b), optimizer=optimizer).restore(path))
+        return w, b, optimizer
+
     def too_early(path):  # the slots do not exist yet
         w, b, optimizer = _fresh(path)
         ckpt = tf.train.Checkpoint(step=tf.Variable(0), model_variables=(w, b), optimizer=optimizer)
@@ -213,6 +228,7 @@ def test_resume_wrong_answers():
     assert "momentum slots did not start" in _wrong(check_resume(by_hand))
     assert "momentum is 0.0" in _wrong(check_resume(plain))
     assert "warnings" in _wrong(check_resume(unhandled))
+    assert "warnings" in _wrong(check_resume(unhandled_kept))
     assert "AssertionError from a status check" in _wrong(check_resume(too_early))
     assert "ValueError on a shape" in _wrong(check_resume(swapped))
     assert "(w, b, optimizer)" in _wrong(check_resume(lambda p: _fresh(p)[:2]))

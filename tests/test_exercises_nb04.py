@@ -255,6 +255,7 @@ def test_damaged_keys():
         (first_only, "it missed d/"),
         (reads_without_catching, "that failure is the answer"),
         (everything, "whose bytes are intact"),
+        (lambda prefix: [k.split("/.ATTRIBUTES")[0] for k in damaged_keys(prefix)], "return full keys"),
         (lambda prefix: "b/.ATTRIBUTES/VARIABLE_VALUE", "return a list"),
         (lambda prefix: None, "returned None"),
     ]

@@ -4,6 +4,9 @@ import ckptkit
 from ckptkit.exercises.nb05 import check_convert, check_latest_step, tf1_checkpoint
 from ckptkit.runs.models import MyModel
 
+import glob
+import re
+
 import numpy as np
 import tensorflow as tf
 
@@ -240,7 +243,14 @@ def test_latest_step():
         dtypes = reader.get_variable_to_dtype_map().items()
         return max(int(reader.get_tensor(key)) for key, dtype in dtypes if dtype.is_integer)
 
+    def largest_number(folder):  # the file with the largest number, not the one the state file names
+        newest = max(glob.glob(f"{folder}/*.index"), key=lambda p: int(re.findall(r"\d+", p)[-1]))
+        reader = tf.train.load_checkpoint(newest.removesuffix(".index"))
+        key = "global_step" if reader.has_tensor("global_step") else "step/.ATTRIBUTES/VARIABLE_VALUE"
+        return int(reader.get_tensor(key))
+
     cheats_and_wrong = [
+        (largest_number, "restarted from step 0", "it says 50", "older checkpoint", "state file"),
         (by_file_name, "numbering its files by epoch", "it says 2", "a file's number"),
         (tf2_key_else_file_name, "numbering its files by epoch", "it says 2"),
         (largest_integer, "saving five times", "it says 5", "save_counter"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ckptkit.exercises.nb08 import check_restore_best
 
 import math
+import re
 
 import pytest
 
@@ -124,6 +125,14 @@ def test_wrong_answers(answer, words):
     assert not feedback and words in feedback.message, feedback.message
     assert "\n" not in feedback.message
     assert not spells_out(feedback.message, SOLUTION_CALLS), feedback.message
+
+
+def test_a_wrong_pick_is_told_which_checkpoint_fits_better():
+    # The lowest recorded loss is the loss of the values one step earlier: the hint names whose values
+    # give the lower loss, so the two numbers it prints read as two checkpoints, not one.
+    message = check_restore_best(lowest_recorded).message
+    found = re.search(r"the lab holds (ckpt-\d+),.* but (ckpt-\d+)'s values give a lower loss", message)
+    assert found and found[1] != found[2], message
 
 
 def test_not_a_function():

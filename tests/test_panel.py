@@ -190,11 +190,13 @@ def test_a_training_run_in_the_background_locks_the_other_controls_until_it_ends
     panel.lab.predict = _slowed(panel.lab.predict, stopping)
     panel.train_button.click()
     assert panel.busy and panel.stop_button.disabled is False
+    assert panel.status_text == "training 200 steps: Stop ends the run early" and panel.call_text == ""
     assert all(
         b.disabled for b in (panel.save_button, panel.restore_button, panel.compare_button, panel.steps)
     )
     panel.save_button.click()  # a disabled button still delivers a crafted click: refused in the kernel
     assert panel.status_text.startswith("⚠ a training run is going on") and panel.lab.checkpoints() == []
+    assert panel.call_text == "" and panel.call.value == ""  # a refused click ran no call
     panel.train_button.click()
     assert panel.status_text.startswith("⚠ a training run is going on")
     stopping.append(True)
@@ -202,7 +204,17 @@ def test_a_training_run_in_the_background_locks_the_other_controls_until_it_ends
     panel.wait(30)
     assert not panel.busy and panel.stop_button.disabled and not panel.save_button.disabled
     assert re.fullmatch(r"stopped after (\d+) of 200 steps: step \1, loss .+", panel.status_text)
+    assert panel.call_text.startswith("ckptkit.fit(")
     assert int(panel.lab.step) < 200 and len(panel.lab.history.run.steps) == int(panel.lab.step)
+
+
+def test_a_refused_click_shows_no_call_not_the_one_before(tmp_path):
+    panel = CheckpointPanel(CheckpointLab.linear(seed=0, workdir=tmp_path / "lab"), background=True)
+    panel.save_button.click()
+    assert panel.call_text == "lab.manager.save(checkpoint_number=1)"
+    panel.stop_button.click()  # nothing is running: refused, so no call, not the save's line again
+    assert panel.status_text.startswith("⚠ nothing is running") and panel.call_text == ""
+    assert panel.call.value == ""
 
 
 def _slowed(predict, flag):

@@ -9,6 +9,7 @@ ckptkit helper it let do the work).
 from __future__ import annotations
 
 from ckptkit.errors import CheckpointError
+from ckptkit.live.private import unrestored_probe
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import live_variables
 from ckptkit.runs.models import DropoutModel, FinetuneModel, MyModel
@@ -101,6 +102,7 @@ class Watched:
     restores: int = 0  # how many tf.train.Checkpoint objects ran restore or read
     logs: list[str] = field(default_factory=list)  # TensorFlow's log, a dropped restore status's warnings too
     helper: str | None = None  # the first ckptkit helper function the call ran, by its qualified name
+    probes: list = field(default_factory=list)  # per restore in the call: would its status still warn?
 
     def restored_through_checkpoint(self, variables: list) -> bool:
         """True when a `tf.train.Checkpoint` whose `restore` or `read` ran in the call reaches each one."""
@@ -116,6 +118,13 @@ class Watched:
             self.result, self.created = None, []
             gc.collect()
         self.logs += logs
+        # A status the answer kept (in a global, say) is never collected here, so TensorFlow logs nothing
+        # yet: ask it the question its deleter will ask, and count its answer as that warning.
+        if any(would_warn() for would_warn in self.probes):
+            # In TensorFlow's words ("could not be found"), which the checks look for.
+            self.logs.append(
+                "a status the call kept holds values that could not be found, and no expect_partial"
+            )
         return self.logs
 
     def created_here(self, variable: object) -> bool:
@@ -215,12 +224,14 @@ def judged(check: Callable[..., Feedback]) -> Callable[..., Feedback]:
     return run
 
 
-def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ()) -> Watched:
+def watch(
+    function: Callable, *args: object, allowed: Collection[CodeType] = (), refused: Collection[CodeType] = ()
+) -> Watched:
     """Call `function(*args)` and record the variables it created, what its restores reached, its logs.
 
     It also records the first ckptkit function the call ran, other than the checks' own and `allowed`
-    (e.g. the forward pass of a model the check handed over): a check that asks for TensorFlow's own
-    calls refuses an answer that let a helper do the work.
+    (e.g. the forward pass of a model the check handed over), or of `refused` (e.g. Keras' `fit`): a
+    check that asks for TensorFlow's own calls refuses an answer that let a helper do the work.
     """
     seen, restorers, files = Watched(), [], {}
     outer = sys.getprofile()
@@ -229,12 +240,15 @@ def watch(function: Callable, *args: object, allowed: Collection[CodeType] = ())
         # A profile hook sees every Python call, however the learner's code reached the function. Only
         # functions count as helpers: a module's or a class's body runs when first imported.
         code = frame.f_code
-        if event == "call" and code in _RESTORE_CODES:
+        if event == "return" and code in _RESTORE_CODES and arg is not None:
+            seen.probes.append(unrestored_probe(arg))
+        elif event == "call" and code in _RESTORE_CODES:
             checkpoint = frame.f_locals.get("self")
             if all(checkpoint is not c for c in restorers):
                 restorers.append(checkpoint)
         elif event == "call" and seen.helper is None and code.co_flags & CO_OPTIMIZED and code not in allowed:
-            seen.helper = code.co_qualname if _is_helper(code.co_filename, files) else None
+            helper = code in refused or _is_helper(code.co_filename, files)
+            seen.helper = code.co_qualname if helper else None
         if outer is not None:
             outer(frame, event, arg)
 

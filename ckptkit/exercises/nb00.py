@@ -19,8 +19,9 @@ __all__ = ["check_load_x"]
 SECTION = "section 'Save and restore one variable'"
 # Where the status checks are named: notebook 04's row of the map.
 MAP = "the status checks: notebook 04's row of the map in section 'Follow the path'"
-# Values the notebook never shows, of two lengths, so a function that returns fixed numbers fails.
-TRIALS = ((0.25, -4.0, 7.5), (3.0, 1.5, -0.5, 10.0, 2.25))
+# Values the notebook never shows, of three lengths, so a function that returns fixed numbers fails; the
+# zeros are what a new variable holds, so "unchanged zeros mean no x" fails too.
+TRIALS = ((0.25, -4.0, 7.5), (3.0, 1.5, -0.5, 10.0, 2.25), (0.0, 0.0, 0.0, 0.0))
 STEP = 40  # every file also holds an int `step`, so a check of every stored value refuses good files
 
 
@@ -52,10 +53,17 @@ def _loaded_wrong(load_x: Callable, root: Path, values: tuple[float, ...]) -> Fe
             "check asks that every value in the file find a variable; ask the one that judges only the "
             f"objects you pass ({MAP})",
         )
+    if err is not None and not any(values):
+        return Feedback(
+            False,
+            f"load_x(path, {n}) raised on a checkpoint whose x holds {n} zeros: zeros are values too; ask "
+            f"the restore's status whether x found a value, not the values ({MAP})",
+        )
     if err is not None:
         return placeholder_or_error(f"load_x(path, {n})", err)
     if got is None:
         return Feedback(False, "load_x returned None: it is still the placeholder, or it returns no variable")
+    got = got.value if isinstance(getattr(got, "value", None), tf.Variable) else got  # a Keras 3 Variable
     if not isinstance(got, tf.Variable):
         return Feedback(False, f"load_x returned a {type(got).__name__}: return the new variable itself")
     if not seen.created_here(got):
@@ -117,9 +125,10 @@ def check_load_x(load_x: object) -> Feedback:
         wrong = _refused_wrong(load_x, Path(root))
     if wrong is not None:
         return wrong
+    sizes = [str(len(v)) for v in TRIALS]
     return Feedback(
         True,
-        f"right: x came back whole from {len(TRIALS)} checkpoints "
-        f"({' and '.join(str(len(v)) for v in TRIALS)} floats), and load_x raised for a checkpoint with no x "
-        "and for one whose x holds 5 floats when asked for 3",
+        f"right: x came back whole from {len(TRIALS)} checkpoints ({', '.join(sizes[:-1])} and {sizes[-1]} "
+        "floats, the last all zeros), and load_x raised for a checkpoint with no x and for one whose x holds "
+        "5 floats when asked for 3",
     )

@@ -1,7 +1,6 @@
 """The exercise checks of notebook 03_pretrain_finetune.ipynb: one stage's checkpoint in a shared folder,
 a backbone found in a file under a name drawn by the check and restored alone, and a head fine-tuned
-over a frozen backbone by a loop of the learner's own (ckptkit's helpers are refused, as in exercise
-06's second check)."""
+over a frozen backbone by a loop of the learner's own (ckptkit's helpers and Keras' loops are refused)."""
 
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ from ckptkit.live.snapshot import value_of
 from ckptkit.runs.models import FinetuneModel, MyModel, regression_data
 from ckptkit.runs.step import apply_step, fit, mse
 
+import inspect
 import os
 import random
 import tempfile
@@ -130,6 +130,12 @@ def _judge_backbone(load_backbone: object, path: str, hidden: int, backbone: str
         stored = [reader.get_tensor(f"model/{backbone}/{n}{VALUE_SUFFIX}") for n in ("_kernel", "bias")]
     model = FinetuneModel(hidden=hidden)
     seen = watch(load_backbone, model, path)
+    if seen.error is not None and "incompatible tensor with shape" in str(seen.error):
+        return Feedback(
+            False,
+            "load_backbone(model, path) restored a stored layer of another shape into dense1: pick the "
+            f"layer whose kernel maps the 32 inputs to the model's width (section {_BACKBONE})",
+        )
     if seen.error is not None:
         return placeholder_or_error("load_backbone(model, path)", seen.error)
     if not model.built or not model.variables:
@@ -256,15 +262,22 @@ def _backbone_gets_gradient(model: FinetuneModel, x: tf.Tensor, y: tf.Tensor) ->
     return all(g is not None and bool(tf.reduce_any(g != 0)) for g in grads)
 
 
+# Keras' own training loops and step: the exercise asks for a `tf.GradientTape` loop of the learner's own.
+_KERAS_LOOPS = frozenset(
+    inspect.unwrap(getattr(tf.keras.Model, name)).__code__ for name in ("fit", "train_on_batch", "train_step")
+)
+
+
 @judged
 def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
     """Notebook 03, exercise 3: `fine_tune_head(model, x, y, steps)` freezes dense1, trains the head.
 
-    The loop must be the learner's own: a call of a ckptkit helper (`fit`, `train_step`, `mse`) is
-    refused. The check builds a `FinetuneModel` of width 12 and data of its own, and makes sure the loss's
-    gradient reaches `dense1`. After the call, `dense1` must be out of the trainable variables and
-    bit-identical, the head must have moved, and the losses must match a run that trains only the
-    head's variables, named one by one, with a new Adam at learning rate 0.01.
+    The loop must be the learner's own: a call of a ckptkit helper (`fit`, `train_step`, `mse`) or of
+    Keras' `fit`, `train_on_batch` or `train_step` is refused. The check builds a `FinetuneModel` of
+    width 12 and data of its own, and makes sure the loss's gradient reaches `dense1`. After the call,
+    `dense1` must be out of the trainable variables and bit-identical, the head must have moved, and the
+    losses must match a run that trains only the head's variables, named one by one, with a new Adam at
+    learning rate 0.01.
     """
     if not callable(fine_tune_head):
         return Feedback(False, "fine_tune_head must be a function of (model, x, y, steps)")
@@ -277,11 +290,12 @@ def check_fine_tune_head(fine_tune_head: object, steps: int = 4) -> Feedback:
         return Feedback(False, "the check's data gives dense1 no gradient: report this as a ckptkit bug")
     want = _head_truth(model, x, y, steps)
     before = {id(v): value_of(v) for v in model.variables}
-    seen = watch(fine_tune_head, model, x, y, steps, allowed=LESSON_MODELS)
+    seen = watch(fine_tune_head, model, x, y, steps, allowed=LESSON_MODELS, refused=_KERAS_LOOPS)
     if seen.helper is not None:
+        whose = "Keras'" if seen.helper in {code.co_qualname for code in _KERAS_LOOPS} else "ckptkit's"
         return Feedback(
             False,
-            f"it called ckptkit's {seen.helper}, which takes the training step for you: write the loop "
+            f"it called {whose} {seen.helper}, which takes the training step for you: write the loop "
             "yourself, one step at a time",
         )
     if seen.error is not None or seen.result is None:

@@ -223,6 +223,10 @@ def check_damaged_keys(damaged_keys: object) -> Feedback:
             got = sorted(str(key) for key in got)
             want = sorted(f"{name}{SUFFIX}" for name in broken)
             missed, wrong = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+            if wrong and f"{wrong[0]}{SUFFIX}" in want:
+                return Feedback(
+                    False, f"it names {wrong[0]}: return full keys, as the file's index lists them"
+                )
             if missed:
                 return Feedback(
                     False,

@@ -175,11 +175,14 @@ def check_latest_step(latest_step: object) -> Feedback:
             "tf2-count": ("a TF2 CheckpointManager numbering its saves", 9, 31),
             "tf2-step": ("a TF2 CheckpointManager numbering by step", 20, 44),
             "tf2-resaved": ("a TF2 CheckpointManager saving five times in 3 steps", None, 3),
+            "tf2-restarted": ("a run numbering by step, restarted from step 0 after its ckpt-50", 50, 3),
         }
         tf1_checkpoint(os.path.join(root, "tf1"), hidden=3, steps=(13, 26), seed=5, numbers=(1, 2))
         _tf2_folder(os.path.join(root, "tf2-count"), (9, 31), by_step=False)
         _tf2_folder(os.path.join(root, "tf2-step"), (20, 44), by_step=True)
         _tf2_folder(os.path.join(root, "tf2-resaved"), (1, 2, 2, 3, 3), by_step=False)  # save_counter 5
+        for run in ((50,), (3,)):  # the newest, ckpt-3, is not the largest number in its folder
+            _tf2_folder(os.path.join(root, "tf2-restarted"), run, by_step=True)
         for name, (writer, older, step) in cases.items():
             got, problem = answer_without_helpers(latest_step, "latest_step", os.path.join(root, name))
             if problem is not None and ("placeholder" in problem.message or "ckptkit's" in problem.message):
@@ -189,8 +192,8 @@ def check_latest_step(latest_step: object) -> Feedback:
                 return Feedback(False, f"on a folder {writer} wrote, {wrong}")
     return Feedback(
         True,
-        "right: steps 26 (TF1 Saver, files numbered 1, 2), 31 (saves numbered 1, 2), 44 (numbered by step) "
-        "and 3 (save_counter 5)",
+        "right: steps 26 (TF1 Saver, files numbered 1, 2), 31 (saves numbered 1, 2), 44 (numbered by step), "
+        "3 (save_counter 5) and 3 (ckpt-3, saved after ckpt-50)",
     )
 
 

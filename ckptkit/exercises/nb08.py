@@ -131,8 +131,8 @@ def _judge(restore_best: Callable, lab: CheckpointLab, losses: dict[str, float],
         held, advice = _held(lab, losses)
         return Feedback(
             False,
-            f"in {what}, the lab holds {held}, but the values of a checkpoint on disk give a lower loss, "
-            f"{losses[best]:.4g}: {advice} ({SECTIONS})",
+            f"in {what}, the lab holds {held}, but {name}'s values give a lower loss, {losses[best]:.4g}: "
+            f"{advice} ({SECTIONS})",
         )
     if os.path.abspath(str(lab.history.run.start_checkpoint)) != os.path.abspath(best):
         return Feedback(

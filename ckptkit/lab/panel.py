@@ -59,6 +59,7 @@ class CheckpointPanel:
         self.table = widgets.HTML().add_class("ckptkit-table")
         self.status = widgets.HTML().add_class("ckptkit-status")
         self.call = widgets.HTML().add_class("ckptkit-call")  # the lines of code the last click ran
+        self._call_text = ""
         self.widget = self._connect(title)
         self.table_text = ""
         self.last_error: Exception | None = None  # the last unexpected error, traceback attached
@@ -110,13 +111,14 @@ class CheckpointPanel:
 
     def _start_training(self) -> None:
         if self.busy:  # a disabled button still delivers a crafted click: the kernel refuses it
-            self._say(BUSY)
+            self.say(BUSY)
         elif not self.background:
             self._act(self._train)
         else:
             self._stop.clear()
             self._run = threading.Thread(target=self._train_in_background, daemon=True)
             self._set_controls(busy=True)
+            self.say(f"training {self.steps.value} steps: Stop ends the run early")
             self._run.start()
 
     def _train_in_background(self) -> None:
@@ -128,7 +130,7 @@ class CheckpointPanel:
 
     def _stop_training(self) -> None:
         if not self.busy:
-            self._say("⚠ nothing is running: Stop ends a training run")
+            self.say("⚠ nothing is running: Stop ends a training run")
         else:
             self._stop.set()
 
@@ -155,7 +157,7 @@ class CheckpointPanel:
 
     def _act(self, action: Callable[[], str]) -> None:
         if self.busy:  # one action at a time, whatever the page sends
-            self._say(BUSY)
+            self.say(BUSY)
         else:
             self._do(action)
 
@@ -300,13 +302,14 @@ class CheckpointPanel:
         self.plot.value = buffer.getvalue()
 
     def say(self, message: str) -> None:
-        """Show `message` in the status line (the app's own answers: a refused Start over)."""
-        self._say(message)
+        """Show `message` in the status line, for a click that ran no call: the call line empties."""
+        self._say(message, ran=False)
 
-    def _say(self, message: str) -> None:
+    def _say(self, message: str, ran: bool = True) -> None:
         self.status.value = html.escape(message)
         # A click may run two lines (ckptkit's own check, then TensorFlow's call): one below the other.
-        lines = self.lab.last_call.splitlines()
+        self._call_text = self.lab.last_call if ran else ""
+        lines = self._call_text.splitlines()
         indent = "\n" + " " * len("last call: ")
         self.call.value = f"<pre>last call: {html.escape(indent.join(lines))}</pre>" if lines else ""
 
@@ -325,7 +328,7 @@ class CheckpointPanel:
     @property
     def call_text(self) -> str:
         """The lines of code the last click ran, as plain text ("" when it ran none)."""
-        return self.lab.last_call
+        return self._call_text
 
     def _repr_mimebundle_(self, **kwargs: object) -> dict:
         """Display the widgets; the plain-text fallback stays the same from run to run."""

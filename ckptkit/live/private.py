@@ -9,6 +9,7 @@ from __future__ import annotations
 from ckptkit.errors import CheckpointError
 from ckptkit.live.quiet import import_tensorflow
 
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -19,6 +20,7 @@ __all__ = [
     "replaced_rename",
     "replaced_save_op",
     "replaced_shard_writer",
+    "unrestored_probe",
 ]
 
 
@@ -53,6 +55,33 @@ def learning_rate_variable(optimizer: object) -> object | None:
         raise _missing(f"{type(optimizer).__name__}._learning_rate")
     rate = optimizer._learning_rate
     return rate if hasattr(rate, "assign") else None
+
+
+def unrestored_probe(status: object) -> Callable[[], bool]:
+    """A function telling whether `status`'s restore, while still held, would warn of unrestored values.
+
+    TensorFlow logs those warnings from the deleter of the status's coordinator (its `_checkpoint._deleter`)
+    when that is collected; the probe asks the deleter's question without holding it, and says False once
+    the coordinator is gone (its warnings, if any, are logged by then). Other statuses never warn.
+    """
+    if type(status).__name__ != "CheckpointLoadStatus":  # name-based or initialization-only: no deleter
+        return lambda: False
+    coordinator = getattr(status, "_checkpoint", None)
+    fields = ("expect_partial", "object_graph_proto", "matched_proto_ids", "unused_attributes")
+    if not all(hasattr(getattr(coordinator, "_deleter", None), name) for name in fields):
+        raise _missing("CheckpointLoadStatus._checkpoint._deleter")
+    held = weakref.ref(coordinator)
+
+    def would_warn() -> bool:
+        alive = held()
+        deleter = None if alive is None else alive._deleter
+        if deleter is None or deleter.expect_partial:
+            return False
+        nodes = deleter.object_graph_proto.nodes
+        unused = any(node.attributes and i not in deleter.matched_proto_ids for i, node in enumerate(nodes))
+        return unused or bool(deleter.unused_attributes)
+
+    return would_warn
 
 
 @contextmanager
