@@ -66,6 +66,43 @@ def by_position(path, model, optimizer):
     optimizer.learning_rate.assign(reader.get_tensor("optimizer/_learning_rate" + VALUE_SUFFIX))
 
 
+def by_number(path, model, optimizer, reverse=False):
+    """Moments by number, in layer order or reversed: right on two of the check's orders, never by name."""
+    reader = tf.train.load_checkpoint(path)
+    weighted = [layer for layer in model.layers if layer.weights]
+    for i, layer in enumerate(weighted):
+        for name in ("kernel", "bias"):
+            getattr(layer, name).assign(
+                reader.get_tensor(f"model/layer_with_weights-{i}/{name}{VALUE_SUFFIX}")
+            )
+    slots = optimizer.variables[2:]  # m and v of each weight, in layer order
+    for j in range(len(slots) // 2):
+        source = len(slots) // 2 - 1 - j if reverse else j
+        for k in (0, 1):
+            slots[2 * j + k].assign(
+                reader.get_tensor(f"optimizer/_variables/{2 * source + k + 1}{VALUE_SUFFIX}")
+            )
+    optimizer.iterations.assign(reader.get_tensor("optimizer/_iterations" + VALUE_SUFFIX))
+    optimizer.learning_rate.assign(reader.get_tensor("optimizer/_learning_rate" + VALUE_SUFFIX))
+
+
+def reversed_when_unfit(path, model, optimizer):
+    """Moments by number; the other way round when a shape refuses: no full name read."""
+    try:
+        by_number(path, model, optimizer)
+    except ValueError:
+        by_number(path, model, optimizer, reverse=True)
+
+
+def reversed_without_scope(path, model, optimizer):
+    """Moments reversed whenever no full name starts with `Adam/`: the check's 'built/' file as a rule."""
+    graph = trackable_object_graph_pb2.TrackableObjectGraph.FromString(
+        tf.train.load_checkpoint(path).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH")
+    )
+    scoped = any(a.full_name.startswith("Adam/") for node in graph.nodes for a in node.attributes)
+    by_number(path, model, optimizer, reverse=not scoped)
+
+
 def by_shape(path, model, optimizer):
     """Each weight takes the first two unused `_variables/N` of its shape as (m, v): no full names read."""
     reader = tf.train.load_checkpoint(path)
@@ -155,7 +192,7 @@ def plain_restore(path, model, optimizer):
 def test_migrate_layered_right_answers():
     feedback = check_migrate_layered(migrate_layered, KERAS2)
     assert feedback, feedback.message
-    assert "4 Keras 2 checkpoints" in feedback.message
+    assert "5 Keras 2 checkpoints" in feedback.message
 
 
 @pytest.mark.parametrize(
@@ -164,6 +201,8 @@ def test_migrate_layered_right_answers():
         (weights_only, "next Adam step"),
         (by_position, "find each moment by its weight's full name, after the path component m or v"),
         (by_shape, "not number or shape"),
+        (reversed_when_unfit, "first two layers swapped"),
+        (reversed_without_scope, "first two layers swapped"),
         (moments_swapped, "next Adam step"),
         (no_learning_rate, "learning rate must move too"),
         (notebook_rate, "learning rate must move too"),

@@ -106,7 +106,8 @@ def check_migrate_layered(
     The check hands the function Keras 2 checkpoints the notebook never shows (`keras2/check/`, by default
     relative to the notebooks' folder, where the notebook runs:
     Sequential and Functional models of other widths, depths, seeds and learning rates, one whose Adam
-    numbered its moments in reverse layer order, written by tf-keras), each
+    numbered its moments in reverse layer order, one with its first two layers' swapped, written by
+    tf-keras), each
     with a fresh Keras 3 model of the same layers and a built Adam of a wrong rate, then compares the
     predictions and one more Adam step with the values Keras 2 itself computed and stored.
     """
@@ -127,6 +128,6 @@ def check_migrate_layered(
     return Feedback(
         True,
         f"right: {len(specs)} Keras 2 checkpoints the notebook never showed (Sequential and Functional, "
-        "2 and 3 layers, one with Adam's moments in reverse layer order) migrated: predictions and Keras 2's "
-        "next Adam step matched",
+        "2 and 3 layers, one with Adam's moments in reverse layer order, one with its first two layers' "
+        "swapped) migrated: predictions and Keras 2's next Adam step matched",
     )

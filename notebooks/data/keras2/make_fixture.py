@@ -21,7 +21,8 @@ model whose two layers share one name, so their Adam slots' full names repeat (r
 `check/` holds the Keras 2 checkpoints notebook 11's exercise check migrates, which the
 notebook never shows: Sequential and Functional models of other widths, depths, seeds and
 learning rates (`check/specs.json`), one of them with Adam's moments numbered in reverse layer
-order, with Keras 2's predictions and its next Adam step in `check/expected.npz`.
+order and one with its first two layers' moments swapped, with Keras 2's predictions and its next Adam
+step in `check/expected.npz` (`--swapped` writes only the last, leaving the other files as they are).
 `SHA256SUMS` lists the checksums of all these files.
 """
 
@@ -52,6 +53,7 @@ CHECKS = {
     "functional": ("functional", 3, [(7, "relu"), (1, None)], 3, 0.03),
 }
 REORDERED_RATE = 0.015
+SWAPPED_RATE = 0.025
 
 
 class MyModel(tf_keras.Model):
@@ -220,6 +222,40 @@ def write_reordered() -> None:
     (HERE / "check" / "specs.json").write_text(json.dumps(specs, indent=1) + "\n")
 
 
+def write_swapped() -> None:
+    """One more check model whose Adam was built by hand over its first two layers' weights swapped, the last
+    layer in place: `_variables/N` run neither in layer order nor in reverse, and no `Adam/` scope says so.
+    Its first two layers have the same shapes, so moments taken by number fit them and are wrong. Written
+    after `reordered`; added to the check's specs and expected."""
+    features, layers, seed = 4, [(4, "relu"), (4, "tanh"), (1, None)], 5
+    tf.keras.utils.set_random_seed(seed)
+    inputs, targets = data(features)
+    model = layered("sequential", features, layers)
+    optimizer = tf_keras.optimizers.Adam(learning_rate=SWAPPED_RATE)
+    k0, b0, k1, b1, k2, b2 = model.trainable_variables
+    optimizer.build([k1, b1, k0, b0, k2, b2])
+    seen = trained(model, optimizer, inputs, targets, HERE / "check" / "swapped" / "ckpt")
+    with np.load(HERE / "check" / "expected.npz") as stored:
+        expected = dict(stored)
+    expected |= {"swapped/inputs": inputs.numpy(), "swapped/targets": targets.numpy()}
+    expected |= {f"swapped/{key}": value for key, value in seen.items()}
+    np.savez(HERE / "check" / "expected.npz", **expected)
+    specs = json.loads((HERE / "check" / "specs.json").read_text())
+    specs["swapped"] = {"kind": "sequential", "features": features, "layers": layers, "seed": seed}
+    specs["swapped"]["learning_rate"] = SWAPPED_RATE
+    specs["swapped"]["moments"] = "numbered with its first two layers swapped"
+    (HERE / "check" / "specs.json").write_text(json.dumps(specs, indent=1) + "\n")
+
+
+def write_sums() -> None:
+    """`SHA256SUMS`: the checksum of every file here but this script."""
+    skip = ("SHA256SUMS", Path(__file__).name)
+    files = sorted(p for p in HERE.rglob("*") if p.is_file() and p.name not in skip)
+    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(HERE).as_posix()}" for p in files]
+    (HERE / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def write_built() -> None:
     """`MyModel` whose Adam was built by hand, on the weights last layer first, before its first step:
     its moments' full names lack the optimizer's name (`m/...`, not `Adam/m/...`) and `_variables/N`
@@ -265,12 +301,13 @@ def main() -> None:
     write_same_names()
     write_reordered()
     write_built()
-    skip = ("SHA256SUMS", Path(__file__).name)
-    files = sorted(p for p in HERE.rglob("*") if p.is_file() and p.name not in skip)
-    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(HERE).as_posix()}" for p in files]
-    (HERE / "SHA256SUMS").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_swapped()
+    write_sums()
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--swapped"]:  # the last fixture added: the others stay byte for byte
+        write_swapped()
+        write_sums()
+    else:
+        main()
