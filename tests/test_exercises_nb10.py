@@ -111,6 +111,14 @@ def status_dropped(model, folder):
         tf.train.Checkpoint(model).restore(prefix)
 
 
+def judged_by_change(model, folder):
+    """The reference's read, but 'not filled' taken as 'unchanged': a stored zero bias is filled too."""
+    before = [v.numpy().copy() for v in model.variables]
+    _read(model, folder).expect_partial()
+    if any((b == v.numpy()).all() for b, v in zip(before, model.variables, strict=True)):
+        raise ValueError("a variable stayed unfilled")
+
+
 KEPT = []
 
 
@@ -151,6 +159,7 @@ def test_load_savedmodel_right_answers():
         (nontrivial_only, "a FinetuneModel"),
         (status_dropped, "left unhandled"),
         (status_kept, "left unhandled"),
+        (judged_by_change, "a Sequential, written by tf.saved_model.save raised ValueError"),
         (placeholder, "still the placeholder"),
         (not_implemented, "still the placeholder"),
         (raises, "raised AssertionError"),

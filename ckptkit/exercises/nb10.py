@@ -70,6 +70,8 @@ def _savedmodels(root: Path) -> Iterator[tuple[str, str, Callable, list[np.ndarr
         model = make(5)
         for v in model.variables:  # values no fresh model starts with
             v.assign(rng.normal(size=v.shape).astype(np.float32))
+        if make is _sequential:  # but a zero bias, as a Dense layer starts: filled is not "changed"
+            model.layers[-1].bias.assign(tf.zeros_like(model.layers[-1].bias))
         if make is _subclassed:  # compiled: tf.saved_model.save then holds Adam's variables too
             model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="mse")
             model.optimizer.build(model.trainable_variables)
