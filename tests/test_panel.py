@@ -208,6 +208,15 @@ def test_a_training_run_in_the_background_locks_the_other_controls_until_it_ends
     assert int(panel.lab.step) < 200 and len(panel.lab.history.run.steps) == int(panel.lab.step)
 
 
+def test_a_save_before_any_training_restores(tmp_path):
+    # The linear lab's SGD has no slots, so its unbuilt state is no reason to refuse a step-0 file.
+    panel = CheckpointPanel(CheckpointLab.linear(seed=0, workdir=tmp_path / "lab"))
+    panel.save_button.click()
+    panel.restore_choice.value = panel.lab.checkpoints()[-1]
+    panel.restore_button.click()
+    assert panel.status_text.startswith("restored ckpt-1: step 0"), panel.status_text
+
+
 def test_a_refused_click_shows_no_call_not_the_one_before(tmp_path):
     panel = CheckpointPanel(CheckpointLab.linear(seed=0, workdir=tmp_path / "lab"), background=True)
     panel.save_button.click()

@@ -48,6 +48,28 @@ def test_unbuilt_model_is_refused_before_anything_changes(tmp_path):
     assert int(step) == 42
 
 
+def test_an_unbuilt_optimizer_is_refused_only_when_the_file_holds_its_slots(tmp_path):
+    # An unbuilt Keras 3 optimizer already holds its step and learning rate: a file with no slots for it
+    # (plain SGD, or a save before the first step) restores whole, as TensorFlow's own restore does.
+    w = tf.Variable([1.0, 2.0])
+    saved = tf.train.Checkpoint(w=w, optimizer=tf.keras.optimizers.SGD(0.02)).save(tmp_path / "sgd")
+    optimizer = tf.keras.optimizers.SGD(0.5)
+    report = ckptkit.restore_checked(
+        tf.train.Checkpoint(w=tf.Variable([0.0, 0.0]), optimizer=optimizer), saved
+    )
+    assert report.complete and float(optimizer.learning_rate) == pytest.approx(0.02) and not optimizer.built
+    momentum = tf.keras.optimizers.SGD(0.02, momentum=0.9)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(w * w)
+    momentum.apply_gradients([(tape.gradient(loss, w), w)])
+    slotted = tf.train.Checkpoint(w=w, optimizer=momentum).save(tmp_path / "momentum")
+    ckpt = tf.train.Checkpoint(
+        w=tf.Variable([0.0, 0.0]), optimizer=tf.keras.optimizers.SGD(0.5, momentum=0.9)
+    )
+    with pytest.raises(ckptkit.UnbuiltModelError, match=r"'optimizer' \(SGD\) is not built"):
+        ckptkit.restore_checked(ckpt, slotted)
+
+
 def test_shape_mismatch_names_variable_and_shapes(tmp_path):
     path, _ = saved_keras(tmp_path)
     _, _, ckpt = built_keras(hidden=8)

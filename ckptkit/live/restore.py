@@ -72,11 +72,12 @@ def build_keras(model: object, optimizer: object, sample: object) -> None:
         optimizer.build(model.trainable_variables)
 
 
-def _is_unbuilt(obj: object) -> bool:
-    """A Keras layer or optimizer with no variables yet (its sublayers are built with it)."""
+def _is_unbuilt(obj: object, optimizers: bool = True) -> bool:
+    """A Keras layer (or optimizer, unless told not) not built yet (a layer's sublayers are built with it)."""
     import keras
 
-    return isinstance(obj, keras.Layer | keras.optimizers.Optimizer) and not obj.built
+    kinds = keras.Layer | keras.optimizers.Optimizer if optimizers else keras.Layer
+    return isinstance(obj, kinds) and not obj.built
 
 
 def _unbuilt_message(path: str, obj: object) -> str:
@@ -172,13 +173,13 @@ def check_fit(
     keys = stored_checkpoint.stored_keys()
     stored = {k.removesuffix(VALUE_SUFFIX) for k in keys if k.endswith(VALUE_SUFFIX)}
 
-    # One walk, stopping at variables and at unbuilt Keras objects (which have none below them).
-    live, unbuilt = {}, []
-    for name, obj in walk(checkpoint, lambda o: is_variable(o) or _is_unbuilt(o)):
-        if is_variable(obj):
-            live[name] = obj
-        else:
-            unbuilt.append((name, obj))
+    # The variables, not looked for below an unbuilt layer (it has none); an unbuilt optimizer already
+    # holds its step and learning rate, so only stored slots need it built: plain SGD has none.
+    found = walk(checkpoint, lambda o: is_variable(o) or _is_unbuilt(o, optimizers=False))
+    live = {name: obj for name, obj in found if is_variable(obj)}
+    unbuilt = [
+        (n, o) for n, o in walk(checkpoint, lambda o: is_variable(o) or _is_unbuilt(o)) if _is_unbuilt(o)
+    ]
     for name, obj in unbuilt:
         if any(key.startswith(name + "/") for key in stored - set(live)):
             raise UnbuiltModelError(_unbuilt_message(name, obj))
