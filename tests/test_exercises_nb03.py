@@ -235,6 +235,14 @@ def test_backbone_wrong_answers():
         tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).restore(path)
         return name
 
+    kept = []
+
+    def status_kept(model, path):  # the same, its status kept where the check's collection never reaches
+        name = backbone_name(model, path)
+        model(SAMPLE)
+        kept.append(tf.train.Checkpoint(model=tf.train.Checkpoint(**{name: model.dense1})).restore(path))
+        return name
+
     def silent(model, path):  # no backbone found: returns quietly, dense1 still random
         try:
             name = backbone_name(model, path)
@@ -257,6 +265,7 @@ def test_backbone_wrong_answers():
     assert "differs from the file's backbone" in _wrong(check_backbone(copied_cell))
     assert "stray copy" in _wrong(check_backbone(restore_then_build))
     assert "warnings" in _wrong(check_backbone(no_status))
+    assert "warnings" in _wrong(check_backbone(status_kept))
     assert "returned without an error" in _wrong(check_backbone(silent))
 
     def first_dim_only(model, path):  # ignores the width: TensorFlow's own shape check raises ValueError

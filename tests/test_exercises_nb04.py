@@ -175,7 +175,16 @@ def test_backbone_restore():
         tf.get_logger().handlers.clear()
         tf.train.Checkpoint(backbone=backbone).restore(path).assert_existing_objects_matched()
 
+    kept = []
+
+    def status_kept(path, backbone, sample):  # kept where the check's collection never reaches it
+        backbone(sample)
+        status = tf.train.Checkpoint(backbone=backbone).restore(path)
+        status.assert_existing_objects_matched()
+        kept.append(status)
+
     cheats_and_wrong = [
+        (status_kept, "logged", "warnings"),
         (logger_filtered, "logged", "warnings"),
         (handlers_emptied, "logged", "warnings"),
         (unchanged_means_missing, "raised ValueError on a checkpoint holding the backbone and more"),

@@ -9,7 +9,7 @@ from ckptkit.live.private import (
     replaced_rename,
     replaced_save_op,
     replaced_shard_writer,
-    unrestored_probe,
+    unrestored_warner,
 )
 
 import gc
@@ -127,15 +127,25 @@ def test_replaced_rename_sees_the_state_file_commit(tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-1")
 
 
-def test_unrestored_probe_asks_what_the_status_will_warn_of_when_collected(tmp_path, caplog):
+def test_unrestored_warner_logs_now_what_the_status_logs_when_collected(tmp_path, caplog):
     path = tf.train.Checkpoint(a=tf.Variable(1.0), b=tf.Variable(2.0)).write(tmp_path / "ab")
-    partial = tf.train.Checkpoint(a=tf.Variable(0.0)).read(path)  # b is left in the file
+
+    def logged(action):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            action()
+        return [r.getMessage() for r in caplog.records]
+
+    def collected():  # b is left in the file, nothing said: TensorFlow warns once this is collected
+        tf.train.Checkpoint(a=tf.Variable(0.0)).read(path)
+        gc.collect()
+
+    kept = tf.train.Checkpoint(a=tf.Variable(0.0)).read(path)
+    said = logged(unrestored_warner(kept))
+    assert said == logged(collected) and any("could not be found" in line for line in said)
+    del kept  # said once: nothing more when it is collected
+    assert logged(gc.collect) == []
     told = tf.train.Checkpoint(a=tf.Variable(0.0)).read(path).expect_partial()
     whole = tf.train.Checkpoint(a=tf.Variable(0.0), b=tf.Variable(0.0)).read(path)
-    warns = unrestored_probe(partial)
-    assert warns() and not unrestored_probe(told)() and not unrestored_probe(whole)()
-    assert not unrestored_probe(tf.train.Checkpoint().restore(None))()  # initialization only: never warns
-    with caplog.at_level("WARNING"):
-        del partial  # what the probe said is what TensorFlow logs once the status is collected
-        gc.collect()
-    assert not warns() and any("could not be found" in r.getMessage() for r in caplog.records)
+    quiet = [unrestored_warner(s) for s in (told, whole, tf.train.Checkpoint().restore(None))]
+    assert logged(lambda: [warn() for warn in quiet]) == []

@@ -9,7 +9,7 @@ ckptkit helper it let do the work).
 from __future__ import annotations
 
 from ckptkit.errors import CheckpointError
-from ckptkit.live.private import unrestored_probe
+from ckptkit.live.private import unrestored_warner
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.live.snapshot import live_variables
 from ckptkit.runs.models import DropoutModel, FinetuneModel, MyModel
@@ -102,7 +102,7 @@ class Watched:
     restores: int = 0  # how many tf.train.Checkpoint objects ran restore or read
     logs: list[str] = field(default_factory=list)  # TensorFlow's log, a dropped restore status's warnings too
     helper: str | None = None  # the first ckptkit helper function the call ran, by its qualified name
-    probes: list = field(default_factory=list)  # per restore in the call: would its status still warn?
+    warners: list = field(default_factory=list)  # per restore in the call: logs what its status would
 
     def restored_through_checkpoint(self, variables: list) -> bool:
         """True when a `tf.train.Checkpoint` whose `restore` or `read` ran in the call reaches each one."""
@@ -117,14 +117,9 @@ class Watched:
         with captured_tf_logs() as logs:
             self.result, self.created = None, []
             gc.collect()
+            for warn in self.warners:  # a status the answer kept (in a global, say) says it now, not at exit
+                warn()
         self.logs += logs
-        # A status the answer kept (in a global, say) is never collected here, so TensorFlow logs nothing
-        # yet: ask it the question its deleter will ask, and count its answer as that warning.
-        if any(would_warn() for would_warn in self.probes):
-            # In TensorFlow's words ("could not be found"), which the checks look for.
-            self.logs.append(
-                "a status the call kept holds values that could not be found, and no expect_partial"
-            )
         return self.logs
 
     def created_here(self, variable: object) -> bool:
@@ -241,7 +236,7 @@ def watch(
         # functions count as helpers: a module's or a class's body runs when first imported.
         code = frame.f_code
         if event == "return" and code in _RESTORE_CODES and arg is not None:
-            seen.probes.append(unrestored_probe(arg))
+            seen.warners.append(unrestored_warner(arg))
         elif event == "call" and code in _RESTORE_CODES:
             checkpoint = frame.f_locals.get("self")
             if all(checkpoint is not c for c in restorers):

@@ -20,7 +20,7 @@ __all__ = [
     "replaced_rename",
     "replaced_save_op",
     "replaced_shard_writer",
-    "unrestored_probe",
+    "unrestored_warner",
 ]
 
 
@@ -57,31 +57,28 @@ def learning_rate_variable(optimizer: object) -> object | None:
     return rate if hasattr(rate, "assign") else None
 
 
-def unrestored_probe(status: object) -> Callable[[], bool]:
-    """A function telling whether `status`'s restore, while still held, would warn of unrestored values.
+def unrestored_warner(status: object) -> Callable[[], None]:
+    """A function that logs now what `status`'s restore would log once collected, if it is still held.
 
-    TensorFlow logs those warnings from the deleter of the status's coordinator (its `_checkpoint._deleter`)
-    when that is collected; the probe asks the deleter's question without holding it, and says False once
-    the coordinator is gone (its warnings, if any, are logged by then). Other statuses never warn.
+    TensorFlow warns of unrestored values from the deleter of the status's coordinator (its
+    `_checkpoint._deleter`) when that is collected: the function runs that deleter's own check and words
+    now, then marks it said, so it stays quiet when collected. Other statuses never warn.
     """
     if type(status).__name__ != "CheckpointLoadStatus":  # name-based or initialization-only: no deleter
-        return lambda: False
+        return lambda: None
     coordinator = getattr(status, "_checkpoint", None)
-    fields = ("expect_partial", "object_graph_proto", "matched_proto_ids", "unused_attributes")
-    if not all(hasattr(getattr(coordinator, "_deleter", None), name) for name in fields):
+    deleter = getattr(coordinator, "_deleter", None)
+    if not hasattr(deleter, "set_expect_partial") or not hasattr(type(deleter), "__del__"):
         raise _missing("CheckpointLoadStatus._checkpoint._deleter")
-    held = weakref.ref(coordinator)
+    held = weakref.ref(coordinator)  # not the deleter: holding it would keep its warnings from ever coming
 
-    def would_warn() -> bool:
+    def warn() -> None:
         alive = held()
-        deleter = None if alive is None else alive._deleter
-        if deleter is None or deleter.expect_partial:
-            return False
-        nodes = deleter.object_graph_proto.nodes
-        unused = any(node.attributes and i not in deleter.matched_proto_ids for i, node in enumerate(nodes))
-        return unused or bool(deleter.unused_attributes)
+        if alive is not None:
+            alive._deleter.__del__()  # logs nothing once expect_partial() was called
+            alive._deleter.set_expect_partial(True)
 
-    return would_warn
+    return warn
 
 
 @contextmanager
