@@ -1,13 +1,15 @@
 """The exercise checks of notebook 06: the reference solutions pass; cheats and wrong answers get a hint."""
 
 import ckptkit
-from ckptkit.exercises.nb06 import check_newest_restorable, check_resumable
+from ckptkit.exercises.nb06 import _FOLDERS, check_newest_restorable, check_resumable
 from ckptkit.files import reader
 from ckptkit.files.inventory import inspect_checkpoint as inspect_by_another_name
 
 import glob
 import os
 import re
+import tempfile
+from pathlib import Path
 
 import tensorflow as tf
 
@@ -265,6 +267,19 @@ def test_newest_restorable():
     ]
     for answer, words in cheats_and_wrong:
         _failed(check_newest_restorable(answer), words)
+
+    # The right answers, folder by folder in the order the check builds them: learnt by heart, they fail
+    # both when looked up by the folder's name and when handed out by call count.
+    with tempfile.TemporaryDirectory() as root:
+        by_heart = {case: build(Path(root) / case)[0] for case, build in _FOLDERS.items()}
+    calls = []
+
+    def by_call_count(folder):
+        calls.append(folder)
+        return list(by_heart.values())[(len(calls) - 1) % len(by_heart)]
+
+    _failed(check_newest_restorable(lambda folder: by_heart.get(os.path.basename(folder))), "it returned")
+    assert not check_newest_restorable(by_call_count)
     _failed(check_newest_restorable(placeholder), "still the placeholder")
     _failed(check_newest_restorable(lambda folder: 1 / 0), "raised ZeroDivisionError")
     _failed(check_newest_restorable(lambda folder: ckptkit.inspect_checkpoint(folder)), "called ckptkit's")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ckptkit.exercises.nb09 import check_write_dir
+from ckptkit.exercises.nb09 import CLUSTERS, check_write_dir
 
 import os
 import tempfile
@@ -208,6 +208,22 @@ def test_wrong_answers(answer, words):
     assert not feedback and words in feedback.message, feedback.message
     assert "\n" not in feedback.message
     assert not spells_out(feedback.message, SOLUTION_CALLS), feedback.message
+
+
+def test_answers_learnt_by_call_count_fail():
+    # The right folders in the order the check used to ask, handed out by call count: tf_config unread.
+    configs = [
+        {"cluster": cluster, "task": {"type": t, "index": i}}
+        for cluster, tasks, _ in CLUSTERS
+        for t, i in tasks
+    ]
+    by_heart, calls = [write_dir("/w", config) for config in [*configs, {}]], []
+
+    def by_call_count(workdir, tf_config):
+        calls.append(tf_config)
+        return by_heart[(len(calls) - 1) % len(by_heart)].replace("/w", workdir, 1)
+
+    assert not check_write_dir(by_call_count)
 
 
 def test_the_check_cannot_be_changed_through_its_argument():

@@ -11,6 +11,7 @@ from ckptkit.runs.models import MyModel, regression_data
 from ckptkit.runs.step import fit
 
 import os
+import random
 import tempfile
 import warnings
 from pathlib import Path
@@ -197,21 +198,25 @@ def _judge_resumed(resume: object, path: str, data: tuple, hidden: int, want: li
 def check_resume(resume: object) -> Feedback:
     """Notebook 02, exercise 2: `resume(path)` returns a new model and Adam that continue a saved run exactly.
 
-    The check trains `MyModel`s of widths 8 and 24 (Adam at 0.02) for 6 steps, saving after step 3,
-    and records steps 4-6. It then trains what `resume` returns for 3 steps on the same data: every
-    value must have come through a checkpoint restore and the losses must equal the recorded ones.
+    The check trains two `MyModel`s of widths drawn from 6-30, not 16 (Adam at 0.02), for 6 steps, saving
+    after step 3, and records steps 4-6. It then trains what `resume` returns for 3 steps on the same
+    data: every value must have come through a checkpoint restore and the losses must equal the recorded
+    ones.
     """
     if not callable(resume):
         return Feedback(False, "resume must be a function of the checkpoint path")
     if is_placeholder(resume):
         return placeholder_or_error("resume", None)
     with tempfile.TemporaryDirectory(prefix="ckptkit-nb02-") as root:
-        for hidden, seed in ((8, 11), (24, 12)):
+        # Unseeded: widths no answer can know in advance, and never the notebook's 16.
+        widths = random.Random().sample([w for w in range(6, 31) if w != 16], 2)
+        for hidden, seed in zip(widths, (11, 12), strict=True):
             path, inputs, targets, want = _saved_run(Path(root), hidden, seed)
             wrong = _judge_resumed(resume, path, (inputs, targets), hidden, want)
             if wrong is not None:
                 return wrong
     return Feedback(
         True,
-        "right: 2 runs of the check's own (widths 8 and 24) continued with the saved losses, bit for bit",
+        f"right: 2 runs of the check's own (widths {widths[0]} and {widths[1]}, drawn for this check) "
+        "continued with the saved losses, bit for bit",
     )

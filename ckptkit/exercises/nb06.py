@@ -15,6 +15,7 @@ from ckptkit.runs.models import seed_states
 from ckptkit.runs.step import apply_step
 
 import os
+import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -235,10 +236,21 @@ _FOLDERS |= {"lost-state": _lost_state}
 @judged
 def check_newest_restorable(newest_restorable: object) -> Feedback:
     """06 exercise 2: `newest_restorable(folder)` finds the newest committed, whole checkpoint, or None."""
+    draw = random.Random()  # unseeded: names that do not tell a folder's case, asked in an order of its own
+    names = dict(
+        zip(_FOLDERS, (f"run-{n:06x}" for n in draw.sample(range(16**6), len(_FOLDERS))), strict=True)
+    )
+    asked = list(_FOLDERS)
+    while asked == list(_FOLDERS):
+        draw.shuffle(asked)
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:
-        for name, build in _FOLDERS.items():
-            right, wrong = build(Path(root) / name)
-            got, problem = answer_without_helpers(newest_restorable, "newest_restorable", f"{root}/{name}")
+        built = {case: build(Path(root) / names[case]) for case, build in _FOLDERS.items()}
+        answers = {
+            case: answer_without_helpers(newest_restorable, "newest_restorable", f"{root}/{names[case]}")
+            for case in asked
+        }
+        for case, (right, wrong) in built.items():  # judged in a fixed order: one answer, one hint
+            got, problem = answers[case]
             if problem is not None:
                 return problem
             feedback = _judge(got, right, wrong)

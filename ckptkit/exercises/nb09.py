@@ -6,6 +6,7 @@ from ckptkit.exercises.feedback import Feedback, placeholder_or_error
 
 import copy
 import os
+import random
 import tempfile
 
 __all__ = ["check_write_dir"]
@@ -105,21 +106,26 @@ def check_write_dir(write_dir: object) -> Feedback:
 
 def _check(write_dir: object, workdir: str) -> Feedback:
     """The verdict on `write_dir` for `workdir`, a folder that does not exist."""
-    asked = 0
-    for cluster, tasks, chief in CLUSTERS:
-        folders = {}
-        for kind, index in tasks:
-            config = {"cluster": cluster, "task": {"type": kind, "index": index}}
-            folder = _folder(write_dir, workdir, config)
-            if isinstance(folder, Feedback):
-                return folder
-            folders[(kind, index)] = folder
+    questions = [(n, task) for n, (_, tasks, _) in enumerate(CLUSTERS) for task in tasks] + [(None, None)]
+    asked = questions[:]
+    while asked == questions:  # unseeded: an order of the check's own, so no answer can count its calls
+        random.Random().shuffle(asked)
+    answers = {}
+    for n, task in asked:
+        config = {} if n is None else {"cluster": CLUSTERS[n][0], "task": {"type": task[0], "index": task[1]}}
+        answers[(n, task)] = folder = _folder(write_dir, workdir, config)
+        if isinstance(folder, Feedback) and os.listdir(os.path.dirname(workdir)):
+            return folder  # it created a folder: every later call would be blamed for it too
+    for n, (cluster, tasks, chief) in enumerate(CLUSTERS):  # judged in a fixed order: one answer, one hint
+        folders = {task: answers[(n, task)] for task in tasks}
+        problem = next((f for f in folders.values() if isinstance(f, Feedback)), None)
+        if problem is not None:  # a Feedback is falsy when it fails
+            return problem
         if wrong := _judge(folders, workdir, chief, "chief" in cluster):
             return Feedback(False, f"{wrong} ({SECTION})")
-        asked += len(tasks)
-    alone = _folder(write_dir, workdir, {})
-    if isinstance(alone, Feedback):
+    if isinstance(alone := answers[(None, None)], Feedback):
         return alone
+    asked = len(questions) - 1
     if alone != workdir:
         return Feedback(
             False,
