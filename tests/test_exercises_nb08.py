@@ -6,6 +6,8 @@ from ckptkit.exercises.nb08 import check_restore_best
 
 import math
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -133,6 +135,20 @@ def test_a_wrong_pick_is_told_which_checkpoint_fits_better():
     message = check_restore_best(lowest_recorded).message
     found = re.search(r"the lab holds (ckpt-\d+),.* but (ckpt-\d+)'s values give a lower loss", message)
     assert found and found[1] != found[2], message
+
+
+def test_a_right_answer_passes_where_the_temporary_folder_is_a_link(tmp_path, monkeypatch):
+    # macOS's temporary folder is a link (/var -> /private/var): paths an answer resolves name the same files
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "link"))
+
+    def resolved(lab):
+        lab.restore(
+            _finite_best(_measured(lab, [str(Path(p).resolve()) for p in lab.checkpoints()], lab.restore))
+        )
+
+    assert check_restore_best(resolved)
 
 
 def test_not_a_function():

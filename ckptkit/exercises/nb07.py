@@ -33,9 +33,9 @@ def _state(stat: os.stat_result) -> State:
 
 
 @contextlib.contextmanager
-def _watched_syncs() -> Iterator[set[State]]:
+def _watched_syncs(namespace: dict) -> Iterator[set[State]]:
     """Record the state of each file or folder flushed to disk inside the block (fsync, fdatasync; os.sync
-    as WHOLE_MACHINE)."""
+    as WHOLE_MACHINE), called through `os` or through a name of `namespace` (`from os import fsync`)."""
     synced: set[State] = set()
     originals = {name: getattr(os, name) for name in ("fsync", "fdatasync", "sync") if hasattr(os, name)}
 
@@ -51,13 +51,19 @@ def _watched_syncs() -> Iterator[set[State]]:
         originals["sync"]()
         synced.add(WHOLE_MACHINE)
 
-    for name in originals:
-        setattr(os, name, sync_all if name == "sync" else on_fd(name))
+    watchers = {name: sync_all if name == "sync" else on_fd(name) for name in originals}
+    # The learner's own names for the originals, bound before the check began, are watched too.
+    aliases = {key: value for key, value in namespace.items() if any(value is f for f in originals.values())}
+    for name, watcher in watchers.items():
+        setattr(os, name, watcher)
+    for key, value in aliases.items():
+        namespace[key] = watchers[next(name for name, f in originals.items() if f is value)]
     try:
         yield synced
     finally:
         for name, function in originals.items():
             setattr(os, name, function)
+        namespace.update(aliases)
 
 
 @judged
@@ -68,7 +74,7 @@ def check_save_durably(save_durably: object) -> Feedback:
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:
         folder = Path(root) / "run"
         folder.mkdir()
-        with _watched_syncs() as synced:
+        with _watched_syncs(getattr(save_durably, "__globals__", {})) as synced:
             path, problem = answer_without_helpers(
                 save_durably,
                 "save_durably",

@@ -134,7 +134,7 @@ def _judge(restore_best: Callable, lab: CheckpointLab, losses: dict[str, float],
             f"in {what}, the lab holds {held}, but {name}'s values give a lower loss, {losses[best]:.4g}: "
             f"{advice} ({SECTIONS})",
         )
-    if os.path.abspath(str(lab.history.run.start_checkpoint)) != os.path.abspath(best):
+    if os.path.realpath(str(lab.history.run.start_checkpoint)) != os.path.realpath(best):  # links resolved
         return Feedback(
             False,
             f"in {what}, the values are {name}'s, but the lab's history started no branch from it: "
