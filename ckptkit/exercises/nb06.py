@@ -30,11 +30,13 @@ Parts = tuple[tf.keras.Model, tf.keras.optimizers.Optimizer, object, tf.random.G
 
 
 def _parts(seed: int) -> Parts:
-    """A model with Dropouts where `seed` puts them, one nested; Adam, data, a generator, a step."""
+    """A model with a BatchNormalization and Dropouts where `seed` puts them, one nested; Adam, data, a
+    generator, a step."""
     dense, dropout = tf.keras.layers.Dense, tf.keras.layers.Dropout
     rng = np.random.default_rng(seed)
     block = tf.keras.Sequential([dense(12, activation="relu"), dropout(0.2, seed=seed + 1)])
-    hidden = [dense(12, activation="relu"), block]
+    # A BatchNormalization's moving statistics are the model's alone: no optimizer tracks them.
+    hidden = [dense(12, activation="relu"), tf.keras.layers.BatchNormalization(), block]
     for n in range(int(rng.integers(1, 3))):  # one or two more, at drawn places: no fixed layer index works
         hidden.insert(int(rng.integers(0, len(hidden) + 1)), dropout(0.3, seed=seed + 2 + n))
     model = tf.keras.Sequential([tf.keras.Input((6,)), *hidden, dense(1)])
@@ -62,8 +64,11 @@ def _why_it_diverged(ckpt: tf.train.Checkpoint, parts: Parts) -> str:
     model, optimizer, iterator, generator, _ = parts
     found = tracked(ckpt)
     seeds = seed_states(model)
+    norm = tf.keras.layers.BatchNormalization
+    moving = [v for layer in model.layers if isinstance(layer, norm) for v in layer.non_trainable_variables]
     for missing, why in (
         (model.trainable_variables, "the model's weights are not all saved"),
+        (moving, "the BatchNormalization's moving mean and variance are not saved with the model"),
         ([optimizer], "Adam restarted with zero moments (the optimizer row of the table)"),
         ([iterator], "the data restarted from a fresh shuffle (the iterator row of the table)"),
         ([generator], "the random stream restarted, so the input noise differs (the rng row)"),
@@ -110,8 +115,9 @@ def check_resumable(resumable: object) -> Feedback:
     dropouts = len(seed_states(first[0]))
     return Feedback(
         True,
-        f"right: a model with {dropouts} Dropout layers, one in a nested block, saved after 3 steps and "
-        "resumed in fresh objects, ended 4 steps later with the uninterrupted run's weights, bit for bit",
+        f"right: a model with a BatchNormalization and {dropouts} Dropout layers, one in a nested block, "
+        "saved after 3 steps and resumed in fresh objects, ended 4 steps later with the uninterrupted run's "
+        "weights, bit for bit",
     )
 
 
