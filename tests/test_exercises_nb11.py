@@ -50,24 +50,9 @@ def migrate_layered(path, model, optimizer):
     optimizer.learning_rate.assign(reader.get_tensor("optimizer/_learning_rate" + VALUE_SUFFIX))
 
 
-def by_position(path, model, optimizer):
-    """Keras 2's `_variables/1..` put into Keras 3's `optimizer.variables[2:]`: right while both number the
-    moments in layer order, wrong on the check's model whose Keras 2 Adam first saw the last layer."""
-    reader = tf.train.load_checkpoint(path)
-    weighted = [layer for layer in model.layers if layer.weights]
-    for i, layer in enumerate(weighted):
-        for name in ("kernel", "bias"):
-            getattr(layer, name).assign(
-                reader.get_tensor(f"model/layer_with_weights-{i}/{name}{VALUE_SUFFIX}")
-            )
-    for i, slot in enumerate(optimizer.variables[2:], start=1):
-        slot.assign(reader.get_tensor(f"optimizer/_variables/{i}{VALUE_SUFFIX}"))
-    optimizer.iterations.assign(reader.get_tensor("optimizer/_iterations" + VALUE_SUFFIX))
-    optimizer.learning_rate.assign(reader.get_tensor("optimizer/_learning_rate" + VALUE_SUFFIX))
-
-
-def by_number(path, model, optimizer, reverse=False):
-    """Moments by number, in layer order or reversed: right on two of the check's orders, never by name."""
+def by_position(path, model, optimizer, reverse=False):
+    """Keras 2's `_variables/1..` put into Keras 3's `optimizer.variables[2:]`, in layer order or reversed:
+    right while the file numbers the moments that way, wrong on a check's file where it does not."""
     reader = tf.train.load_checkpoint(path)
     weighted = [layer for layer in model.layers if layer.weights]
     for i, layer in enumerate(weighted):
@@ -89,9 +74,9 @@ def by_number(path, model, optimizer, reverse=False):
 def reversed_when_unfit(path, model, optimizer):
     """Moments by number; the other way round when a shape refuses: no full name read."""
     try:
-        by_number(path, model, optimizer)
+        by_position(path, model, optimizer)
     except ValueError:
-        by_number(path, model, optimizer, reverse=True)
+        by_position(path, model, optimizer, reverse=True)
 
 
 def reversed_without_scope(path, model, optimizer):
@@ -100,7 +85,7 @@ def reversed_without_scope(path, model, optimizer):
         tf.train.load_checkpoint(path).get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH")
     )
     scoped = any(a.full_name.startswith("Adam/") for node in graph.nodes for a in node.attributes)
-    by_number(path, model, optimizer, reverse=not scoped)
+    by_position(path, model, optimizer, reverse=not scoped)
 
 
 def by_shape(path, model, optimizer):

@@ -22,7 +22,8 @@ model whose two layers share one name, so their Adam slots' full names repeat (r
 notebook never shows: Sequential and Functional models of other widths, depths, seeds and
 learning rates (`check/specs.json`), one of them with Adam's moments numbered in reverse layer
 order and one with its first two layers' moments swapped, with Keras 2's predictions and its next Adam
-step in `check/expected.npz` (`--swapped` writes only the last, leaving the other files as they are).
+step in `check/expected.npz` (`--swapped` writes only the last, leaving the other files as they are; the
+full run writes it with other layer names, and the same values).
 `SHA256SUMS` lists the checksums of all these files.
 """
 
@@ -197,54 +198,44 @@ def write_same_names() -> None:
     trained(SameNames(), tf_keras.optimizers.Adam(0.01), inputs, targets, HERE / "samename" / "ckpt")
 
 
-def write_reordered() -> None:
-    """One more check model whose Adam first saw the weights last layer first, so `_variables/N` run in
-    reverse layer order, and whose first two layers have the same shapes: only a moment's full name, not
-    its number nor its shape, says which weight it belongs to.
-    Written last, so the layer names of the others stay put; added to the check's specs and expected."""
-    # Two 4x4 kernels and two 4-wide biases: a moment's shape cannot tell which layer it belongs to.
-    features, layers, seed = 4, [(4, "tanh"), (4, "relu"), (1, None)], 4
+def write_hand_built(name: str, layers: list, seed: int, rate: float, order: list[int], moments: str) -> None:
+    """One more check model (a Sequential on 4 features) whose Adam was built by hand over its weights in
+    `order` (indices into its trainable variables): its moments carry no `Adam/` scope, and only a moment's
+    full name, not its number nor its shape, says which weight it belongs to. Written after the others, so
+    their layer names stay put; added to the check's specs and expected."""
+    features = 4
     tf.keras.utils.set_random_seed(seed)
     inputs, targets = data(features)
     model = layered("sequential", features, layers)
-    optimizer = tf_keras.optimizers.Adam(learning_rate=REORDERED_RATE)
-    optimizer.build(list(reversed(model.trainable_variables)))
-    seen = trained(model, optimizer, inputs, targets, HERE / "check" / "reordered" / "ckpt")
+    optimizer = tf_keras.optimizers.Adam(learning_rate=rate)
+    optimizer.build([model.trainable_variables[i] for i in order])
+    seen = trained(model, optimizer, inputs, targets, HERE / "check" / name / "ckpt")
     with np.load(HERE / "check" / "expected.npz") as stored:
         expected = dict(stored)
-    expected |= {"reordered/inputs": inputs.numpy(), "reordered/targets": targets.numpy()}
-    expected |= {f"reordered/{key}": value for key, value in seen.items()}
+    expected |= {f"{name}/inputs": inputs.numpy(), f"{name}/targets": targets.numpy()}
+    expected |= {f"{name}/{key}": value for key, value in seen.items()}
     np.savez(HERE / "check" / "expected.npz", **expected)
     specs = json.loads((HERE / "check" / "specs.json").read_text())
-    specs["reordered"] = {"kind": "sequential", "features": features, "layers": layers, "seed": seed}
-    specs["reordered"]["learning_rate"] = REORDERED_RATE
-    specs["reordered"]["moments"] = "numbered in reverse layer order"
+    specs[name] = {"kind": "sequential", "features": features, "layers": layers, "seed": seed}
+    specs[name]["learning_rate"] = rate
+    specs[name]["moments"] = moments
     (HERE / "check" / "specs.json").write_text(json.dumps(specs, indent=1) + "\n")
+
+
+def write_reordered() -> None:
+    """Moments in reverse layer order; the first two layers of the same shapes (two 4x4 kernels, two
+    4-wide biases), so a moment's shape cannot tell which layer it belongs to."""
+    layers = [(4, "tanh"), (4, "relu"), (1, None)]
+    write_hand_built(
+        "reordered", layers, 4, REORDERED_RATE, [5, 4, 3, 2, 1, 0], "numbered in reverse layer order"
+    )
 
 
 def write_swapped() -> None:
-    """One more check model whose Adam was built by hand over its first two layers' weights swapped, the last
-    layer in place: `_variables/N` run neither in layer order nor in reverse, and no `Adam/` scope says so.
-    Its first two layers have the same shapes, so moments taken by number fit them and are wrong. Written
-    after `reordered`; added to the check's specs and expected."""
-    features, layers, seed = 4, [(4, "relu"), (4, "tanh"), (1, None)], 5
-    tf.keras.utils.set_random_seed(seed)
-    inputs, targets = data(features)
-    model = layered("sequential", features, layers)
-    optimizer = tf_keras.optimizers.Adam(learning_rate=SWAPPED_RATE)
-    k0, b0, k1, b1, k2, b2 = model.trainable_variables
-    optimizer.build([k1, b1, k0, b0, k2, b2])
-    seen = trained(model, optimizer, inputs, targets, HERE / "check" / "swapped" / "ckpt")
-    with np.load(HERE / "check" / "expected.npz") as stored:
-        expected = dict(stored)
-    expected |= {"swapped/inputs": inputs.numpy(), "swapped/targets": targets.numpy()}
-    expected |= {f"swapped/{key}": value for key, value in seen.items()}
-    np.savez(HERE / "check" / "expected.npz", **expected)
-    specs = json.loads((HERE / "check" / "specs.json").read_text())
-    specs["swapped"] = {"kind": "sequential", "features": features, "layers": layers, "seed": seed}
-    specs["swapped"]["learning_rate"] = SWAPPED_RATE
-    specs["swapped"]["moments"] = "numbered with its first two layers swapped"
-    (HERE / "check" / "specs.json").write_text(json.dumps(specs, indent=1) + "\n")
+    """The first two layers' moments swapped, the last in place: neither layer order nor its reverse."""
+    layers = [(4, "relu"), (4, "tanh"), (1, None)]
+    order, moments = [2, 3, 0, 1, 4, 5], "numbered with its first two layers swapped"
+    write_hand_built("swapped", layers, 5, SWAPPED_RATE, order, moments)
 
 
 def write_sums() -> None:
