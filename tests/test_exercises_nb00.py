@@ -1,7 +1,14 @@
 """The exercise check of notebook 00, and the watcher the checks of 00-03 share."""
 
 import ckptkit
-from ckptkit.exercises.feedback import Feedback, is_placeholder, judged, placeholder_or_error, watch
+from ckptkit.exercises.feedback import (
+    Feedback,
+    drawn_order,
+    is_placeholder,
+    judged,
+    placeholder_or_error,
+    watch,
+)
 from ckptkit.exercises.nb00 import MAP, check_load_x
 
 import gc
@@ -231,6 +238,15 @@ def test_a_judged_check_freezes_older_objects_for_all_its_calls_and_always_lets_
     assert gc.get_freeze_count() == 0
     watch(lambda: None)  # alone, a watch freezes and lets go by itself
     assert gc.get_freeze_count() == 0
+
+
+def test_drawn_order_is_never_the_given_one():
+    given = ["a", "b", "c"]
+    orders = [drawn_order(given) for _ in range(30)]
+    assert all(sorted(order) == given and order != given for order in orders)
+    assert (
+        drawn_order(["only"]) == ["only"] and drawn_order([]) == []
+    )  # nothing else to draw: no endless loop
 
 
 def test_errors_from_ckptkit_keep_their_advice_out():

@@ -17,15 +17,18 @@ from ckptkit.runs.models import DropoutModel, FinetuneModel, MyModel
 import functools
 import gc
 import logging
+import random
 import sys
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from inspect import CO_OPTIMIZED
 from pathlib import Path
 from types import CodeType
+from typing import TypeVar
 
 tf = import_tensorflow()
+T = TypeVar("T")
 
 __all__ = [
     "LESSON_MODELS",
@@ -33,6 +36,7 @@ __all__ = [
     "Watched",
     "answer_of",
     "answer_without_helpers",
+    "drawn_order",
     "is_placeholder",
     "judged",
     "placeholder_or_error",
@@ -282,6 +286,15 @@ def answer_of(function: object, name: str, *args: object) -> tuple[object, Feedb
         return function(*args), None
     except Exception as err:  # the learner's code: any failure is an answer, never a traceback
         return None, placeholder_or_error(name, err)
+
+
+def drawn_order(items: Iterable[T]) -> list[T]:
+    """`items` in a drawn order other than their own (unseeded): an answer cannot count the check's calls."""
+    given = list(items)
+    order = given[:]
+    while len(order) > 1 and order == given:
+        random.Random().shuffle(order)
+    return order
 
 
 # The lessons' models are the learner's to build and call: their methods are not helpers.

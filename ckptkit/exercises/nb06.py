@@ -8,7 +8,14 @@ lets a ckptkit helper do the reading is refused, since the exercise is about Ten
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, answer_of, answer_without_helpers, judged, tracked
+from ckptkit.exercises.feedback import (
+    Feedback,
+    answer_of,
+    answer_without_helpers,
+    drawn_order,
+    judged,
+    tracked,
+)
 from ckptkit.lab.folder import STATE_FILE
 from ckptkit.live.quiet import captured_tf_logs, import_tensorflow
 from ckptkit.runs.models import seed_states
@@ -242,13 +249,10 @@ _FOLDERS |= {"lost-state": _lost_state}
 @judged
 def check_newest_restorable(newest_restorable: object) -> Feedback:
     """06 exercise 2: `newest_restorable(folder)` finds the newest committed, whole checkpoint, or None."""
-    draw = random.Random()  # unseeded: names that do not tell a folder's case, asked in an order of its own
-    names = dict(
-        zip(_FOLDERS, (f"run-{n:06x}" for n in draw.sample(range(16**6), len(_FOLDERS))), strict=True)
-    )
-    asked = list(_FOLDERS)
-    while asked == list(_FOLDERS):
-        draw.shuffle(asked)
+    # Unseeded names that do not tell a folder's case, asked in an order of the check's own.
+    numbers = random.Random().sample(range(16**6), len(_FOLDERS))
+    names = {case: f"run-{number:06x}" for case, number in zip(_FOLDERS, numbers, strict=True)}
+    asked = drawn_order(_FOLDERS)
     with tempfile.TemporaryDirectory(prefix="ckptkit-check-") as root:
         built = {case: build(Path(root) / names[case]) for case, build in _FOLDERS.items()}
         answers = {

@@ -53,11 +53,12 @@ def _watched_syncs(namespace: dict) -> Iterator[set[State]]:
 
     watchers = {name: sync_all if name == "sync" else on_fd(name) for name in originals}
     # The learner's own names for the originals, bound before the check began, are watched too.
-    aliases = {key: value for key, value in namespace.items() if any(value is f for f in originals.values())}
+    watcher_of = {id(function): watchers[name] for name, function in originals.items()}
+    aliases = {key: value for key, value in namespace.items() if id(value) in watcher_of}
     for name, watcher in watchers.items():
         setattr(os, name, watcher)
     for key, value in aliases.items():
-        namespace[key] = watchers[next(name for name, f in originals.items() if f is value)]
+        namespace[key] = watcher_of[id(value)]
     try:
         yield synced
     finally:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from ckptkit.exercises.feedback import Feedback, placeholder_or_error
+from ckptkit.exercises.feedback import Feedback, drawn_order, placeholder_or_error
 
 import copy
 import os
-import random
 import tempfile
 
 __all__ = ["check_write_dir"]
@@ -107,11 +106,8 @@ def check_write_dir(write_dir: object) -> Feedback:
 def _check(write_dir: object, workdir: str) -> Feedback:
     """The verdict on `write_dir` for `workdir`, a folder that does not exist."""
     questions = [(n, task) for n, (_, tasks, _) in enumerate(CLUSTERS) for task in tasks] + [(None, None)]
-    asked = questions[:]
-    while asked == questions:  # unseeded: an order of the check's own, so no answer can count its calls
-        random.Random().shuffle(asked)
     answers = {}
-    for n, task in asked:
+    for n, task in drawn_order(questions):
         config = {} if n is None else {"cluster": CLUSTERS[n][0], "task": {"type": task[0], "index": task[1]}}
         answers[(n, task)] = folder = _folder(write_dir, workdir, config)
         if isinstance(folder, Feedback) and os.listdir(os.path.dirname(workdir)):
@@ -125,7 +121,6 @@ def _check(write_dir: object, workdir: str) -> Feedback:
             return Feedback(False, f"{wrong} ({SECTION})")
     if isinstance(alone := answers[(None, None)], Feedback):
         return alone
-    asked = len(questions) - 1
     if alone != workdir:
         return Feedback(
             False,
@@ -135,7 +130,7 @@ def _check(write_dir: object, workdir: str) -> Feedback:
         )
     return Feedback(
         True,
-        f"right: {asked} tasks in {len(CLUSTERS)} clusters of the check's own (one with a chief task, where "
-        "worker 0 is an ordinary worker) and a process with no TF_CONFIG: the chief, or the lone process, "
-        "writes into workdir, every other worker apart",
+        f"right: {len(questions) - 1} tasks in {len(CLUSTERS)} clusters of the check's own (one with a chief "
+        "task, where worker 0 is an ordinary worker) and a process with no TF_CONFIG: the chief, or the lone "
+        "process, writes into workdir, every other worker apart",
     )
